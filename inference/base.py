@@ -1,0 +1,153 @@
+"""The small interfaces every inference backend implements.
+
+Nothing here imports Django, torch or transformers: a script or a notebook can use the whole
+package with numpy alone, and heavy libraries are imported only by the backends that need them,
+when the caller builds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+LIKERT_MIN = 1.0
+LIKERT_MAX = 7.0
+
+
+class InferenceError(Exception):
+    """Base class of every error an inference backend raises on purpose."""
+
+
+class ConfigError(InferenceError, ValueError):
+    """A backend or mediation config that cannot be used (unknown backend, missing URL, ...)."""
+
+
+class BackendUnavailable(InferenceError):
+    """The model server did not answer usefully: refused, timed out, or kept failing after retries."""
+
+
+class BadModelOutput(InferenceError):
+    """The model answered, but with something unusable: empty, truncated, garbage, wrong shape.
+
+    `raw` keeps what the model actually returned, so that it can be stored for the record.
+    """
+
+    def __init__(self, message: str, *, raw: Any = None):
+        super().__init__(message)
+        self.raw = raw
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate group statement and where it came from.
+
+    `provenance` always holds at least: `backend`, `model`, `template_version`, `seed`,
+    `sample_index`, `opinion_order` (the order, as indices into the opinions passed in, in which
+    the opinions were shown to the model). Backends may add more (`raw`, `finish_reason`,
+    `method` for the extractive generator, ...). It must be JSON-serialisable.
+    """
+
+    text: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "provenance": dict(self.provenance)}
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Samples candidate group statements.
+
+    `opinions` are the opinions of the members the statement is written from (in an exclusion
+    condition, only the included ones). In a critique iteration `previous_winner` is the statement
+    being revised and `critiques` the members' critiques of it (same order and length as
+    `opinions`). Returns exactly `n` candidates, sample `i` seeded from `seed` and `i`.
+    """
+
+    def generate(
+        self,
+        *,
+        question: str,
+        opinions: Sequence[str],
+        n: int,
+        seed: int,
+        previous_winner: str | None = None,
+        critiques: Sequence[str] | None = None,
+    ) -> list[Candidate]: ...
+
+    def describe(self) -> dict[str, Any]:
+        """`{"role": "generator", "backend", "model", "revision", ...}` for the record."""
+        ...
+
+
+@runtime_checkable
+class RewardModel(Protocol):
+    """Predicts each member's agreement with each candidate.
+
+    Member `i` is described by `opinions[i]` and, in a critique iteration, `critiques[i]` (the
+    critique of `previous_winner`). Returns a float array of shape
+    `[len(opinions), len(candidates)]` with every value in [1, 7] (the agreement Likert scale).
+    """
+
+    def predict(
+        self,
+        *,
+        question: str,
+        opinions: Sequence[str],
+        candidates: Sequence[str],
+        previous_winner: str | None = None,
+        critiques: Sequence[str] | None = None,
+    ) -> np.ndarray: ...
+
+    def describe(self) -> dict[str, Any]:
+        """`{"role": "reward", "backend", "model", "revision", ...}` for the record."""
+        ...
+
+
+def check_round_inputs(
+    *,
+    question: str,
+    opinions: Sequence[str],
+    previous_winner: str | None = None,
+    critiques: Sequence[str] | None = None,
+) -> None:
+    """Raise `ValueError` for inputs no backend can work with."""
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("the question is empty")
+    if not opinions:
+        raise ValueError("there are no opinions")
+    for i, opinion in enumerate(opinions):
+        if not isinstance(opinion, str) or not opinion.strip():
+            raise ValueError(f"opinion {i} is empty")
+    if critiques is not None:
+        if previous_winner is None or not str(previous_winner).strip():
+            raise ValueError("critiques were given without the previous winner they critique")
+        if len(critiques) != len(opinions):
+            raise ValueError(
+                f"there are {len(critiques)} critiques for {len(opinions)} opinions; "
+                "give one critique per opinion"
+            )
+
+
+def check_predictions(matrix: Any, *, members: int, candidates: int) -> np.ndarray:
+    """Validate a reward model's output and return it as a float array.
+
+    Raises `BadModelOutput` when the shape is wrong, a value is not finite, or a value lies
+    outside [1, 7].
+    """
+    try:
+        array = np.asarray(matrix, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise BadModelOutput(f"predictions are not numbers: {exc}", raw=matrix) from exc
+    if array.shape != (members, candidates):
+        raise BadModelOutput(
+            f"predictions have shape {array.shape}, expected ({members}, {candidates})", raw=matrix
+        )
+    if not np.all(np.isfinite(array)):
+        raise BadModelOutput("predictions contain NaN or infinity", raw=matrix)
+    if array.size and (array.min() < LIKERT_MIN or array.max() > LIKERT_MAX):
+        raise BadModelOutput("predictions fall outside the 1-7 scale", raw=matrix)
+    return array
