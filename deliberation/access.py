@@ -1,0 +1,99 @@
+"""The one place that decides who may see what.
+
+Views fetch objects only through these helpers; they raise Http404 (the object is not yours to
+know about) or PermissionDenied (you are known but not allowed). A participant is identified by
+the session of the browser that joined; they see only their own group's content.
+"""
+
+from functools import wraps
+from uuid import UUID
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest
+
+from deliberation.models import Deliberation, Group, Iteration, Participant
+
+MODERATE_PERMISSION = "deliberation.moderate"
+
+
+def session_key(deliberation: Deliberation) -> str:
+    return f"cg-participant-{deliberation.public_id}"
+
+
+def remember_participant(request: HttpRequest, participant: Participant) -> None:
+    request.session[session_key(participant.deliberation)] = str(participant.public_id)
+
+
+def get_open_deliberation(public_id: UUID) -> Deliberation:
+    deliberation = Deliberation.objects.filter(public_id=public_id).first()
+    if deliberation is None or deliberation.status == Deliberation.Status.DRAFT:
+        raise Http404("No such deliberation")
+    return deliberation
+
+
+def get_session_participant(request: HttpRequest, deliberation: Deliberation) -> Participant | None:
+    """The participant this browser joined `deliberation` as, or None."""
+    raw = request.session.get(session_key(deliberation))
+    if not raw:
+        return None
+    return (
+        Participant.objects.select_related("deliberation", "group")
+        .filter(public_id=raw, deliberation=deliberation)
+        .first()
+    )
+
+
+def require_session_participant(request: HttpRequest, deliberation: Deliberation) -> Participant:
+    participant = get_session_participant(request, deliberation)
+    if participant is None:
+        raise PermissionDenied("Open the invitation link to join this deliberation first.")
+    return participant
+
+
+def get_member_iteration(participant: Participant, iteration_id: int) -> Iteration:
+    """An iteration of the participant's own group; anything else is a 404."""
+    iteration = (
+        Iteration.objects.select_related("round__group", "round__question")
+        .filter(pk=iteration_id, round__group_id=participant.group_id)
+        .first()
+    )
+    if iteration is None or participant.group_id is None:
+        raise Http404("No such iteration in your group")
+    return iteration
+
+
+def is_moderator(user) -> bool:
+    return bool(user.is_authenticated and (user.is_superuser or user.has_perm(MODERATE_PERMISSION)))
+
+
+def moderator_required(view):
+    """Log in first (redirect), then hold the moderate permission (403)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not is_moderator(request.user):
+            raise PermissionDenied("You need the moderator permission.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def get_moderated_deliberation(user, public_id: UUID) -> Deliberation:
+    if not is_moderator(user):
+        raise PermissionDenied("You need the moderator permission.")
+    deliberation = Deliberation.objects.filter(public_id=public_id).first()
+    if deliberation is None:
+        raise Http404("No such deliberation")
+    return deliberation
+
+
+def get_moderated_group(user, deliberation: Deliberation, number: int) -> Group:
+    if not is_moderator(user):
+        raise PermissionDenied("You need the moderator permission.")
+    group = Group.objects.filter(deliberation=deliberation, number=number).first()
+    if group is None:
+        raise Http404("No such group")
+    return group
