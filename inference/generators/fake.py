@@ -1,0 +1,129 @@
+"""A generator for tests and demos: deterministic candidates built from the opinions.
+
+No model, no network. Sample `i` shows the opinions in an order shuffled from `(seed, i)` and
+joins the first sentence of the first `1 + i % len(opinions)` of them, so candidates differ from
+one another and each draws on a known subset of the group. It records every call it gets in
+`calls`, and can be told to fail the way a real backend fails.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from inference.base import (
+    BackendUnavailable,
+    BadModelOutput,
+    Candidate,
+    ConfigError,
+    InferenceError,
+    check_round_inputs,
+)
+from inference.config import BackendConfig
+
+TEMPLATE_VERSION = "fake-1"
+FAILURES = {
+    "unavailable": lambda: BackendUnavailable("the fake generator was told to be unavailable"),
+    "bad_output": lambda: BadModelOutput("the fake generator was told to answer garbage", raw=""),
+}
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+class FakeGenerator:
+    """Deterministic candidates; `fail` is `None`, `"unavailable"`, `"bad_output"` or an
+    `InferenceError` to raise from every `generate` call."""
+
+    def __init__(
+        self,
+        *,
+        model: str = "fake-generator",
+        fail: str | InferenceError | None = None,
+    ):
+        if isinstance(fail, str) and fail not in FAILURES:
+            raise ConfigError(f"fake generator 'fail' must be one of {', '.join(FAILURES)}")
+        self.model = model
+        self.fail = fail
+        self.calls: list[dict[str, Any]] = []
+
+    def generate(
+        self,
+        *,
+        question: str,
+        opinions: Sequence[str],
+        n: int,
+        seed: int,
+        previous_winner: str | None = None,
+        critiques: Sequence[str] | None = None,
+    ) -> list[Candidate]:
+        check_round_inputs(
+            question=question,
+            opinions=opinions,
+            previous_winner=previous_winner,
+            critiques=critiques,
+        )
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a whole number >= 1, not {n!r}")
+        self.calls.append(
+            {
+                "question": question,
+                "opinions": list(opinions),
+                "n": n,
+                "seed": seed,
+                "previous_winner": previous_winner,
+                "critiques": None if critiques is None else list(critiques),
+            }
+        )
+        if isinstance(self.fail, str):
+            raise FAILURES[self.fail]()
+        if self.fail is not None:
+            raise self.fail
+        return [
+            self._sample(opinions, seed, i, previous_winner, critiques is not None)
+            for i in range(n)
+        ]
+
+    def _sample(
+        self,
+        opinions: Sequence[str],
+        seed: int,
+        index: int,
+        previous_winner: str | None,
+        revising: bool,
+    ) -> Candidate:
+        rng = np.random.default_rng([int(seed) & 0xFFFF_FFFF_FFFF_FFFF, index])
+        order = [int(k) for k in rng.permutation(len(opinions))]
+        used = order[: 1 + index % len(opinions)]
+        parts = [_first_sentence(opinions[k]) for k in used]
+        if revising and previous_winner:
+            parts.insert(0, _first_sentence(previous_winner))
+        text = " ".join(parts)
+        return Candidate(
+            text=text,
+            provenance={
+                "backend": "fake",
+                "model": self.model,
+                "template_version": TEMPLATE_VERSION,
+                "seed": seed,
+                "sample_index": index,
+                "opinion_order": order,
+                "method": "first sentences",
+                "critique_round": revising,
+            },
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {"role": "generator", "backend": "fake", "model": self.model, "revision": "fake"}
+
+
+def _first_sentence(text: str) -> str:
+    sentence = _SENTENCE_END.split(text.strip(), maxsplit=1)[0].strip()
+    return sentence if sentence[-1] in ".!?" else sentence + "."
+
+
+def from_config(config: BackendConfig) -> FakeGenerator:
+    """Option `fail` (`"unavailable"` or `"bad_output"`); other options are ignored."""
+    return FakeGenerator(model=config.model or "fake-generator", fail=config.options.get("fail"))

@@ -1,0 +1,252 @@
+"""One mediation step: sample candidates, predict every member's agreement, pick the winner.
+
+`mediate` is the whole pipeline of METHOD.md §1 steps 4-6 (and 8 for a critique iteration) for
+one iteration of one group. The backends are passed in; nothing is built here.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from inference.aggregation import rankings_from_predictions, schulze, welfare
+from inference.base import (
+    BadModelOutput,
+    Candidate,
+    Generator,
+    RewardModel,
+    check_predictions,
+    check_round_inputs,
+)
+from inference.config import AGGREGATIONS, MediationConfig
+
+ROUND_INPUTS = ("question", "opinions", "previous_winner", "critiques", "include")
+
+
+@dataclass
+class MediationResult:
+    """Everything one mediation produced, for the record.
+
+    - `candidates`: the generator's samples, in sample order. A candidate's
+      `provenance["opinion_order"]` indexes the opinions the generator saw, that is
+      `included`: position `k` there is member `included[k]`.
+    - `predictions`: float array `[members, candidates]`, predicted agreement (1-7) of every
+      member of the group, included or not.
+    - `scores`: float array `[candidates]`, higher is better, `winner == argmax(scores)`.
+      Welfare: the EDE_alpha of the included members' predictions (on the 1-7 scale).
+      Schulze: `candidates - untied rank`, so the winner scores `candidates` and the last `1`.
+    - `winner`: index of the winning candidate.
+    - `included`: the members (indices into the opinions) the statement was written from and
+      aggregated over, ascending.
+    - `aggregation`: `method`, `alpha` (`None` for Schulze), `seed`, and the social ranking of
+      the candidates (0 = best) with ties (`tied`) and after tie-breaking (`untied`). For
+      welfare, `tied` gives exactly equal scores equal rank and `untied` breaks those ties by
+      sample index.
+    - `timings`: seconds spent in `generate_s`, `predict_s`, `aggregate_s`, and `total_s`.
+    - `generator`, `reward_model`: the backends' `describe()`.
+    """
+
+    candidates: list[Candidate]
+    predictions: np.ndarray
+    scores: np.ndarray
+    winner: int
+    included: list[int]
+    aggregation: dict[str, Any]
+    timings: dict[str, float]
+    generator: dict[str, Any]
+    reward_model: dict[str, Any]
+
+    @property
+    def winning_candidate(self) -> Candidate:
+        return self.candidates[self.winner]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: lists of floats and ints, `alpha` infinity as `"inf"`."""
+        aggregation = dict(self.aggregation)
+        alpha = aggregation.get("alpha")
+        if alpha is not None:
+            aggregation["alpha"] = "inf" if alpha == math.inf else float(alpha)
+        for key in ("tied", "untied"):
+            aggregation[key] = [int(r) for r in aggregation[key]]
+        return {
+            "candidates": [candidate.to_dict() for candidate in self.candidates],
+            "predictions": [[float(v) for v in row] for row in self.predictions],
+            "scores": [float(v) for v in self.scores],
+            "winner": int(self.winner),
+            "included": [int(i) for i in self.included],
+            "aggregation": aggregation,
+            "timings": {key: float(value) for key, value in self.timings.items()},
+            "generator": dict(self.generator),
+            "reward_model": dict(self.reward_model),
+        }
+
+
+def mediate(
+    *,
+    question: str,
+    opinions: Sequence[str],
+    generator: Generator,
+    reward_model: RewardModel,
+    n_candidates: int = 16,
+    aggregation: str = "welfare",
+    alpha: float = 1.0,
+    seed: int = 0,
+    previous_winner: str | None = None,
+    critiques: Sequence[str] | None = None,
+    include: Sequence[int] | None = None,
+) -> MediationResult:
+    """Run one mediation iteration for a group whose members wrote `opinions`.
+
+    `include` lists the members (indices into `opinions`) the statement is written from: the
+    generator sees only their opinions (and critiques), and only their predictions decide the
+    winner; the reward model still predicts for every member, so that the agreement of excluded
+    members can be reported ([B22]'s exclusion condition). `None` includes everyone.
+
+    `aggregation` is `"welfare"` (EDE with inequality aversion `alpha`, `math.inf` for the
+    minimum) or `"schulze"` (Schulze over each included member's predicted ranking, TBRC
+    tie-break seeded by `seed`). With `n_candidates = 1` the single sample wins; its
+    predictions and score are still computed.
+
+    Raises `ValueError` for bad inputs (see `base.check_round_inputs`; an empty, out-of-range
+    or repeated `include`; a bad `n_candidates`, `aggregation` or `alpha`) before any backend
+    is called, `BadModelOutput` when a backend returns the wrong number or shape of things;
+    every other `InferenceError` of a backend propagates unchanged.
+    """
+    started = time.perf_counter()
+    check_round_inputs(
+        question=question, opinions=opinions, previous_winner=previous_winner, critiques=critiques
+    )
+    _check_settings(n_candidates=n_candidates, aggregation=aggregation, alpha=alpha, seed=seed)
+    included = _check_include(include, len(opinions))
+
+    generate_started = time.perf_counter()
+    candidates = generator.generate(
+        question=question,
+        opinions=[opinions[i] for i in included],
+        n=n_candidates,
+        seed=seed,
+        previous_winner=previous_winner,
+        critiques=None if critiques is None else [critiques[i] for i in included],
+    )
+    _check_candidates(candidates, n_candidates)
+
+    predict_started = time.perf_counter()
+    raw = reward_model.predict(
+        question=question,
+        opinions=list(opinions),
+        candidates=[candidate.text for candidate in candidates],
+        previous_winner=previous_winner,
+        critiques=None if critiques is None else list(critiques),
+    )
+    predictions = check_predictions(raw, members=len(opinions), candidates=n_candidates)
+
+    aggregate_started = time.perf_counter()
+    rows = predictions[included]
+    if aggregation == "welfare":
+        scores = welfare(rows, alpha)
+        tied = np.unique(-scores, return_inverse=True)[1].astype(np.int64)
+        untied = np.empty(n_candidates, dtype=np.int64)
+        untied[np.argsort(-scores, kind="stable")] = np.arange(n_candidates)
+        used_alpha: float | None = float(alpha)
+    else:
+        tied, untied = schulze(rankings_from_predictions(rows), tie_breaking="tbrc", seed=seed)
+        scores = (n_candidates - untied).astype(float)
+        used_alpha = None
+    winner = int(np.argmin(untied))
+    finished = time.perf_counter()
+
+    return MediationResult(
+        candidates=list(candidates),
+        predictions=predictions,
+        scores=scores,
+        winner=winner,
+        included=included,
+        aggregation={
+            "method": aggregation,
+            "alpha": used_alpha,
+            "seed": seed,
+            "tied": tied,
+            "untied": untied,
+        },
+        timings={
+            "generate_s": predict_started - generate_started,
+            "predict_s": aggregate_started - predict_started,
+            "aggregate_s": finished - aggregate_started,
+            "total_s": finished - started,
+        },
+        generator=generator.describe(),
+        reward_model=reward_model.describe(),
+    )
+
+
+def mediate_with_config(
+    *,
+    config: MediationConfig,
+    generator: Generator,
+    reward_model: RewardModel,
+    **round_inputs: Any,
+) -> MediationResult:
+    """`mediate` with N, the aggregation, alpha and the seed taken from `config`.
+
+    `round_inputs` are the round's own keyword arguments: `question`, `opinions`, and
+    optionally `previous_winner`, `critiques`, `include`. The backends are built by the caller
+    (`inference.config.build_generator(config.generator)`, ...), so that they can be reused.
+    """
+    unknown = set(round_inputs) - set(ROUND_INPUTS)
+    if unknown:
+        raise TypeError(f"mediate_with_config got unexpected inputs: {', '.join(sorted(unknown))}")
+    return mediate(
+        generator=generator,
+        reward_model=reward_model,
+        n_candidates=config.n_candidates,
+        aggregation=config.aggregation,
+        alpha=config.alpha,
+        seed=config.seed,
+        **round_inputs,
+    )
+
+
+def _check_settings(*, n_candidates: Any, aggregation: Any, alpha: Any, seed: Any) -> None:
+    if isinstance(n_candidates, bool) or not isinstance(n_candidates, int) or n_candidates < 1:
+        raise ValueError(f"n_candidates must be a whole number >= 1, not {n_candidates!r}")
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}")
+    if (
+        isinstance(alpha, bool)
+        or not isinstance(alpha, (int, float))
+        or math.isnan(alpha)
+        or alpha < 0
+    ):
+        raise ValueError(f"alpha must be a number >= 0 or math.inf, not {alpha!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be a whole number, not {seed!r}")
+
+
+def _check_include(include: Sequence[int] | None, members: int) -> list[int]:
+    if include is None:
+        return list(range(members))
+    chosen = list(include)
+    if not chosen:
+        raise ValueError("include is empty: the statement must be written from someone")
+    for index in chosen:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise ValueError(f"include holds {index!r}, not a member index")
+        if not 0 <= index < members:
+            raise ValueError(f"include holds {index}, but there are {members} members")
+    if len(set(chosen)) != len(chosen):
+        raise ValueError("include names a member more than once")
+    return sorted(int(i) for i in chosen)
+
+
+def _check_candidates(candidates: Any, n: int) -> None:
+    if not isinstance(candidates, list) or len(candidates) != n:
+        count = len(candidates) if isinstance(candidates, list) else type(candidates).__name__
+        raise BadModelOutput(f"the generator returned {count} candidates, expected {n}")
+    for i, candidate in enumerate(candidates):
+        if not isinstance(candidate, Candidate) or not candidate.text.strip():
+            raise BadModelOutput(f"candidate {i} is empty or not a Candidate", raw=candidate)
