@@ -12,7 +12,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
-from deliberation.models import Deliberation, Group, Iteration, Participant
+from deliberation.models import Deliberation, Group, Iteration, Participant, Statement
 
 MODERATE_PERMISSION = "deliberation.moderate"
 
@@ -97,3 +97,15 @@ def get_moderated_group(user, deliberation: Deliberation, number: int) -> Group:
     if group is None:
         raise Http404("No such group")
     return group
+
+
+def get_member_statement(participant: Participant, statement_id: int) -> Statement:
+    """A statement of the participant's own group; anything else is a 404."""
+    statement = (
+        Statement.objects.select_related("iteration__round")
+        .filter(pk=statement_id, iteration__round__group_id=participant.group_id)
+        .first()
+    )
+    if statement is None or participant.group_id is None:
+        raise Http404("No such statement in your group")
+    return statement

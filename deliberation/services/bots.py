@@ -1,0 +1,157 @@
+"""Bot participants (provenance `bot_citizen`) for demos, pilots and `manage.py simulate`.
+
+Bots act through the same services as people. Their opinions are built from the question's
+position statements and sentence templates, varied by a seed; their ratings follow how much of
+their own opinion's wording a statement shares, plus noise. They are not a model of people.
+"""
+
+import random
+import re
+
+from deliberation.models import Group, Iteration, Participant, Rating, Round, Statement
+
+REASONS = [
+    "The people most affected by this should have the biggest say in it.",
+    "Cost matters here, and we should be honest about who ends up paying.",
+    "I have seen something like this work locally, but only with clear rules.",
+    "We should look carefully at the evidence before making a big change.",
+    "Any decision should protect those who are most vulnerable.",
+    "I worry about unintended consequences that would be hard to reverse.",
+    "Phasing it in gradually would give everyone time to adjust.",
+    "Personal freedom is important, but it is not the only thing that matters.",
+    "Trust in public institutions depends on getting this kind of question right.",
+    "Young people and future generations will live with the result longest.",
+    "Local communities differ, so one rule for everyone may not fit.",
+    "Fairness should come first, even if it makes things slower.",
+]
+OPENERS_FOR = [
+    "I believe that {s}.",
+    "In my view, {s}.",
+    "I am fairly sure that {s}.",
+    "Overall I think {s}.",
+]
+OPENERS_AGAINST = [
+    "I do not think that {s}.",
+    "I disagree that {s}.",
+    "I am not convinced that {s}.",
+]
+CLOSERS = [
+    "That said, I can see why others feel differently.",
+    "I would be open to a compromise if the details were right.",
+    "On balance, that is where I stand.",
+    "This is a hard question and I hold my view with some doubt.",
+]
+CRITIQUES = [
+    'The statement says "{quote}", but it leaves out my main concern: {reason}',
+    'I mostly agree, though "{quote}" goes further than I would. {reason}',
+    "It is a fair summary, but it should say more clearly that {stance}.",
+    'I would drop "{quote}"; it does not reflect the discussion. {reason}',
+]
+
+_WORD = re.compile(r"[a-z']+")
+
+
+def _clause(statement: str) -> str:
+    statement = statement.strip().rstrip(".!?").strip()
+    if statement[:1].isupper() and not statement[:2].isupper():
+        statement = statement[0].lower() + statement[1:]
+    return statement
+
+
+def bot_opinion(question, rng: random.Random) -> str:
+    """A short opinion of 3-5 sentences for a position drawn at random."""
+    affirm = _clause(question.affirming_statement or "the answer to this question is yes")
+    negate = _clause(question.negating_statement or "the answer to this question is no")
+    lean = rng.random()
+    if lean < 0.45:
+        opener = rng.choice(OPENERS_FOR).format(s=affirm)
+    elif lean < 0.9:
+        opener = rng.choice(OPENERS_FOR).format(s=negate)
+    else:
+        opener = rng.choice(OPENERS_AGAINST).format(s=affirm)
+    sentences = [opener, *rng.sample(REASONS, k=rng.randint(1, 3))]
+    if rng.random() < 0.6:
+        sentences.append(rng.choice(CLOSERS))
+    return " ".join(sentences)
+
+
+def bot_critique(opinion: str, winner: str, rng: random.Random) -> str:
+    """A critique that reacts to the winner the bot saw: quotes the part least like its view."""
+    parts = [s.strip() for s in re.split(r"(?<=[.!?])\s+", winner) if s.strip()]
+    own = set(_WORD.findall(opinion.lower()))
+    quote = min(parts, key=lambda s: len(own & set(_WORD.findall(s.lower())))) if parts else winner
+    quote = quote.rstrip(".!?")[:160]
+    stance = _clause(re.split(r"(?<=[.!?])\s+", opinion)[0])
+    reason = rng.choice(REASONS)
+    return rng.choice(CRITIQUES).format(quote=quote, reason=reason, stance=stance)
+
+
+def bot_rating(opinion: str, statement: str, rng: random.Random) -> tuple[int, int]:
+    """(agreement, quality): agreement rises with the share of the bot's words the statement uses."""
+    own = set(_WORD.findall(opinion.lower()))
+    theirs = set(_WORD.findall(statement.lower()))
+    overlap = len(own & theirs) / max(1, len(own))
+    agreement = round(2 + 5 * overlap + rng.gauss(0, 0.8))
+    quality = round(4.5 + rng.gauss(0, 1))
+    return min(7, max(1, agreement)), min(7, max(1, quality))
+
+
+def bots_act(*, group: Group) -> int:
+    """Let every active bot of the group do what the current phase asks. Returns actions taken."""
+    from deliberation.services.ratings import rating_submit
+    from deliberation.services.rounds import critique_submit, opinion_submit, previous_winner
+
+    round_ = group.rounds.filter(status=Round.Status.ACTIVE).order_by("-position").first()
+    if round_ is None:
+        return 0
+    iteration = round_.iterations.order_by("-index").first()
+    if iteration is None:
+        return 0
+    bots = list(group.members.filter(provenance="bot_citizen", status=Participant.Status.ACTIVE))
+    actions = 0
+    for bot in bots:
+        iteration.refresh_from_db()
+        rng = random.Random(f"{bot.pk}-{iteration.pk}")
+        if iteration.state == Iteration.State.COLLECTING:
+            if iteration.index == 0:
+                if not bot.opinions.filter(iteration=iteration).exists():
+                    opinion_submit(
+                        participant=bot,
+                        iteration=iteration,
+                        text=bot_opinion(round_.question, rng),
+                        response_duration_ms=rng.randint(30_000, 240_000),
+                    )
+                    actions += 1
+            elif not bot.critiques.filter(iteration=iteration).exists():
+                winner = previous_winner(iteration)
+                opinion = bot.opinions.filter(iteration__round=round_, iteration__index=0).first()
+                if winner is not None and opinion is not None:
+                    critique_submit(
+                        participant=bot,
+                        iteration=iteration,
+                        text=bot_critique(opinion.text, winner.text, rng),
+                        response_duration_ms=rng.randint(20_000, 180_000),
+                    )
+                    actions += 1
+        elif iteration.state == Iteration.State.RATING:
+            opinion = bot.opinions.filter(iteration__round=round_, iteration__index=0).first()
+            rated = set(
+                Rating.objects.filter(participant=bot, iteration=iteration).values_list(
+                    "statement_id", flat=True
+                )
+            )
+            for statement in Statement.objects.filter(iteration=iteration, shown=True):
+                if statement.pk in rated:
+                    continue
+                agreement, quality = bot_rating(
+                    opinion.text if opinion else "", statement.text, rng
+                )
+                rating_submit(
+                    participant=bot,
+                    statement=statement,
+                    agreement=agreement,
+                    quality=quality,
+                    response_duration_ms=rng.randint(5_000, 60_000),
+                )
+                actions += 1
+    return actions

@@ -1,0 +1,101 @@
+"""Joining, consent and group formation."""
+
+import hashlib
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from deliberation.errors import DomainError, WrongPhase
+from deliberation.models import (
+    ConsentRecord,
+    Deliberation,
+    Group,
+    Participant,
+    Provenance,
+)
+
+
+def participant_join(
+    *, deliberation: Deliberation, provenance: str = Provenance.HUMAN_CITIZEN
+) -> Participant:
+    """A new pseudonymous participant who has not consented yet."""
+    if deliberation.status != Deliberation.Status.OPEN:
+        raise WrongPhase("This deliberation is not open for new participants.", code="closed")
+    return Participant.objects.create(deliberation=deliberation, provenance=provenance)
+
+
+@transaction.atomic
+def participant_consent(*, participant: Participant, version: str) -> Participant:
+    """Record consent to the deliberation's current consent text and put the participant in a group.
+
+    Consenting twice (a double click, a second tab) is harmless: the record is kept once and the
+    participant keeps their group.
+    """
+    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    deliberation = participant.deliberation
+    if version != deliberation.consent_version:
+        raise DomainError(
+            "The consent text has changed since you opened this page. Please read it again.",
+            code="consent_version",
+        )
+    ConsentRecord.objects.get_or_create(
+        participant=participant,
+        version=version,
+        defaults={"text_sha256": hashlib.sha256(deliberation.consent_text.encode()).hexdigest()},
+    )
+    if participant.status == Participant.Status.JOINED:
+        participant.status = Participant.Status.WAITING
+        participant.save(update_fields=["status"])
+        participant_assign_group(participant=participant)
+    return participant
+
+
+def participant_assign_group(*, participant: Participant) -> Group:
+    """Seat a waiting participant in the first group still forming, or in a new one.
+
+    The deliberation row is locked while seats are handed out, so that concurrent joins on several
+    web processes never overfill a group. A group starts when it is full; in a deliberation that
+    fills with bots, a human's arrival fills the rest of the group with bots at once.
+    """
+    from deliberation.services.rounds import group_start
+
+    with transaction.atomic():
+        deliberation = Deliberation.objects.select_for_update().get(pk=participant.deliberation_id)
+        group = (
+            Group.objects.filter(deliberation=deliberation, status=Group.Status.FORMING)
+            .order_by("number")
+            .first()
+        )
+        if group is None:
+            number = (
+                Group.objects.filter(deliberation=deliberation).aggregate(n=Max("number"))["n"] or 0
+            ) + 1
+            group = Group.objects.create(deliberation=deliberation, number=number)
+        _seat(participant, group)
+        if deliberation.fill_with_bots and not participant.is_bot:
+            while group.members.count() < deliberation.group_size:
+                bot = Participant.objects.create(
+                    deliberation=deliberation,
+                    provenance=Provenance.BOT_CITIZEN,
+                    status=Participant.Status.WAITING,
+                )
+                _seat(bot, group)
+        if group.members.count() >= deliberation.group_size:
+            group_start(group=group)
+        return group
+
+
+def _seat(participant: Participant, group: Group) -> None:
+    taken = set(group.members.values_list("seat", flat=True))
+    participant.group = group
+    participant.seat = next(i for i in range(len(taken) + 1) if i not in taken)
+    participant.grouped_at = timezone.now()
+    participant.save(update_fields=["group", "seat", "grouped_at"])
+
+
+def participant_touch(*, participant: Participant) -> None:
+    """Note that the participant is still here (a cheap update, at most once every 15 s)."""
+    now = timezone.now()
+    if participant.last_seen_at is None or (now - participant.last_seen_at).total_seconds() > 15:
+        Participant.objects.filter(pk=participant.pk).update(last_seen_at=now)

@@ -1,0 +1,103 @@
+"""Ratings of the statements shown: agreement and quality on the 7-point scales of METHOD.md."""
+
+from django.db import IntegrityError, transaction
+
+from deliberation.errors import DomainError, NotAllowed, WrongPhase
+from deliberation.models import Iteration, Participant, Rating, Statement
+from deliberation.services.rounds import _duration, iteration_finish_if_rated
+
+AGREEMENT_LABELS = {
+    1: "Strongly disagree",
+    2: "Disagree",
+    3: "Somewhat disagree",
+    4: "Neutral",
+    5: "Somewhat agree",
+    6: "Agree",
+    7: "Strongly agree",
+}
+QUALITY_LABELS = {
+    1: "Terrible",
+    2: "Poor",
+    3: "Somewhat poor",
+    4: "Neutral",
+    5: "Somewhat good",
+    6: "Good",
+    7: "Excellent",
+}
+
+
+def likert_value(value, *, what: str) -> int:
+    """A whole number from 1 to 7, or a DomainError that says so."""
+    if isinstance(value, bool):
+        raise DomainError(f"Please choose a {what} from 1 to 7.", code=f"{what}_invalid")
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdigit():
+            raise DomainError(f"Please choose a {what} from 1 to 7.", code=f"{what}_invalid")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise DomainError(f"Please choose a {what} from 1 to 7.", code=f"{what}_invalid") from None
+    if number != value and not isinstance(value, str):
+        raise DomainError(f"Please choose a {what} from 1 to 7.", code=f"{what}_invalid")
+    if not 1 <= number <= 7:
+        raise DomainError(f"Please choose a {what} from 1 to 7.", code=f"{what}_out_of_range")
+    return number
+
+
+def rating_submit(
+    *,
+    participant: Participant,
+    statement: Statement,
+    agreement,
+    quality,
+    response_duration_ms: int | None = None,
+) -> Rating:
+    """Store a member's rating of a statement shown to them, once.
+
+    The same rating sent twice is stored once; a different rating after the first is refused
+    (ratings are never silently overwritten).
+    """
+    agreement = likert_value(agreement, what="agreement")
+    quality = likert_value(quality, what="quality")
+    iteration = statement.iteration
+    existing = Rating.objects.filter(
+        participant=participant, statement=statement, iteration=iteration
+    ).first()
+    if existing is not None:
+        return _same_or_refuse(existing, agreement, quality)
+    if participant.group_id is None or participant.group_id != iteration.round.group_id:
+        raise NotAllowed("This statement is not from your group.", code="not_member")
+    if not statement.shown:
+        raise NotAllowed("This statement is not one you were asked to rate.", code="not_shown")
+    if iteration.state != Iteration.State.RATING:
+        raise WrongPhase("Rating has closed for this statement.", code="wrong_phase")
+    if participant.status != Participant.Status.ACTIVE:
+        raise WrongPhase("You are no longer taking part in this group.", code="not_active")
+    try:
+        with transaction.atomic():
+            rating = Rating.objects.create(
+                participant=participant,
+                statement=statement,
+                iteration=iteration,
+                agreement=agreement,
+                quality=quality,
+                response_duration_ms=_duration(response_duration_ms),
+            )
+    except IntegrityError:
+        existing = Rating.objects.get(
+            participant=participant, statement=statement, iteration=iteration
+        )
+        return _same_or_refuse(existing, agreement, quality)
+    iteration_finish_if_rated(iteration=iteration)
+    return rating
+
+
+def _same_or_refuse(existing: Rating, agreement: int, quality: int) -> Rating:
+    if existing.agreement == agreement and existing.quality == quality:
+        return existing
+    raise DomainError(
+        "You have already rated this statement; ratings cannot be changed.",
+        code="already_rated",
+        status=409,
+    )

@@ -1,0 +1,34 @@
+"""Celery tasks: another interface onto the services. They take ids, load rows, call one service,
+and are safe to run twice."""
+
+import logging
+
+from celery import shared_task
+
+from deliberation.models import Group
+from deliberation.services.bots import bots_act as bots_act_service
+from deliberation.services.mediation import iteration_mediate
+from deliberation.services.rounds import iterations_advance_overdue
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True)
+def mediate_iteration(iteration_id: int) -> int | None:
+    """Mediate an iteration; returns the candidate set id (None when nothing was stored)."""
+    candidate_set = iteration_mediate(iteration_id=iteration_id)
+    return candidate_set.pk if candidate_set else None
+
+
+@shared_task
+def bots_act(group_id: int) -> int:
+    group = Group.objects.filter(pk=group_id).first()
+    return bots_act_service(group=group) if group else 0
+
+
+@shared_task
+def advance_overdue_iterations() -> int:
+    moved = iterations_advance_overdue()
+    if moved:
+        logger.info("deadline sweep moved %d iteration(s) on", moved)
+    return moved
