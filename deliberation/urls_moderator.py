@@ -1,2 +1,11 @@
+from django.urls import path
+
+from deliberation.views import moderator
+
 app_name = "moderator"
-urlpatterns = []
+urlpatterns = [
+    path("", moderator.home, name="home"),
+    path("new/", moderator.deliberation_create, name="deliberation_create"),
+    path("d/<uuid:public_id>/", moderator.deliberation_detail, name="deliberation_detail"),
+    path("d/<uuid:public_id>/groups/", moderator.groups_fragment, name="groups_fragment"),
+]

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.urls import NoReverseMatch, reverse
 
 from deliberation.models import (
     Critique,
@@ -62,6 +63,15 @@ class GroupOverview:
         if self.iteration_index is None:
             return ""
         return "critique" if self.iteration_index > 0 else "opinion"
+
+
+def join_path(deliberation: Deliberation) -> str:
+    """The path of the participants' invitation link."""
+    try:
+        return reverse("deliberation:join", args=[deliberation.public_id])
+    except NoReverseMatch:
+        # The participant pages define the route; until they do, its documented shape.
+        return f"/j/{deliberation.public_id}/"
 
 
 def deliberation_list() -> QuerySet[Deliberation]:

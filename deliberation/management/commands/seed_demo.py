@@ -1,0 +1,143 @@
+"""Set up the local demo: a moderator account, a few questions, and one open deliberation.
+
+Safe to run again: it creates only what is missing, and resets the demo moderator's password to
+the one it prints, so the printed login always works.
+"""
+
+import os
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from deliberation.errors import DomainError
+from deliberation.models import Deliberation, Question
+from deliberation.selectors.moderator import join_path
+from deliberation.services.deliberations import deliberation_create, question_create
+from deliberation.services.moderators import moderator_ensure
+
+DEMO_USERNAME = "moderator"
+# Only acceptable because this is the embedded demo on 127.0.0.1; never deploy it.
+DEMO_PASSWORD = "common-ground-demo"
+DEMO_TITLE = "Demo deliberation"
+DEMO_BASE_URL = "http://127.0.0.1:8000"
+
+# Written for this project (not taken from any published question bank).
+DEMO_QUESTIONS = [
+    {
+        "external_id": "demo-four-day-school-week",
+        "topic": "education",
+        "text": "Should schools move to a four-day week?",
+        "affirming_statement": (
+            "Schools should move to a four-day week: a longer weekend gives pupils rest and "
+            "family time, and lets schools save on running costs."
+        ),
+        "negating_statement": (
+            "Schools should keep a five-day week: a shorter week squeezes learning into long "
+            "days and leaves working parents to find childcare on the fifth day."
+        ),
+    },
+    {
+        "external_id": "demo-free-public-transport",
+        "topic": "transport",
+        "text": "Should local buses and trams be free to ride?",
+        "affirming_statement": (
+            "Local buses and trams should be free: it would cut traffic and pollution and help "
+            "people on low incomes get to work and services."
+        ),
+        "negating_statement": (
+            "Local buses and trams should keep charging fares: the money pays for better "
+            "service, and a free ride does little for places that have no good routes."
+        ),
+    },
+    {
+        "external_id": "demo-phones-in-classrooms",
+        "topic": "education",
+        "text": "Should mobile phones be banned during the school day?",
+        "affirming_statement": (
+            "Phones should be banned during the school day: they distract pupils, feed "
+            "bullying and take time away from talking to each other."
+        ),
+        "negating_statement": (
+            "Phones should not be banned: pupils need to reach their families, and schools "
+            "should teach sensible use rather than forbid it."
+        ),
+    },
+    {
+        "external_id": "demo-car-free-city-centre",
+        "topic": "urban planning",
+        "text": "Should city centres be closed to private cars?",
+        "affirming_statement": (
+            "City centres should be closed to private cars: streets become safer, quieter and "
+            "cleaner, and space is freed for people, bikes and trees."
+        ),
+        "negating_statement": (
+            "City centres should stay open to cars: older and disabled people, tradespeople "
+            "and shops depend on being able to drive in."
+        ),
+    },
+    {
+        "external_id": "demo-voting-age-16",
+        "topic": "democracy",
+        "text": "Should the voting age be lowered to 16?",
+        "affirming_statement": (
+            "The voting age should be lowered to 16: young people live longest with today's "
+            "decisions, and voting early builds a lasting habit."
+        ),
+        "negating_statement": (
+            "The voting age should stay at 18: it matches the age of other adult rights and "
+            "responsibilities, and most 16-year-olds do not ask for it."
+        ),
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo moderator, demo questions and an open demo deliberation (idempotent)."
+
+    def handle(self, *args, **options):
+        password = os.environ.get("DEMO_MODERATOR_PASSWORD") or DEMO_PASSWORD
+        try:
+            with transaction.atomic():
+                moderator_ensure(
+                    username=DEMO_USERNAME, password=password, validate=password != DEMO_PASSWORD
+                )
+                questions = [self._question(spec) for spec in DEMO_QUESTIONS]
+                deliberation = Deliberation.objects.filter(title=DEMO_TITLE).first()
+                created = deliberation is None
+                if created:
+                    deliberation = deliberation_create(
+                        created_by=None,
+                        title=DEMO_TITLE,
+                        description="Created by `manage.py seed_demo` for trying the platform.",
+                        questions=questions[:1],
+                        group_size=5,
+                        min_group_size=3,
+                        n_candidates=16,
+                        aggregation="welfare",
+                        alpha=1.0,
+                        fill_with_bots=True,
+                    )
+        except DomainError as exc:
+            raise CommandError(exc.message) from None
+
+        if password == DEMO_PASSWORD:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"WARNING: the demo moderator uses the fixed, published password "
+                    f"{DEMO_PASSWORD!r}. That is only acceptable for this local demo on "
+                    f"127.0.0.1. Set DEMO_MODERATOR_PASSWORD, or use create_moderator, for "
+                    f"anything reachable by others."
+                )
+            )
+        state = "Created" if created else "Found"
+        self.stdout.write(f"{state} the demo deliberation {DEMO_TITLE!r}.")
+        self.stdout.write(f"Participant join link: {DEMO_BASE_URL}{join_path(deliberation)}")
+        self.stdout.write(f"Moderator login:       {DEMO_BASE_URL}/accounts/login/")
+        self.stdout.write(f"  username: {DEMO_USERNAME}")
+        self.stdout.write(f"  password: {password}")
+
+    def _question(self, spec: dict) -> Question:
+        existing = Question.objects.filter(external_id=spec["external_id"]).first()
+        if existing is not None:
+            return existing
+        return question_create(source="demo", **spec)

@@ -1,0 +1,74 @@
+"""The moderator's pages: the list of deliberations, creating one, and watching its groups."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from deliberation.access import get_moderated_deliberation, moderator_required
+from deliberation.errors import DomainError
+from deliberation.forms_moderator import DeliberationCreateForm
+from deliberation.selectors.moderator import (
+    deliberation_list,
+    deliberation_overview,
+    deliberation_questions,
+    join_path,
+)
+from deliberation.services.deliberations import deliberation_create as create_deliberation
+
+GROUPS_POLL_SECONDS = 3
+
+
+@require_GET
+@moderator_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "deliberation/moderator/home.html", {"deliberations": deliberation_list()}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@moderator_required
+def deliberation_create(request: HttpRequest) -> HttpResponse:
+    form = DeliberationCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            deliberation = create_deliberation(created_by=request.user, **form.service_kwargs())
+        except DomainError as exc:
+            form.add_domain_error(exc.code, exc.message)
+        else:
+            return redirect("moderator:deliberation_detail", public_id=deliberation.public_id)
+    return render(request, "deliberation/moderator/create.html", {"form": form})
+
+
+@require_GET
+@moderator_required
+def deliberation_detail(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    deliberation = get_moderated_deliberation(request.user, public_id)
+    return _render_detail(request, deliberation, fragment=False)
+
+
+@require_GET
+@moderator_required
+def groups_fragment(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """The groups table alone for htmx polling; the whole page for anyone else."""
+    deliberation = get_moderated_deliberation(request.user, public_id)
+    return _render_detail(request, deliberation, fragment=bool(request.htmx))
+
+
+def _render_detail(request: HttpRequest, deliberation, *, fragment: bool) -> HttpResponse:
+    context = {
+        "deliberation": deliberation,
+        "groups": deliberation_overview(deliberation),
+        "poll_seconds": GROUPS_POLL_SECONDS,
+    }
+    if fragment:
+        return render(request, "deliberation/moderator/_groups.html", context)
+    context.update(
+        questions=deliberation_questions(deliberation),
+        join_url=request.build_absolute_uri(join_path(deliberation)),
+    )
+    return render(request, "deliberation/moderator/detail.html", context)

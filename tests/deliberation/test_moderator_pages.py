@@ -1,0 +1,333 @@
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from deliberation.models import (
+    Deliberation,
+    Group,
+    Iteration,
+    Opinion,
+    Participant,
+    Question,
+    Round,
+)
+from deliberation.services.deliberations import deliberation_create, question_create
+
+pytestmark = pytest.mark.django_db
+
+CREATE_URL = "/moderate/new/"
+
+
+@pytest.fixture
+def moderator(django_user_model):
+    user = django_user_model.objects.create_user("mod", password="pw-for-tests-only")
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="deliberation", codename="moderate")
+    )
+    return user
+
+
+@pytest.fixture
+def mod_client(client, moderator):
+    client.force_login(moderator)
+    return client
+
+
+@pytest.fixture
+def deliberation(moderator):
+    return deliberation_create(
+        created_by=moderator, title="Transport", questions=["Should buses be free?"]
+    )
+
+
+def valid_form(**overrides):
+    data = {
+        "title": "School week",
+        "description": "",
+        "question_lines": "Should schools move to a four-day week?\n\nShould buses be free?\n",
+        "existing_question_ids": "",
+        "group_size": "5",
+        "min_group_size": "3",
+        "n_candidates": "16",
+        "aggregation": "welfare",
+        "alpha": "1",
+        "critique_iterations": "0",
+        "opinion_minutes": "10",
+        "critique_minutes": "10",
+        "rating_minutes": "8",
+    }
+    data.update(overrides)
+    return data
+
+
+def detail_url(d):
+    return reverse("moderator:deliberation_detail", args=[d.public_id])
+
+
+def fragment_url(d):
+    return reverse("moderator:groups_fragment", args=[d.public_id])
+
+
+def test_anonymous_user_is_sent_to_the_login_page(client, deliberation):
+    for url in ("/moderate/", CREATE_URL, detail_url(deliberation), fragment_url(deliberation)):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response.url.startswith("/accounts/login/?next=")
+
+
+def test_login_page_renders_accessible_form(client):
+    response = client.get("/accounts/login/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<label for="id_username">Username</label>' in html
+    assert 'autocomplete="current-password"' in html
+
+
+def test_moderator_can_log_in_and_lands_on_the_list(client, moderator):
+    response = client.post(
+        "/accounts/login/", {"username": "mod", "password": "pw-for-tests-only"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse("moderator:home")
+    assert b"Create a deliberation" in response.content
+
+
+def test_user_without_the_permission_gets_403(client, django_user_model, deliberation):
+    client.force_login(django_user_model.objects.create_user("someone", password="x-long-pass"))
+    for url in ("/moderate/", CREATE_URL, detail_url(deliberation), fragment_url(deliberation)):
+        assert client.get(url).status_code == 403
+    assert client.post(CREATE_URL, valid_form()).status_code == 403
+    assert Deliberation.objects.count() == 1
+
+
+def test_moderator_creates_a_deliberation_through_the_form(mod_client, moderator):
+    saved = question_create(text="Should libraries open on Sundays?")
+    response = mod_client.post(
+        CREATE_URL,
+        valid_form(
+            existing_question_ids=f"{saved.pk}",
+            group_size="4",
+            aggregation="schulze",
+            critique_iterations="1",
+            fill_with_bots="on",
+        ),
+    )
+    deliberation = Deliberation.objects.get()
+    assert response.status_code == 302
+    assert response.url == detail_url(deliberation)
+    assert deliberation.created_by == moderator
+    assert deliberation.group_size == 4
+    assert deliberation.fill_with_bots
+    assert deliberation.rating_seconds == 8 * 60
+    assert deliberation.mediation_config == {
+        "n_candidates": 16,
+        "aggregation": "schulze",
+        "alpha": 1.0,
+    }
+    assert list(
+        deliberation.question_links.order_by("position").values_list("question__text", flat=True)
+    ) == [
+        "Should schools move to a four-day week?",
+        "Should buses be free?",
+        "Should libraries open on Sundays?",
+    ]
+
+
+def test_post_without_csrf_token_is_rejected(moderator):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(moderator)
+    response = client.post(CREATE_URL, valid_form())
+    assert response.status_code == 403
+    assert Deliberation.objects.count() == 0
+
+
+def test_post_with_csrf_token_is_accepted(moderator):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(moderator)
+    page = client.get(CREATE_URL)
+    token = page.context["csrf_token"]
+    response = client.post(CREATE_URL, valid_form(csrfmiddlewaretoken=str(token)))
+    assert response.status_code == 302
+    assert Deliberation.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        (
+            {"group_size": "3", "min_group_size": "4"},
+            "min_group_size",
+            "cannot be larger than the group size",
+        ),
+        (
+            {"question_lines": " \n \n", "existing_question_ids": ""},
+            "question_lines",
+            "at least one",
+        ),
+        ({"n_candidates": "0"}, "n_candidates", "greater than or equal to 1"),
+        ({"question_lines": "Fine question\n" + "q" * 2001}, "question_lines", "line 2 (2,001)"),
+        ({"existing_question_ids": "999999"}, "existing_question_ids", "No question with id"),
+        ({"existing_question_ids": "abc"}, "existing_question_ids", "whole numbers"),
+        ({"title": ""}, "title", "required"),
+        ({"alpha": "-1"}, "alpha", "greater than or equal to 0"),
+        ({"aggregation": "borda"}, "aggregation", "valid choice"),
+    ],
+)
+def test_invalid_input_rerenders_with_clear_errors_and_creates_nothing(
+    mod_client, overrides, field, message
+):
+    response = mod_client.post(CREATE_URL, valid_form(**overrides))
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert message in " ".join(form.errors[field])
+    html = response.content.decode()
+    assert "The deliberation was not created" in html
+    assert f'id="id_{field}_error"' in html
+    assert Deliberation.objects.count() == 0
+    assert Question.objects.count() == 0
+
+
+def test_home_lists_deliberations_in_constant_queries(
+    mod_client, deliberation, django_assert_max_num_queries
+):
+    with CaptureQueriesContext(connection) as few:
+        mod_client.get("/moderate/")
+    for n in range(3):
+        other = deliberation_create(created_by=None, title=f"Other {n}", questions=["Q?"])
+        make_groups(other, 2)
+    with django_assert_max_num_queries(len(few)):
+        response = mod_client.get("/moderate/")
+    assert response.status_code == 200
+    assert b"Transport" in response.content
+    assert detail_url(deliberation).encode() in response.content
+
+
+def test_detail_shows_the_absolute_join_link_and_settings(mod_client, deliberation):
+    response = mod_client.get(detail_url(deliberation))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'value="http://testserver/j/{deliberation.public_id}/"' in html
+    assert 'data-copy="join-url"' in html
+    assert "Should buses be free?" in html
+    assert "No groups yet" in html
+
+
+def test_unknown_deliberation_is_404(mod_client):
+    response = mod_client.get("/moderate/d/00000000-0000-0000-0000-000000000000/")
+    assert response.status_code == 404
+
+
+def make_groups(deliberation, count, *, start=1):
+    question = deliberation.question_links.get().question
+    now = timezone.now()
+    for number in range(start, start + count):
+        group = Group.objects.create(
+            deliberation=deliberation, number=number, status=Group.Status.ACTIVE
+        )
+        members = [
+            Participant.objects.create(
+                deliberation=deliberation,
+                group=group,
+                seat=seat,
+                status=Participant.Status.DROPPED if seat == 4 else Participant.Status.ACTIVE,
+            )
+            for seat in range(5)
+        ]
+        round_ = Round.objects.create(
+            group=group, question=question, position=0, status=Round.Status.ACTIVE
+        )
+        iteration = Iteration.objects.create(
+            round=round_, index=0, deadline=now + timedelta(minutes=5)
+        )
+        for member in members[:2]:
+            Opinion.objects.create(iteration=iteration, participant=member, text="My view.")
+
+
+def test_overview_reports_each_groups_phase(mod_client, deliberation):
+    make_groups(deliberation, 2)
+    response = mod_client.get(detail_url(deliberation))
+    groups = response.context["groups"]
+    assert [g.number for g in groups] == [1, 2]
+    first = groups[0]
+    assert (first.member_count, first.present_count) == (5, 4)
+    assert first.question == "Should buses be free?"
+    assert (first.iteration_index, first.state, first.done_count) == (0, "collecting", 2)
+    assert "2 of 4 written" in response.content.decode()
+
+
+def test_groups_fragment_for_htmx_is_only_the_table(mod_client, deliberation):
+    make_groups(deliberation, 1)
+    response = mod_client.get(fragment_url(deliberation), headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<section id="groups"')
+    assert "<table>" in html
+    assert "<html" not in html and "Invitation link" not in html
+    assert 'hx-trigger="every 3s"' in html
+
+
+def test_groups_fragment_without_htmx_is_the_full_page(mod_client, deliberation):
+    response = mod_client.get(fragment_url(deliberation))
+    html = response.content.decode()
+    assert "<html" in html and "Invitation link" in html
+
+
+@pytest.mark.parametrize("url_for", [detail_url, fragment_url])
+def test_query_count_does_not_grow_with_the_number_of_groups(
+    mod_client, deliberation, django_assert_max_num_queries, url_for
+):
+    headers = {"HX-Request": "true"} if url_for is fragment_url else {}
+    make_groups(deliberation, 1)
+    with CaptureQueriesContext(connection) as few:
+        assert mod_client.get(url_for(deliberation), headers=headers).status_code == 200
+    make_groups(deliberation, 8, start=2)
+    with django_assert_max_num_queries(len(few)):
+        response = mod_client.get(url_for(deliberation), headers=headers)
+    assert len(response.context["groups"]) == 9
+
+
+def test_seed_demo_is_idempotent_and_prints_the_links(monkeypatch):
+    monkeypatch.delenv("DEMO_MODERATOR_PASSWORD", raising=False)
+    outputs = []
+    for _ in range(2):
+        out, err = StringIO(), StringIO()
+        call_command("seed_demo", stdout=out, stderr=err)
+        outputs.append((out.getvalue(), err.getvalue()))
+    deliberation = Deliberation.objects.get()
+    assert deliberation.title == "Demo deliberation"
+    assert deliberation.fill_with_bots
+    assert (deliberation.group_size, deliberation.min_group_size) == (5, 3)
+    assert deliberation.question_links.count() == 1
+    assert Question.objects.filter(source="demo").count() >= 4
+    for out, err in outputs:
+        assert f"http://127.0.0.1:8000/j/{deliberation.public_id}/" in out
+        assert "http://127.0.0.1:8000/accounts/login/" in out
+        assert "username: moderator" in out
+        assert "password: common-ground-demo" in out
+        assert "only acceptable for this local demo" in err
+    client = Client()
+    assert client.login(username="moderator", password="common-ground-demo")
+    assert client.get("/moderate/").status_code == 200
+
+
+def test_seed_demo_takes_the_password_from_the_environment(monkeypatch):
+    monkeypatch.setenv("DEMO_MODERATOR_PASSWORD", "a-private-demo-pass")
+    out, err = StringIO(), StringIO()
+    call_command("seed_demo", stdout=out, stderr=err)
+    assert "password: a-private-demo-pass" in out.getvalue()
+    assert "WARNING" not in err.getvalue()
+    assert Client().login(username="moderator", password="a-private-demo-pass")
+
+
+def test_create_moderator_command_grants_the_permission(django_user_model):
+    out = StringIO()
+    call_command("create_moderator", "ana", password="ana-long-password", stdout=out)
+    assert "Created moderator 'ana'" in out.getvalue()
+    assert django_user_model.objects.get(username="ana").has_perm("deliberation.moderate")
