@@ -23,6 +23,9 @@ def shuffled_order(n_opinions: int, seed: int, sample_index: int) -> list[int]:
     return [int(i) for i in _rng(seed, sample_index, 0).permutation(n_opinions)]
 
 
-def sample_seed(seed: int, sample_index: int) -> int:
-    """The sampling seed of one sample, a non-negative 31-bit integer (what servers accept)."""
-    return int(_rng(seed, sample_index, 1).integers(0, 2**31 - 1))
+def sample_seed(seed: int, sample_index: int, attempt: int = 0) -> int:
+    """The sampling seed of one sample, a non-negative 31-bit integer (what servers accept).
+
+    `attempt` > 0 gives the seeds of redraws after an unusable answer.
+    """
+    return int(_rng(seed, sample_index, 1 + attempt).integers(0, 2**31 - 1))

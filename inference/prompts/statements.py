@@ -200,11 +200,10 @@ def parse_statement(
         raise BadModelOutput(
             f"the model returned {type(raw_text).__name__}, not text", raw=raw_text
         )
+    if not raw_text.strip():
+        raise BadModelOutput("the model returned an empty answer", raw=raw_text)
     if mode == "raw":
-        text = " ".join(raw_text.split())
-        if not text:
-            raise BadModelOutput("the model returned an empty answer", raw=raw_text)
-        return text
+        return " ".join(raw_text.split())
     if finish_reason == "length":
         raise BadModelOutput(
             "the answer was cut off at the token limit (finish_reason 'length')", raw=raw_text

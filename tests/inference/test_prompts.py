@@ -124,7 +124,8 @@ def test_parser_takes_the_last_tagged_statement():
 @pytest.mark.parametrize(
     ("raw", "finish_reason", "reason"),
     [
-        ("", "stop", "no <statement>"),
+        ("", "stop", "empty answer"),
+        ("  \n ", "length", "empty answer"),
         ("<statement>   </statement>", "stop", "empty"),
         (f"<statement>{GOOD}", "stop", "never closes"),
         (f"<statement>{GOOD}</statement>", "length", "cut off"),
