@@ -12,3 +12,59 @@ def _real_postgres():
             "DATABASE_URL=postgres://postgres@127.0.0.1:5432/commonground",
             returncode=2,
         )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counters live in the shared cache (Redis here); start every test at zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def fake_model_servers(settings):
+    """Stand-ins for the model servers (the network edge): deterministic, instant."""
+    settings.INFERENCE_ENV = {"GENERATOR_BACKEND": "fake", "REWARD_BACKEND": "fake"}
+    return settings.INFERENCE_ENV
+
+
+@pytest.fixture
+def eager_tasks():
+    """Run Celery tasks in-process for service-level tests that follow a whole chain. The tests
+    about the worker itself start a real one (test_worker.py)."""
+    from config import celery_app
+
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def make_group(fake_model_servers, eager_tasks):
+    """Create a deliberation and seat `size` human participants, who start a round together."""
+    from deliberation.models import Participant
+    from deliberation.services.deliberations import deliberation_create
+    from deliberation.services.participants import participant_consent, participant_join
+
+    def make(size: int = 3, *, min_group_size: int | None = None, **options):
+        deliberation = deliberation_create(
+            created_by=None,
+            title=options.pop("title", "Test deliberation"),
+            questions=options.pop(
+                "questions", ["Should towns close their centres to private cars on Saturdays?"]
+            ),
+            group_size=size,
+            min_group_size=min_group_size or size,
+            n_candidates=options.pop("n_candidates", 4),
+            **options,
+        )
+        members = []
+        for _ in range(size):
+            participant = participant_join(deliberation=deliberation)
+            participant_consent(participant=participant, version=deliberation.consent_version)
+            members.append(participant.pk)
+        return deliberation, [Participant.objects.get(pk=pk) for pk in members]
+
+    return make
