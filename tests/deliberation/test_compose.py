@@ -1,0 +1,159 @@
+"""docker-compose.yml agrees with the settings: the services exist and check their health, and
+web/worker pass only environment variables that config/settings.py actually reads, pointing at
+the compose services."""
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT
+
+BASE_SERVICES = {"postgres", "redis", "web", "worker"}
+GPU_SERVICES = {"vllm-generator": 8001, "vllm-reward": 8002}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return compose["services"]
+
+
+def settings_env_names() -> set[str]:
+    source = (REPO_ROOT / "config" / "settings.py").read_text()
+    names = set(re.findall(r'env(?:\.get|_bool|_int)\(\s*"([A-Z][A-Z0-9_]*)"', source))
+    names |= set(re.findall(r'env\["([A-Z][A-Z0-9_]*)"\]', source))
+    block = re.search(r"INFERENCE_ENV = \{(.*?)\n\}", source, re.S)
+    assert block, "config/settings.py should define INFERENCE_ENV"
+    names |= set(re.findall(r'"([A-Z][A-Z0-9_]*)"', block.group(1)))
+    return names
+
+
+def default_of(value: str) -> str:
+    """`${NAME:-default}` -> default; plain text unchanged."""
+    match = re.fullmatch(r"\$\{[A-Z0-9_]+:-(.*)\}", str(value))
+    return match.group(1) if match else str(value)
+
+
+def test_settings_env_names_are_found():
+    names = settings_env_names()
+    assert {"DATABASE_URL", "DJANGO_SECRET_KEY", "DJANGO_DEBUG", "GENERATOR_URL"} <= names
+    assert {"MEDIATION_ALPHA", "REWARD_MODEL", "CELERY_BROKER_URL"} <= names
+
+
+def test_the_base_services_run_without_a_profile(services):
+    assert BASE_SERVICES <= set(services)
+    for name in BASE_SERVICES:
+        assert "profiles" not in services[name], f"{name} must start with a plain `up`"
+
+
+def test_the_model_servers_run_only_under_the_gpu_profile(services):
+    for name, port in GPU_SERVICES.items():
+        service = services[name]
+        assert service["profiles"] == ["gpu"]
+        assert service["image"].startswith("vllm/vllm-openai")
+        command = service["command"]
+        assert command[command.index("--port") + 1] == str(port)
+        devices = service["deploy"]["resources"]["reservations"]["devices"]
+        assert any("gpu" in device["capabilities"] for device in devices)
+    assert "${GENERATOR_MODEL}" in services["vllm-generator"]["command"]
+    reward = services["vllm-reward"]["command"]
+    assert "${REWARD_MODEL}" in reward
+    assert reward[reward.index("--runner") + 1] == "pooling"
+
+
+@pytest.mark.parametrize("name", sorted(BASE_SERVICES | set(GPU_SERVICES)))
+def test_every_service_has_a_healthcheck(services, name):
+    test = services[name]["healthcheck"]["test"]
+    assert test and test[0] in ("CMD", "CMD-SHELL")
+
+
+def test_health_checks_use_the_right_probes(services):
+    assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
+    assert "redis-cli ping" in " ".join(services["redis"]["healthcheck"]["test"])
+    assert "/healthz/" in " ".join(services["web"]["healthcheck"]["test"])
+    for name, port in GPU_SERVICES.items():
+        assert f":{port}/health" in " ".join(services[name]["healthcheck"]["test"])
+
+
+def test_published_ports(services):
+    assert "8000:8000" in services["web"]["ports"]
+    for name, port in GPU_SERVICES.items():
+        assert f"{port}:{port}" in services[name]["ports"]
+
+
+def test_web_and_worker_wait_for_healthy_postgres_and_redis(services):
+    for name in ("web", "worker"):
+        depends = services[name]["depends_on"]
+        assert depends["postgres"]["condition"] == "service_healthy"
+        assert depends["redis"]["condition"] == "service_healthy"
+
+
+def test_web_migrates_then_serves_with_gunicorn_and_worker_runs_beat(services):
+    web = services["web"]["command"]
+    assert web.index("migrate") < web.index("gunicorn config.wsgi")
+    assert "0.0.0.0:8000" in web
+    assert services["worker"]["command"].startswith("celery -A config worker --beat")
+
+
+@pytest.mark.parametrize("name", ["web", "worker"])
+def test_app_environment_names_are_ones_settings_reads(services, name):
+    unknown = set(services[name]["environment"]) - settings_env_names()
+    assert not unknown, f"{name} sets variables config/settings.py never reads: {unknown}"
+
+
+def test_web_and_worker_share_one_environment(services):
+    assert services["web"]["environment"] == services["worker"]["environment"]
+    assert services["web"]["image"] == services["worker"]["image"]
+
+
+def test_urls_point_at_the_compose_services(services):
+    environment = services["web"]["environment"]
+    expected = {
+        "DATABASE_URL": ("postgres", 5432),
+        "REDIS_URL": ("redis", 6379),
+        "CELERY_BROKER_URL": ("redis", 6379),
+        "GENERATOR_URL": ("vllm-generator", 8001),
+        "REWARD_URL": ("vllm-reward", 8002),
+    }
+    for variable, (host, port) in expected.items():
+        url = urlsplit(default_of(environment[variable]))
+        assert (url.hostname, url.port) == (host, port), variable
+    assert default_of(environment["GENERATOR_URL"]) == "http://vllm-generator:8001/v1"
+    assert urlsplit(default_of(environment["DATABASE_URL"])).path == "/commonground"
+    assert default_of(environment["REDIS_URL"]) != default_of(environment["CELERY_BROKER_URL"])
+
+
+def test_the_secret_key_is_required_not_defaulted(services):
+    assert re.fullmatch(
+        r"\$\{DJANGO_SECRET_KEY:\?.+\}", services["web"]["environment"]["DJANGO_SECRET_KEY"]
+    )
+
+
+def test_postgres_and_model_caches_keep_their_data(compose, services):
+    assert any(v.endswith(":/var/lib/postgresql/data") for v in services["postgres"]["volumes"])
+    assert "postgres-data" in compose["volumes"]
+
+
+def test_env_example_names_are_settings_or_compose_variables():
+    compose_only = {"POSTGRES_PASSWORD", "HF_TOKEN", "VLLM_TAG"}
+    text = (REPO_ROOT / ".env.example").read_text()
+    names = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", text, re.M))
+    assert "DJANGO_SECRET_KEY" in names
+    assert names - compose_only <= settings_env_names()
+
+
+def test_dockerfile_pins_cpu_torch_and_runs_as_non_root():
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    assert dockerfile.startswith("#") and "FROM python:3.11-slim" in dockerfile
+    assert "torch==2.13.0" in dockerfile
+    assert "download.pytorch.org/whl/cpu" in dockerfile
+    assert '".[ml]"' in dockerfile
+    assert "collectstatic --noinput" in dockerfile
+    users = re.findall(r"^USER (\S+)", dockerfile, re.M)
+    assert users and users[-1] not in ("root", "0")
