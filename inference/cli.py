@@ -50,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--traceback", action="store_true", help="show the full traceback of an error"
     )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log the backends' warnings and progress"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     mediate_parser = commands.add_parser("mediate", help="run one mediation from a JSON file")
@@ -67,7 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench_parser.set_defaults(handler=_bench_command)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Quiet by default: an error is reported once, on one line, below.
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.CRITICAL,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return args.handler(args)
     except Exception as exc:
