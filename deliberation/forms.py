@@ -33,7 +33,7 @@ class TextForm(forms.Form):
 
 
 def _likert(labels: dict[int, str], legend: str, what: str) -> forms.TypedChoiceField:
-    message = f"Please choose a {what} from 1 to 7."
+    message = f"Please choose a number from 1 to 7 for {what}."
     return forms.TypedChoiceField(
         label=legend,
         choices=[(value, f"{value} · {text}") for value, text in labels.items()],

@@ -225,7 +225,9 @@ class Participant(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["group", "seat"], condition=Q(group__isnull=False), name="one_member_per_seat"
+                fields=["group", "seat"],
+                condition=Q(group__isnull=False),
+                name="one_member_per_seat",
             )
         ]
 
@@ -245,7 +247,9 @@ class ConsentRecord(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["participant", "version"], name="consent_once_per_version")
+            models.UniqueConstraint(
+                fields=["participant", "version"], name="consent_once_per_version"
+            )
         ]
 
 
@@ -357,11 +361,11 @@ class Opinion(MemberText):
 
 class Critique(MemberText):
     iteration = models.ForeignKey(Iteration, on_delete=models.CASCADE, related_name="critiques")
-    participant = models.ForeignKey(
-        Participant, on_delete=models.CASCADE, related_name="critiques"
-    )
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="critiques")
     statement = models.ForeignKey(
-        "Statement", on_delete=models.PROTECT, related_name="critiques",
+        "Statement",
+        on_delete=models.PROTECT,
+        related_name="critiques",
         help_text="The winning statement being critiqued.",
     )
 

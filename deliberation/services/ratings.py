@@ -27,22 +27,21 @@ QUALITY_LABELS = {
 
 
 def likert_value(value, *, what: str) -> int:
-    """A whole number from 1 to 7, or a DomainError that says so."""
-    if isinstance(value, bool):
-        raise DomainError(f"Please choose a {what} from 1 to 7.", code=f"{what}_invalid")
+    """A whole number from 1 to 7 (an int, or a string of digits), or a DomainError saying so."""
+    invalid = DomainError(f"Please choose a number from 1 to 7 for {what}.", code=f"{what}_invalid")
     if isinstance(value, str):
-        value = value.strip()
-        if not value.isdigit():
-            raise DomainError(f"Please choose a {what} from 1 to 7.", code=f"{what}_invalid")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise DomainError(f"Please choose a {what} from 1 to 7.", code=f"{what}_invalid") from None
-    if number != value and not isinstance(value, str):
-        raise DomainError(f"Please choose a {what} from 1 to 7.", code=f"{what}_invalid")
-    if not 1 <= number <= 7:
-        raise DomainError(f"Please choose a {what} from 1 to 7.", code=f"{what}_out_of_range")
-    return number
+        if not value.strip().isdigit():
+            raise invalid
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid
+    if not 1 <= value <= 7:
+        raise DomainError(
+            f"Please choose a number from 1 to 7 for {what}.", code=f"{what}_out_of_range"
+        )
+    return value
 
 
 def rating_submit(
