@@ -208,8 +208,14 @@ def _store(iteration: Iteration, inputs: RoundInputs, config: dict, result: Medi
         ]
     )
     if inputs.previous_winner is not None:
-        for statement in statements:
-            statement.parents.add(inputs.previous_winner)
+        Statement.parents.through.objects.bulk_create(
+            [
+                Statement.parents.through(
+                    from_statement_id=statement.pk, to_statement_id=inputs.previous_winner.pk
+                )
+                for statement in statements
+            ]
+        )
     deliberation = iteration.round.group.deliberation
     now = timezone.now()
     iteration.state = Iteration.State.RATING
