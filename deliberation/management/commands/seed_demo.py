@@ -108,7 +108,7 @@ class Command(BaseCommand):
                     deliberation = deliberation_create(
                         created_by=None,
                         title=DEMO_TITLE,
-                        description="Created by seed_demo for trying the platform: bots fill the empty seats.",
+                        description="For trying the platform; bots fill the empty seats.",
                         questions=questions[:1],
                         group_size=5,
                         min_group_size=3,
