@@ -121,7 +121,9 @@ def mediate(
     check_round_inputs(
         question=question, opinions=opinions, previous_winner=previous_winner, critiques=critiques
     )
-    _check_settings(n_candidates=n_candidates, aggregation=aggregation, alpha=alpha, seed=seed)
+    n_candidates, alpha, seed = _check_settings(
+        n_candidates=n_candidates, aggregation=aggregation, alpha=alpha, seed=seed
+    )
     included = _check_include(include, len(opinions))
 
     generate_started = time.perf_counter()
@@ -152,7 +154,7 @@ def mediate(
         tied = np.unique(-scores, return_inverse=True)[1].astype(np.int64)
         untied = np.empty(n_candidates, dtype=np.int64)
         untied[np.argsort(-scores, kind="stable")] = np.arange(n_candidates)
-        used_alpha: float | None = float(alpha)
+        used_alpha: float | None = alpha
     else:
         tied, untied = schulze(rankings_from_predictions(rows), tie_breaking="tbrc", seed=seed)
         scores = (n_candidates - untied).astype(float)
@@ -211,20 +213,25 @@ def mediate_with_config(
     )
 
 
-def _check_settings(*, n_candidates: Any, aggregation: Any, alpha: Any, seed: Any) -> None:
-    if isinstance(n_candidates, bool) or not isinstance(n_candidates, int) or n_candidates < 1:
+def _check_settings(
+    *, n_candidates: Any, aggregation: Any, alpha: Any, seed: Any
+) -> tuple[int, float, int]:
+    """The settings as plain Python numbers (numpy scalars are accepted), or `ValueError`."""
+    whole = (int, np.integer)
+    if isinstance(n_candidates, bool) or not isinstance(n_candidates, whole) or n_candidates < 1:
         raise ValueError(f"n_candidates must be a whole number >= 1, not {n_candidates!r}")
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}")
     if (
         isinstance(alpha, bool)
-        or not isinstance(alpha, (int, float))
+        or not isinstance(alpha, (int, float, np.integer, np.floating))
         or math.isnan(alpha)
         or alpha < 0
     ):
         raise ValueError(f"alpha must be a number >= 0 or math.inf, not {alpha!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if isinstance(seed, bool) or not isinstance(seed, whole):
         raise ValueError(f"seed must be a whole number, not {seed!r}")
+    return int(n_candidates), float(alpha), int(seed)
 
 
 def _check_include(include: Sequence[int] | None, members: int) -> list[int]:

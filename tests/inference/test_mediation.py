@@ -278,3 +278,10 @@ def test_fake_generator_is_deterministic_and_seeded():
     assert isinstance(candidate, Candidate)
     for key in ("backend", "model", "template_version", "seed", "sample_index", "opinion_order"):
         assert key in candidate.provenance
+
+
+def test_numpy_scalars_are_accepted_as_settings():
+    result = run(n_candidates=np.int64(3), seed=np.int64(2), alpha=np.float64(0.5))
+    assert len(result.candidates) == 3
+    assert type(result.aggregation["seed"]) is int
+    assert type(result.aggregation["alpha"]) is float
