@@ -178,7 +178,7 @@ RATE_LIMIT_JOIN_PER_MINUTE = env_int("RATE_LIMIT_JOIN_PER_MINUTE", 30)
 RATE_LIMIT_POST_PER_MINUTE = env_int("RATE_LIMIT_POST_PER_MINUTE", 120)
 
 # Salt for the pseudonymous participant hashes in exports.
-EXPORT_SALT = env.get("EXPORT_SALT", SECRET_KEY)
+EXPORT_SALT = env.get("EXPORT_SALT") or SECRET_KEY
 
 LOGGING = {
     "version": 1,
