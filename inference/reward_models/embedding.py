@@ -516,8 +516,10 @@ def from_config(config: BackendConfig) -> EmbeddingRewardModel:
     `batch_size` (64), `max_seq_length` (128 word pieces), `dtype` ("auto"). `config.model` may name a local
     sentence-transformers directory instead of the bundled MiniLM."""
     options = dict(config.options)
-    known = {"device", "head_path", "batch_size", "max_seq_length", "dtype", "timeout"}
-    unknown = set(options) - known
+    known = {"device", "head_path", "batch_size", "max_seq_length", "dtype"}
+    # Options meant for the HTTP backends that a shared config may still carry.
+    ignored = {"timeout", "retries", "api_key", "temperature", "max_tokens", "template_version"}
+    unknown = set(options) - known - ignored
     if unknown:
         raise ConfigError(f"unknown embedding reward options: {', '.join(sorted(unknown))}")
     if config.url:
