@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -65,7 +66,7 @@ class Worker:
 
     def __init__(self, log_path: Path):
         self.log_path = log_path
-        self.name = f"cgtest-{uuid.uuid4().hex[:8]}@%h"
+        self.name = f"cgtest-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -133,6 +134,22 @@ class Worker:
                     f"timed out after {timeout:g} s waiting for {what}:\n{self.log()[-4000:]}"
                 )
             time.sleep(0.1)
+
+    def pause(self) -> None:
+        """Stop taking tasks from the queue (tasks sent meanwhile wait there) until `resume`."""
+        self._control("cancel_consumer")
+
+    def resume(self) -> None:
+        self._control("add_consumer")
+
+    def _control(self, command: str) -> None:
+        from config import celery_app
+
+        replies = getattr(celery_app.control, command)(
+            "celery", destination=[self.name], reply=True, timeout=10
+        )
+        if not replies or not all("ok" in r.get(self.name, {}) for r in replies):
+            pytest.fail(f"the worker did not accept {command}: {replies!r}\n{self.log()[-2000:]}")
 
     def stop(self) -> None:
         """Terminate the worker's whole process group, then remove its log."""

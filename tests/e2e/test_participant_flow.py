@@ -1,0 +1,207 @@
+"""A participant's whole round in a real browser (Debian's chromium, headless, phone-sized),
+against the live server and a real Celery worker: the bots that fill the group and the mediator
+run in the worker, and the waiting page follows the group by itself (htmx polling).
+
+Screenshots of the rating and the done page go to `$CG_SCREENSHOTS` when set, else to the test's
+temporary directory.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from deliberation.models import CandidateSet, Iteration, Opinion, Participant, Rating, Statement
+from deliberation.services.deliberations import deliberation_create
+from tests.worker import running_worker, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.timeout(240)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+PHONE = {"width": 390, "height": 844}
+WAIT_MS = 60_000
+N_CANDIDATES = 6
+OPINION = (
+    "I think towns should try closing the centre to cars on a few weekends first. "
+    "Shops and people with limited mobility need a say before anything becomes permanent. "
+    "If the trial goes well, it could become a regular thing."
+)
+
+
+@pytest.fixture(scope="module")
+def live_worker(django_db_setup, django_db_blocker):
+    with running_worker(django_db_blocker) as worker:
+        yield worker
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"The browser tests drive Debian's chromium at {CHROMIUM}, which is missing. "
+            "Install it (`sudo apt-get install chromium`, or `make browser` as root)."
+        )
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls of the test itself
+    # are still plain synchronous code.
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                yield browser
+            finally:
+                browser.close()
+    finally:
+        if before is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
+
+
+@pytest.fixture
+def screenshots(tmp_path) -> Path:
+    folder = Path(os.environ.get("CG_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _choose_by_keyboard(page, name: str, value: int) -> None:
+    """Tab until a radio of the group `name` has focus, then arrow keys until `value` is chosen."""
+    for _ in range(30):
+        if page.evaluate("document.activeElement.name") == name:
+            break
+        page.keyboard.press("Tab")
+    else:
+        pytest.fail(f"Tab never reached the {name!r} radio group")
+    for _ in range(14):
+        current = page.evaluate("document.activeElement.value")
+        if current == str(value):
+            break
+        page.keyboard.press("ArrowRight" if int(current) < value else "ArrowLeft")
+    assert page.evaluate("[document.activeElement.value, document.activeElement.checked]") == [
+        str(value),
+        True,
+    ]
+
+
+def test_participant_joins_writes_waits_rates_by_keyboard_and_finishes(
+    transactional_db, live_server, live_worker, browser, screenshots
+):
+    from playwright.sync_api import expect
+
+    deliberation = deliberation_create(
+        created_by=None,
+        title="Streets for people",
+        questions=["Should towns close their central streets to cars on weekends?"],
+        group_size=5,
+        min_group_size=3,
+        n_candidates=N_CANDIDATES,
+        fill_with_bots=True,
+    )
+    join_url = live_server.url + reverse("deliberation:join", args=[deliberation.public_id])
+    step_url = live_server.url + reverse("deliberation:step", args=[deliberation.public_id])
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+
+    # Consent. Joining seats four bots beside the participant, and the group starts.
+    page.goto(join_url)
+    expect(page.get_by_role("heading", name="Before you start")).to_be_visible()
+    page.get_by_label("I have read the information above and agree to take part.").check()
+    page.get_by_role("button", name="Agree and continue").click()
+    expect(page.get_by_role("heading", name="What do you think?")).to_be_visible()
+    human = Participant.objects.get(deliberation=deliberation, provenance="human_citizen")
+    iteration = Iteration.objects.get(round__group=human.group, index=0)
+    assert human.group.members.count() == 5
+
+    # The bots write in the worker, in their own task.
+    wait_until(
+        lambda: Opinion.objects.filter(iteration=iteration).count() == 4,
+        timeout=WAIT_MS / 1000,
+        what="the four bots to write their opinions in the worker",
+    )
+
+    # An empty opinion is refused with a message; a refused opinion keeps its text.
+    textbox = page.get_by_label("Your opinion")
+    send = page.get_by_role("button", name="Send")
+    send.click()
+    expect(page.get_by_role("alert")).to_contain_text("Please write your opinion")
+    too_long = "This opinion goes on and on. " * 80
+    textbox.fill(too_long)
+    send.click()
+    expect(page.get_by_role("alert")).to_contain_text("please keep it to 2,000")
+    assert page.get_by_label("Your opinion").input_value() == too_long
+    assert not Opinion.objects.filter(participant=human).exists()
+
+    # With the worker paused the mediation waits on the queue, so the waiting page is certain
+    # to show; reloading it or opening it in a second tab lands on the same step.
+    live_worker.pause()
+    try:
+        page.get_by_label("Your opinion").fill(OPINION)
+        page.get_by_role("button", name="Send").click()
+        mediating = page.get_by_role("heading", name="The mediator is writing a group statement")
+        expect(mediating).to_be_visible()
+        page.wait_for_function("window.htmx !== undefined")
+        page.reload()
+        expect(mediating).to_be_visible()
+        second = context.new_page()
+        second.goto(step_url)
+        expect(
+            second.get_by_role("heading", name="The mediator is writing a group statement")
+        ).to_be_visible()
+    finally:
+        live_worker.resume()
+
+    # The worker mediates; the waiting page moves on by itself to the rating step.
+    expect(page.get_by_role("heading", name="Rate the group statement")).to_be_visible()
+    winner = Statement.objects.get(iteration=iteration, is_winner=True)
+    expect(page.locator("#statement")).to_have_text(winner.text)
+    page.screenshot(path=str(screenshots / "rate.png"), full_page=True)
+
+    # Rating, keyboard only.
+    _choose_by_keyboard(page, "agreement", 6)
+    page.keyboard.press("Tab")
+    _choose_by_keyboard(page, "quality", 3)
+    for _ in range(5):
+        if page.evaluate("document.activeElement.tagName") == "BUTTON":
+            break
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Send rating"
+    page.keyboard.press("Enter")
+
+    done = page.get_by_role("heading", name=re.compile("you are done"))
+    expect(done).to_be_visible()
+    page.screenshot(path=str(screenshots / "done.png"), full_page=True)
+    second.reload()
+    expect(second.get_by_role("heading", name=re.compile("you are done"))).to_be_visible()
+    third = context.new_page()
+    third.goto(step_url)
+    expect(third.get_by_role("heading", name=re.compile("you are done"))).to_be_visible()
+    context.close()
+
+    assert Opinion.objects.filter(iteration=iteration).count() == 5
+    candidate_set = CandidateSet.objects.get(iteration=iteration)
+    assert Statement.objects.filter(candidate_set=candidate_set).count() == N_CANDIDATES
+    ratings = Rating.objects.filter(iteration=iteration)
+    assert ratings.count() == 5
+    assert ratings.filter(participant__provenance="bot_citizen").count() == 4
+    mine = ratings.get(participant=human)
+    assert (mine.agreement, mine.quality, mine.statement_id) == (6, 3, winner.pk)
+    iteration.refresh_from_db()
+    assert iteration.state == Iteration.State.DONE
