@@ -169,6 +169,19 @@ class Options:
             )
         return value
 
+    def flag(self, name: str, default: bool) -> bool:
+        value = self._raw(name)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"{self._backend} option {name!r} must be true or false, not {value!r}")
+
     def words(self, name: str) -> list[str] | None:
         value = self._raw(name)
         if value is None:
