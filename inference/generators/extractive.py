@@ -30,7 +30,7 @@ import numpy as np
 
 from inference.base import Candidate, ConfigError, check_round_inputs
 from inference.config import BackendConfig
-from inference.generators.llm import Options
+from inference.generators.llm import COMMON_OPTIONS, Options
 from inference.generators.sentences import (
     capitalise,
     decapitalise,
@@ -414,5 +414,5 @@ def from_config(config: BackendConfig) -> ExtractiveGenerator:
         "min_sentences": options.whole("min_sentences", 2, low=2),
         "max_sentences": options.whole("max_sentences", 6, low=2),
     }
-    options.finish()
+    options.finish(ignored=COMMON_OPTIONS)
     return ExtractiveGenerator(**kwargs)

@@ -22,7 +22,7 @@ from typing import Any
 
 from inference.base import BadModelOutput, Candidate, ConfigError
 from inference.config import BackendConfig
-from inference.generators.llm import Options, SamplePlan, plan_samples, provenance
+from inference.generators.llm import COMMON_OPTIONS, Options, SamplePlan, plan_samples, provenance
 from inference.prompts import CRITIQUE_TEMPLATE_VERSION, OPINION_TEMPLATE_VERSION, parse_statement
 
 logger = logging.getLogger(__name__)
@@ -273,5 +273,5 @@ def from_config(config: BackendConfig) -> TransformersGenerator:
         "parse_mode": options.parse_mode(),
         "bad_output_retries": options.whole("bad_output_retries", 1, low=0),
     }
-    options.finish()
+    options.finish(ignored=COMMON_OPTIONS)
     return TransformersGenerator(**kwargs)

@@ -102,6 +102,13 @@ def provenance(
     return record
 
 
+# The options `BackendConfig` documents as common to backends (some set from the environment for
+# whichever backend is chosen); a backend they do not apply to ignores them instead of failing.
+COMMON_OPTIONS = frozenset(
+    {"timeout", "retries", "temperature", "max_tokens", "template_version", "device", "api_key"}
+)
+
+
 class Options:
     """Typed, strict reading of `BackendConfig.options` for one backend."""
 

@@ -317,6 +317,8 @@ def test_registry_describe_and_config():
     )
     with pytest.raises(ConfigError):
         from_config(BackendConfig("extractive", options={"framng": "always"}))
+    # Common options set from the environment for any backend do not break this one.
+    from_config(BackendConfig("extractive", options={"timeout": 30.0, "api_key": "k"}))
 
 
 def test_inputs_are_checked():
