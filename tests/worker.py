@@ -152,7 +152,8 @@ class Worker:
             pytest.fail(f"the worker did not accept {command}: {replies!r}\n{self.log()[-2000:]}")
 
     def stop(self) -> None:
-        """Terminate the worker's whole process group, then remove its log."""
+        """Terminate the worker's whole process group, then remove its log (kept when
+        `CG_KEEP_WORKER_LOG` is set, for debugging)."""
         if self.process is not None and self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGTERM)
@@ -162,7 +163,10 @@ class Worker:
                 self.process.wait(timeout=10)
             except ProcessLookupError:
                 pass
-        shutil.rmtree(self.log_path.parent, ignore_errors=True)
+        if os.environ.get("CG_KEEP_WORKER_LOG"):
+            sys.stderr.write(f"worker log kept at {self.log_path}\n")
+        else:
+            shutil.rmtree(self.log_path.parent, ignore_errors=True)
 
 
 def start_worker() -> Worker:

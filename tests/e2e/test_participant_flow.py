@@ -105,6 +105,7 @@ def test_participant_joins_writes_waits_rates_by_keyboard_and_finishes(
 ):
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=WAIT_MS)
     deliberation = deliberation_create(
         created_by=None,
         title="Streets for people",
@@ -178,6 +179,7 @@ def test_participant_joins_writes_waits_rates_by_keyboard_and_finishes(
     _choose_by_keyboard(page, "agreement", 6)
     page.keyboard.press("Tab")
     _choose_by_keyboard(page, "quality", 3)
+    page.locator("form").screenshot(path=str(screenshots / "rate-keyboard.png"))
     for _ in range(5):
         if page.evaluate("document.activeElement.tagName") == "BUTTON":
             break
