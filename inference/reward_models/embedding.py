@@ -29,8 +29,9 @@ features in `FEATURES`, all cosine similarities of unit vectors or length measur
 In words: a candidate as close to a member's opinion as a typical same-topic text
 (cosine 0.6 with MiniLM) is predicted neutral, 4; every 0.1 of extra similarity adds 0.8 points;
 in a critique iteration, a candidate that moved towards the member's critique (relative to the
-previous winner) gains up to a few tenths more. The constants are `PRIOR_TYPICAL_SIM`,
-`PRIOR_SLOPE` and `PRIOR_CRITIQUE_SLOPE`; they were set by hand, not fitted to human ratings.
+previous winner) gains up to a few tenths more. The constants (`PRIOR_TYPICAL_SIM`,
+`PRIOR_SLOPE`, `PRIOR_CRITIQUE_SLOPE` in `embedding_head`) were set by hand from MiniLM's
+similarities on same-topic texts, not fitted to human ratings.
 
 **Fitted head**: a ridge regression (closed form, numpy) on the standardised features, fitted to
 the *residual* of the prior, `agreement - prior`. With few ratings it stays close to the prior;
@@ -49,190 +50,51 @@ import logging
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from inference.base import (
-    LIKERT_MAX,
-    LIKERT_MIN,
     ConfigError,
     check_predictions,
     check_round_inputs,
 )
 from inference.config import BackendConfig
+from inference.reward_models.embedding_head import (
+    DEFAULT_RIDGE,
+    FEATURE_INDEX,
+    FEATURES,
+    MODEL_NAME,
+    PRIOR_FORMULA,
+    Head,
+    RatingExample,
+    check_example,
+    load_head,
+    prior_agreement,
+)
+
+__all__ = [
+    "FEATURES",
+    "EmbeddingRewardModel",
+    "Head",
+    "RatingExample",
+    "from_config",
+    "load_head",
+    "prior_agreement",
+]
 
 logger = logging.getLogger(__name__)
 
-MODEL_NAME = "all-MiniLM-L6-v2"
 _BUNDLED_NAMES = {MODEL_NAME, f"sentence-transformers/{MODEL_NAME}"}
 
-FEATURES = (
-    "sim_own",
-    "sim_others",
-    "sim_group",
-    "sim_question",
-    "sim_previous",
-    "sim_critique",
-    "critique_gain",
-    "critique_round",
-    "log_words",
-    "log_length_ratio",
-)
-_F = {name: i for i, name in enumerate(FEATURES)}
-
-PRIOR_NEUTRAL = 4.0
-PRIOR_TYPICAL_SIM = 0.6
-PRIOR_SLOPE = 8.0
-PRIOR_CRITIQUE_SLOPE = 4.0
-PRIOR_FORMULA = "clip(4 + 8 * (sim_own - 0.6) + 4 * critique_gain, 1, 7)"
 
 # MiniLM was trained on inputs of up to 128 word pieces (about 90-100 English words); longer
 # texts are truncated there. That also halves the encoding time against the model's own 256.
 DEFAULT_MAX_SEQ_LENGTH = 128
 
-HEAD_FORMAT_VERSION = 1
-DEFAULT_RIDGE = 10.0
-
 Encoder = Callable[[list[str]], np.ndarray]
-
-
-@dataclass(frozen=True)
-class RatingExample:
-    """One collected rating: how much the member who wrote `opinion` agreed with `candidate`.
-
-    `critique` and `previous_winner` are set for a critique iteration. `other_opinions` are the
-    other group members' opinions of that round, when known (they feed the group features).
-    """
-
-    question: str
-    opinion: str
-    candidate: str
-    agreement: float
-    critique: str | None = None
-    previous_winner: str | None = None
-    other_opinions: tuple[str, ...] = field(default_factory=tuple)
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> RatingExample:
-        try:
-            return cls(
-                question=data["question"],
-                opinion=data["opinion"],
-                candidate=data["candidate"],
-                agreement=data["agreement"],
-                critique=data.get("critique"),
-                previous_winner=data.get("previous_winner"),
-                other_opinions=tuple(data.get("other_opinions") or ()),
-            )
-        except KeyError as exc:
-            raise ValueError(f"a rating example needs {exc.args[0]!r}") from None
-
-
-def prior_agreement(features: np.ndarray) -> np.ndarray:
-    """The documented prior (see the module docstring) over a `[..., len(FEATURES)]` array."""
-    features = np.asarray(features, dtype=float)
-    raw = (
-        PRIOR_NEUTRAL
-        + PRIOR_SLOPE * (features[..., _F["sim_own"]] - PRIOR_TYPICAL_SIM)
-        + PRIOR_CRITIQUE_SLOPE * features[..., _F["critique_gain"]]
-    )
-    return np.clip(raw, LIKERT_MIN, LIKERT_MAX)
-
-
-@dataclass
-class Head:
-    """The correction fitted on top of the prior: `prior + ((x - mean) / scale) @ weights + bias`.
-
-    `trained_on == 0` means no correction at all: predictions are the prior.
-    """
-
-    weights: np.ndarray = field(default_factory=lambda: np.zeros(len(FEATURES)))
-    mean: np.ndarray = field(default_factory=lambda: np.zeros(len(FEATURES)))
-    scale: np.ndarray = field(default_factory=lambda: np.ones(len(FEATURES)))
-    bias: float = 0.0
-    ridge: float = DEFAULT_RIDGE
-    trained_on: int = 0
-
-    @property
-    def label(self) -> str:
-        return "prior" if self.trained_on == 0 else f"fitted-{self.trained_on}"
-
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        prior = prior_agreement(features)
-        if self.trained_on == 0:
-            return prior
-        z = (features - self.mean) / self.scale
-        return np.clip(prior + z @ self.weights + self.bias, LIKERT_MIN, LIKERT_MAX)
-
-    @classmethod
-    def fit(cls, features: np.ndarray, agreement: np.ndarray, *, ridge: float) -> Head:
-        """Ridge regression of `agreement - prior` on standardised features, closed form.
-
-        The bias is not penalised (it is the mean residual); features that do not vary in the
-        training data get scale 1 and, through the penalty, weight 0.
-        """
-        x = np.asarray(features, dtype=float)
-        y = np.asarray(agreement, dtype=float)
-        residual = y - prior_agreement(x)
-        mean = x.mean(axis=0)
-        scale = x.std(axis=0)
-        scale = np.where(scale > 1e-8, scale, 1.0)
-        z = (x - mean) / scale
-        bias = float(residual.mean())
-        gram = z.T @ z + ridge * np.eye(z.shape[1])
-        weights = np.linalg.solve(gram, z.T @ (residual - bias))
-        return cls(
-            weights=weights, mean=mean, scale=scale, bias=bias, ridge=ridge, trained_on=len(y)
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format_version": HEAD_FORMAT_VERSION,
-            "kind": "commonground-embedding-head",
-            "encoder": MODEL_NAME,
-            "features": list(FEATURES),
-            "prior": PRIOR_FORMULA,
-            "ridge": self.ridge,
-            "trained_on": self.trained_on,
-            "bias": self.bias,
-            "weights": self.weights.tolist(),
-            "mean": self.mean.tolist(),
-            "scale": self.scale.tolist(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Head:
-        if data.get("format_version") != HEAD_FORMAT_VERSION:
-            raise ConfigError(
-                f"embedding head format_version {data.get('format_version')!r} is not "
-                f"{HEAD_FORMAT_VERSION}"
-            )
-        if list(data.get("features") or []) != list(FEATURES):
-            raise ConfigError(
-                "the embedding head was fitted on other features "
-                f"({data.get('features')}); refit it with this version"
-            )
-        try:
-            head = cls(
-                weights=np.asarray(data["weights"], dtype=float),
-                mean=np.asarray(data["mean"], dtype=float),
-                scale=np.asarray(data["scale"], dtype=float),
-                bias=float(data["bias"]),
-                ridge=float(data["ridge"]),
-                trained_on=int(data["trained_on"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"the embedding head file is incomplete: {exc}") from exc
-        for name in ("weights", "mean", "scale"):
-            value = getattr(head, name)
-            if value.shape != (len(FEATURES),) or not np.all(np.isfinite(value)):
-                raise ConfigError(f"the embedding head's {name} are not {len(FEATURES)} numbers")
-        if np.any(head.scale <= 0) or not math.isfinite(head.bias) or head.trained_on < 0:
-            raise ConfigError("the embedding head has a non-positive scale or a bad bias/count")
-        return head
 
 
 @dataclass(frozen=True)
@@ -256,24 +118,24 @@ def _features(g: _Group) -> np.ndarray:
     n, c = len(g.opinions), len(g.candidates)
     out = np.zeros((n, c, len(FEATURES)))
     sim_own = g.opinions @ g.candidates.T
-    out[..., _F["sim_own"]] = sim_own
-    out[..., _F["sim_others"]] = np.where(
+    out[..., FEATURE_INDEX["sim_own"]] = sim_own
+    out[..., FEATURE_INDEX["sim_others"]] = np.where(
         g.has_others[:, None], g.others_mean @ g.candidates.T, sim_own
     )
-    out[..., _F["sim_group"]] = g.centroid @ g.candidates.T
-    out[..., _F["sim_question"]] = (g.candidates @ g.question)[None, :]
+    out[..., FEATURE_INDEX["sim_group"]] = g.centroid @ g.candidates.T
+    out[..., FEATURE_INDEX["sim_question"]] = (g.candidates @ g.question)[None, :]
     if g.previous is not None:
-        out[..., _F["sim_previous"]] = (g.candidates @ g.previous)[None, :]
-        out[..., _F["critique_round"]] = 1.0
+        out[..., FEATURE_INDEX["sim_previous"]] = (g.candidates @ g.previous)[None, :]
+        out[..., FEATURE_INDEX["critique_round"]] = 1.0
         if g.critiques is not None:
             mask = g.critique_mask[:, None]
             sim_critique = g.critiques @ g.candidates.T
             gain = sim_critique - (g.critiques @ g.previous)[:, None]
-            out[..., _F["sim_critique"]] = np.where(mask, sim_critique, 0.0)
-            out[..., _F["critique_gain"]] = np.where(mask, gain, 0.0)
+            out[..., FEATURE_INDEX["sim_critique"]] = np.where(mask, sim_critique, 0.0)
+            out[..., FEATURE_INDEX["critique_gain"]] = np.where(mask, gain, 0.0)
     words_c = np.log1p(g.candidate_words)[None, :]
-    out[..., _F["log_words"]] = words_c
-    out[..., _F["log_length_ratio"]] = words_c - np.log1p(g.opinion_words)[:, None]
+    out[..., FEATURE_INDEX["log_words"]] = words_c
+    out[..., FEATURE_INDEX["log_length_ratio"]] = words_c - np.log1p(g.opinion_words)[:, None]
     return out
 
 
@@ -420,7 +282,7 @@ class EmbeddingRewardModel:
         if not (ridge > 0 and math.isfinite(ridge)):
             raise ValueError("ridge must be a positive number")
         for i, row in enumerate(rows):
-            _check_example(row, i)
+            check_example(row, i)
         features = self.example_features(rows)
         agreement = np.array([float(r.agreement) for r in rows])
         self.head = Head.fit(features, agreement, ridge=ridge)
@@ -497,18 +359,6 @@ class EmbeddingRewardModel:
         if matrix.ndim != 2 or matrix.shape[0] != len(unique):
             raise ValueError(f"the encoder returned shape {matrix.shape} for {len(unique)} texts")
         return dict(zip(unique, _unit(matrix), strict=True))
-
-
-def load_head(path: str | os.PathLike[str]) -> Head:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"no embedding head at {str(path)!r}") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the embedding head at {str(path)!r}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"the embedding head at {str(path)!r} is not a JSON object")
-    return Head.from_dict(data)
 
 
 def from_config(config: BackendConfig) -> EmbeddingRewardModel:
@@ -605,23 +455,6 @@ def _check_candidates(candidates: Sequence[str]) -> None:
     for i, candidate in enumerate(candidates):
         if not isinstance(candidate, str) or not candidate.strip():
             raise ValueError(f"candidate {i} is empty")
-
-
-def _check_example(row: RatingExample, i: int) -> None:
-    for name in ("question", "opinion", "candidate"):
-        value = getattr(row, name)
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"rating example {i}: {name} is empty")
-    try:
-        agreement = float(row.agreement)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"rating example {i}: agreement {row.agreement!r} is not a number"
-        ) from None
-    if not LIKERT_MIN <= agreement <= LIKERT_MAX:
-        raise ValueError(f"rating example {i}: agreement {agreement} is outside 1-7")
-    if row.critique is not None and not (row.previous_winner or "").strip():
-        raise ValueError(f"rating example {i}: a critique needs the previous winner it critiques")
 
 
 def _critique_matrix(
