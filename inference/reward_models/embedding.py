@@ -6,8 +6,10 @@ once, in one batch, with all-MiniLM-L6-v2 (the copy shipped inside the PyPI pack
 trained on (option `max_seq_length`, up to 256, at twice the cost). On a CPU with native
 bfloat16 arithmetic (AVX512-BF16 or AMX) the encoder runs in bfloat16, about twice as fast as
 float32 with embeddings within cosine 0.998 of it; option `dtype` ("auto", "float32",
-"bfloat16") overrides that, and `describe()` records which was used. Each (member, candidate) pair then gets the
-features in `FEATURES`, all cosine similarities of unit vectors or length measures:
+"bfloat16") overrides that, and `describe()` records which was used.
+
+Each (member, candidate) pair then gets the features in `FEATURES`, all cosine similarities of
+unit vectors or length measures:
 
 - `sim_own`: the member's opinion vs. the candidate;
 - `sim_others`: the mean similarity of the other members' opinions to the candidate (equal to
