@@ -2,7 +2,12 @@
 process against the same database, idempotent, and failing visibly when the model server is
 down. The worker is shared by the module (see `tests.worker`)."""
 
+import io
+import json
+import re
+
 import pytest
+from django.core.management import call_command
 
 from deliberation.models import (
     CandidateSet,
@@ -10,6 +15,7 @@ from deliberation.models import (
     Opinion,
     Participant,
     Prediction,
+    Rating,
     Statement,
 )
 from deliberation.services.deliberations import deliberation_create
@@ -130,3 +136,32 @@ def test_worker_leaves_iteration_failed_when_the_generator_is_down(
     assert sorted(Opinion.objects.filter(iteration=iteration).values_list("text", flat=True)) == (
         sorted(OPINIONS)
     )
+
+
+def _mediations_in_worker(worker) -> int:
+    return len(re.findall(r"mediate_iteration\[[^\]]+\] succeeded in [\d.]+s: \d+", worker.log()))
+
+
+def test_simulate_with_broker_leaves_the_work_to_the_worker(transactional_db, live_worker):
+    before = _mediations_in_worker(live_worker)
+    out = io.StringIO()
+    call_command(
+        "simulate",
+        "--groups",
+        "1",
+        "--size",
+        "3",
+        "--json",
+        "--use-broker",
+        "--timeout",
+        "60",
+        stdout=out,
+    )
+
+    report = json.loads(out.getvalue())
+    iteration = report["groups"][0]["rounds"][0]["iterations"][0]
+    assert iteration["state"] == Iteration.State.DONE
+    assert len(iteration["ratings"]) == 3
+    # The bots and the mediator ran in the worker, not in this process.
+    assert _mediations_in_worker(live_worker) == before + 1
+    assert Rating.objects.filter(iteration_id=iteration["id"]).count() == 3
