@@ -23,17 +23,35 @@ REASONS = [
     "Young people and future generations will live with the result longest.",
     "Local communities differ, so one rule for everyone may not fit.",
     "Fairness should come first, even if it makes things slower.",
+    "Most people I know would welcome a clear decision either way.",
+    "The benefits are real, but they are spread unevenly.",
+    "We should listen to the experts, but the choice is a political one.",
+    "Small pilots and honest evaluation beat grand promises.",
+    "Whatever we decide has to be affordable for ordinary families.",
+    "Rules only work if people understand and accept them.",
+    "The current situation is not working well for many people.",
+    "Change always has costs, and someone has to carry them.",
+    "We owe it to each other to weigh the long-term effects.",
+    "My own experience makes me cautious about sweeping rules.",
+    "People's circumstances vary too much for a simple answer.",
+    "It is a question of values as much as of facts.",
 ]
-OPENERS_FOR = [
+OPENERS = [
     "I believe that {s}.",
     "In my view, {s}.",
     "I am fairly sure that {s}.",
     "Overall I think {s}.",
+    "To me it seems clear that {s}.",
 ]
-OPENERS_AGAINST = [
-    "I do not think that {s}.",
-    "I disagree that {s}.",
-    "I am not convinced that {s}.",
+STANCES_YES = [
+    "I lean towards yes on this.",
+    "My answer is yes, with conditions.",
+    "On the whole, yes.",
+]
+STANCES_NO = [
+    "I lean towards no on this.",
+    "My answer is no, at least for now.",
+    "On the whole, no.",
 ]
 CLOSERS = [
     "That said, I can see why others feel differently.",
@@ -52,7 +70,7 @@ _WORD = re.compile(r"[a-z']+")
 
 
 def _clause(statement: str) -> str:
-    statement = statement.strip().rstrip(".!?").strip()
+    statement = re.sub(r"\bNOT\b", "not", statement.strip().rstrip(".!?").strip())
     if statement[:1].isupper() and not statement[:2].isupper():
         statement = statement[0].lower() + statement[1:]
     return statement
@@ -60,16 +78,13 @@ def _clause(statement: str) -> str:
 
 def bot_opinion(question, rng: random.Random) -> str:
     """A short opinion of 3-5 sentences for a position drawn at random."""
-    affirm = _clause(question.affirming_statement or "the answer to this question is yes")
-    negate = _clause(question.negating_statement or "the answer to this question is no")
     lean = rng.random()
-    if lean < 0.45:
-        opener = rng.choice(OPENERS_FOR).format(s=affirm)
-    elif lean < 0.9:
-        opener = rng.choice(OPENERS_FOR).format(s=negate)
+    if not (question.affirming_statement and question.negating_statement):
+        opener = rng.choice(STANCES_YES if lean < 0.5 else STANCES_NO)
     else:
-        opener = rng.choice(OPENERS_AGAINST).format(s=affirm)
-    sentences = [opener, *rng.sample(REASONS, k=rng.randint(1, 3))]
+        side = question.affirming_statement if lean < 0.5 else question.negating_statement
+        opener = rng.choice(OPENERS).format(s=_clause(side))
+    sentences = [opener, *rng.sample(REASONS, k=rng.randint(2, 4))]
     if rng.random() < 0.6:
         sentences.append(rng.choice(CLOSERS))
     return " ".join(sentences)
