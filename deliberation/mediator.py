@@ -54,3 +54,31 @@ def _reward_model(frozen: str) -> RewardModel:
 def backends(config: MediationConfig) -> tuple[Generator, RewardModel]:
     with _lock:
         return _generator(_freeze(config.generator)), _reward_model(_freeze(config.reward))
+
+
+BACKEND_NOTES = {
+    "extractive": (
+        "Not a language model: builds statements from the participants' own sentences, "
+        "chosen to cover every member's view."
+    ),
+    "embedding": (
+        "Sentence similarity (all-MiniLM-L6-v2) with a small head; a documented prior until "
+        "it is fitted on collected ratings."
+    ),
+    "fake": "A deterministic stand-in for tests; not for real studies.",
+}
+
+
+def deliberation_mediation_summary(deliberation) -> dict:
+    """The mediation settings a deliberation's groups get (before any condition's overrides),
+    with a plain note on what the embedded backends are."""
+    config = server_config().merged(deliberation.mediation_config)
+    return {
+        "generator": config.generator,
+        "generator_note": BACKEND_NOTES.get(config.generator.backend, ""),
+        "reward": config.reward,
+        "reward_note": BACKEND_NOTES.get(config.reward.backend, ""),
+        "n_candidates": config.n_candidates,
+        "aggregation": config.aggregation,
+        "alpha": "∞ (minimum)" if config.alpha == float("inf") else config.alpha,
+    }

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from deliberation.access import get_moderated_deliberation, moderator_required
 from deliberation.errors import DomainError
 from deliberation.forms_moderator import DeliberationCreateForm
+from deliberation.mediator import deliberation_mediation_summary
 from deliberation.selectors.moderator import (
     deliberation_list,
     deliberation_overview,
@@ -70,5 +71,6 @@ def _render_detail(request: HttpRequest, deliberation, *, fragment: bool) -> Htt
     context.update(
         questions=deliberation_questions(deliberation),
         join_url=request.build_absolute_uri(join_path(deliberation)),
+        mediation=deliberation_mediation_summary(deliberation),
     )
     return render(request, "deliberation/moderator/detail.html", context)

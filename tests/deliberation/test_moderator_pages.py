@@ -331,3 +331,18 @@ def test_create_moderator_command_grants_the_permission(django_user_model):
     call_command("create_moderator", "ana", password="ana-long-password", stdout=out)
     assert "Created moderator 'ana'" in out.getvalue()
     assert django_user_model.objects.get(username="ana").has_perm("deliberation.moderate")
+
+
+def test_detail_says_which_backends_mediate_and_what_the_embedded_ones_are(
+    mod_client, deliberation, settings
+):
+    settings.INFERENCE_ENV = {}
+    html = mod_client.get(detail_url(deliberation)).content.decode()
+    assert "extractive" in html
+    assert "Not a language model" in html
+    assert "all-MiniLM-L6-v2" in html
+
+    settings.INFERENCE_ENV = {"GENERATOR_BACKEND": "vllm", "GENERATOR_MODEL": "llama-70b"}
+    html = mod_client.get(detail_url(deliberation)).content.decode()
+    assert "vllm · llama-70b" in html
+    assert "Not a language model" not in html
