@@ -26,6 +26,13 @@ _HEDGE = re.compile(
     r"|in\s+my\s+(?:opinion|view)|personally|to\s+me|for\s+me|imo)[,:]?\s+",
     re.IGNORECASE,
 )
+# Words that tie a sentence to the one before it in its opinion; lifted out of that context they
+# dangle ("Otherwise I support ...", "But a full ban is too much").
+_DISCOURSE = re.compile(
+    r"^(?:but|and|so|also|however|otherwise|still|yet|besides|moreover|furthermore|plus|then"
+    r"|anyway|though)\b,?\s+",
+    re.IGNORECASE,
+)
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # Negations ("no", "not", "never", "nor") are content here: "should NOT" must not match "should".
 STOPWORDS = frozenset(
@@ -115,14 +122,16 @@ def word_key(text: str) -> tuple[str, ...]:
 def presentable(sentence: str) -> str:
     """A participant's sentence as it will appear in a statement.
 
-    Drops an opening hedge ("I think that", "In my opinion,") when enough remains, capitalises the
+    Drops an opening connective ("But", "Otherwise,") and an opening hedge ("I think that",
+    "In my opinion,") when enough remains, capitalises the
     first letter, writes a lone "i" as "I", and ends with terminal punctuation. The words are
     otherwise the participant's own.
     """
     text = " ".join(sentence.split()).strip(" -*•,;:")
-    stripped = _HEDGE.sub("", text, count=1)
-    if stripped != text and word_count(stripped) >= 3:
-        text = stripped
+    for pattern in (_DISCOURSE, _HEDGE):
+        stripped = pattern.sub("", text, count=1)
+        if stripped != text and word_count(stripped) >= 3:
+            text = stripped
     text = re.sub(r"(?<![\w'])i(?![\w'])", "I", text)
     text = capitalise(text)
     if not text.endswith((".", "!", "?", "…", '"', "”", "'", "’", ")")):

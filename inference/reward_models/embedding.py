@@ -418,6 +418,10 @@ def _sentence_transformer_encoder(
         raise ConfigError(
             "the embedding reward model needs the 'ml' extra (sentence-transformers, torch)"
         ) from exc
+    from transformers.utils import logging as hf_logging
+
+    # A weight-loading progress bar per worker start is noise in logs and CLI output.
+    hf_logging.disable_progress_bar()
     model = SentenceTransformer(str(path), device=device, local_files_only=True)
     model.max_seq_length = max_seq_length
     if dtype == "bfloat16":
