@@ -108,7 +108,14 @@ class MediationConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> MediationConfig:
         if not isinstance(data, Mapping):
             raise ConfigError("a mediation config must be a JSON object")
-        unknown = set(data) - {"generator", "reward", "n_candidates", "aggregation", "alpha", "seed"}
+        unknown = set(data) - {
+            "generator",
+            "reward",
+            "n_candidates",
+            "aggregation",
+            "alpha",
+            "seed",
+        }
         if unknown:
             raise ConfigError(f"unknown mediation config keys: {', '.join(sorted(unknown))}")
         kwargs: dict[str, Any] = {}

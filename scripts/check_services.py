@@ -29,7 +29,10 @@ def main() -> int:
     for name, url, port in (("PostgreSQL", database_url, 5432), ("Redis", redis_url, 6379)):
         host, port, ok = reachable(url, port)
         if not ok:
-            print(f"make test: {name} is not reachable at {host}:{port}; {HINTS[name]}.", file=sys.stderr)
+            print(
+                f"make test: {name} is not reachable at {host}:{port}; {HINTS[name]}.",
+                file=sys.stderr,
+            )
             failed = True
     return 1 if failed else 0
 
