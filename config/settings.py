@@ -90,6 +90,9 @@ TEMPLATES = [
     },
 ]
 
+if not env.get("DATABASE_URL"):
+    # The embedded default keeps its SQLite file in var/, which a fresh clone does not have yet.
+    (BASE_DIR / "var").mkdir(exist_ok=True)
 DATABASES = {
     "default": dj_database_url.parse(
         env.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}",
