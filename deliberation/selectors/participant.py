@@ -42,6 +42,11 @@ class Step:
         return ":".join(parts)
 
     @property
+    def progress_key(self) -> str:
+        """Changes whenever what the waiting block shows changes."""
+        return f"{self.key}:{self.done_count}/{self.member_count}"
+
+    @property
     def progress_percent(self) -> int:
         if not self.member_count:
             return 0

@@ -315,17 +315,29 @@ def _advance(iteration: Iteration) -> None:
     )
 
 
+def iteration_advance_if_overdue(*, iteration: Iteration, now=None) -> bool:
+    """Close a collecting or rating phase whose deadline has passed; True when it moved on.
+
+    The beat's sweep calls this for every overdue iteration; the status endpoint calls it for the
+    participant's own, so that deadlines also hold where no beat runs (the embedded default).
+    """
+    now = now or timezone.now()
+    if iteration.deadline is None or iteration.deadline >= now:
+        return False
+    if iteration.state == Iteration.State.COLLECTING:
+        iteration_close_if_complete(iteration=iteration, force=True)
+    elif iteration.state == Iteration.State.RATING:
+        iteration_finish_if_rated(iteration=iteration, force=True)
+    else:
+        return False
+    # Moved on: mediating, failed for lack of members, or done.
+    return Iteration.objects.filter(pk=iteration.pk).exclude(state=iteration.state).exists()
+
+
 def iterations_advance_overdue(*, now=None) -> int:
     """The deadline sweep: close collecting and rating phases whose deadline has passed."""
     now = now or timezone.now()
-    moved = 0
     overdue = Iteration.objects.filter(
         deadline__lt=now, state__in=[Iteration.State.COLLECTING, Iteration.State.RATING]
-    ).values_list("pk", "state")
-    for pk, state in overdue:
-        iteration = Iteration(pk=pk)
-        if state == Iteration.State.COLLECTING:
-            moved += iteration_close_if_complete(iteration=iteration, force=True)
-        else:
-            moved += iteration_finish_if_rated(iteration=iteration, force=True)
-    return moved
+    )
+    return sum(iteration_advance_if_overdue(iteration=iteration, now=now) for iteration in overdue)

@@ -19,7 +19,11 @@ from deliberation.services.participants import (
     participant_touch,
 )
 from deliberation.services.ratings import rating_submit
-from deliberation.services.rounds import critique_submit, opinion_submit
+from deliberation.services.rounds import (
+    critique_submit,
+    iteration_advance_if_overdue,
+    opinion_submit,
+)
 
 STEP_TEMPLATE = "deliberation/participant/step.html"
 
@@ -72,8 +76,16 @@ def join(request: HttpRequest, public_id) -> HttpResponse:
     )
 
 
-def _step_context(request, deliberation, participant, **extra) -> dict:
+def _current_step(participant):
+    """The participant's step, after closing their group's phase if its deadline has passed."""
     step = participant_step(participant)
+    if step.iteration is not None and iteration_advance_if_overdue(iteration=step.iteration):
+        step = participant_step(participant)
+    return step
+
+
+def _step_context(request, deliberation, participant, **extra) -> dict:
+    step = _current_step(participant)
     context = {"deliberation": deliberation, "step": step, "participant": participant}
     if step.kind in ("write_opinion", "write_critique") and "text_form" not in extra:
         label = "Your opinion" if step.kind == "write_opinion" else "Your critique"
@@ -104,12 +116,14 @@ def status(request: HttpRequest, public_id) -> HttpResponse:
     deliberation = access.get_open_deliberation(public_id)
     participant = access.require_session_participant(request, deliberation)
     participant_touch(participant=participant)
-    current = participant_step(participant)
-    step_url = reverse("deliberation:step", kwargs={"public_id": public_id})
+    current = _current_step(participant)
     if request.GET.get("key") != current.key:
         response = HttpResponse(status=204)
-        response["HX-Redirect"] = step_url
+        response["HX-Redirect"] = reverse("deliberation:step", kwargs={"public_id": public_id})
         return response
+    if request.GET.get("seen") == current.progress_key:
+        # Nothing new: no swap, so screen readers are not told the same thing every 2 seconds.
+        return HttpResponse(status=204)
     return render(
         request,
         "deliberation/participant/_progress.html",

@@ -301,3 +301,63 @@ def test_joining_too_often_from_one_address_is_rate_limited(settings, bot_delibe
     ]
     assert codes == [302, 302, 429]
     assert Participant.objects.filter(provenance="human_citizen").count() == 2
+
+
+def test_polling_with_nothing_new_swaps_nothing(fake_model_servers, eager_tasks):
+    from deliberation.services.deliberations import deliberation_create
+
+    deliberation = deliberation_create(
+        created_by=None,
+        title="Two people",
+        questions=["Should libraries open on Sundays?"],
+        group_size=2,
+        min_group_size=2,
+        n_candidates=3,
+    )
+    first, second = Client(), Client()
+    first_p = join(first, deliberation)
+    join(second, deliberation)
+    first.post(
+        f"/j/{deliberation.public_id}/opinion/{iteration_of(first_p).pk}/", {"text": OPINION}
+    )
+    waiting = page(first, deliberation)
+    query = re.search(r'hx-get="[^"?]+\?([^"]+)"', waiting)[1].replace("&amp;", "&")
+    unchanged = first.get(f"/j/{deliberation.public_id}/status/?{query}", HTTP_HX_REQUEST="true")
+    assert unchanged.status_code == 204
+    assert "HX-Redirect" not in unchanged
+
+
+def test_a_passed_deadline_moves_the_group_on_when_a_member_polls_without_any_beat(
+    fake_model_servers, eager_tasks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from deliberation.services.deliberations import deliberation_create
+
+    deliberation = deliberation_create(
+        created_by=None,
+        title="Three people, one silent",
+        questions=["Should libraries open on Sundays?"],
+        group_size=3,
+        min_group_size=2,
+        n_candidates=3,
+    )
+    clients = [Client(), Client(), Client()]
+    members = [join(c, deliberation) for c in clients]
+    for client, member in zip(clients[:2], members[:2], strict=True):
+        client.post(
+            f"/j/{deliberation.public_id}/opinion/{iteration_of(member).pk}/", {"text": OPINION}
+        )
+    iteration = iteration_of(members[0])
+    key = re.search(r"\?key=([^\"&]+)", page(clients[0], deliberation))[1]
+    Iteration.objects.filter(pk=iteration.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+
+    moved = clients[0].get(f"/j/{deliberation.public_id}/status/?key={key}")
+    assert moved.status_code == 204 and moved["HX-Redirect"].endswith("/go/")
+    iteration.refresh_from_db()
+    assert iteration.state == Iteration.State.RATING
+    assert "Rate the group statement" in page(clients[0], deliberation)
+    # The member who did not write in time sees the statement too, and may rate it.
+    assert "Rate the group statement" in page(clients[2], deliberation)
