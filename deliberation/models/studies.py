@@ -1,0 +1,160 @@
+"""Questions and the studies (deliberations, conditions) that ask them."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+TEXT_MAX = 2000
+
+
+class Provenance(models.TextChoices):
+    """Who or what wrote a text; the values of the published [T24] dataset, plus our baseline."""
+
+    HUMAN_CITIZEN = "human_citizen", "Human participant"
+    BOT_CITIZEN = "bot_citizen", "Bot participant"
+    HUMAN_MEDIATOR = "human_mediator", "Human mediator"
+    MODEL_MEDIATOR = "model_mediator", "AI mediator"
+    POSITION_STATEMENT = "position_statement", "Position statement"
+    EXAMPLE = "example", "Example"
+    MOCK = "mock", "Mock"
+
+
+class Question(models.Model):
+    class Split(models.TextChoices):
+        NONE = "", "None"
+        TRAIN = "train", "Train"
+        IID_TEST = "iid_test", "IID test"
+        OOD_TEST = "ood_test", "OOD test"
+
+    external_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    text = models.CharField(max_length=TEXT_MAX)
+    affirming_statement = models.CharField(max_length=TEXT_MAX, blank=True)
+    negating_statement = models.CharField(max_length=TEXT_MAX, blank=True)
+    topic = models.CharField(max_length=64, blank=True)
+    split = models.CharField(max_length=16, choices=Split.choices, blank=True, default="")
+    source = models.CharField(max_length=64, default="manual")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class Deliberation(models.Model):
+    """A moderator's study: which questions, how groups form, and how rounds are mediated."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    class Panel(models.TextChoices):
+        NONE = "none", "None (invitation link)"
+        PROLIFIC = "prolific", "Prolific"
+        MTURK = "mturk", "MTurk"
+        GENERIC = "generic", "Generic (?xid=)"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=TEXT_MAX)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    questions = models.ManyToManyField(
+        Question, through="DeliberationQuestion", related_name="deliberations"
+    )
+    group_size = models.PositiveSmallIntegerField(default=5)
+    min_group_size = models.PositiveSmallIntegerField(default=3)
+    critique_iterations = models.PositiveSmallIntegerField(
+        default=0, help_text="0: opinion only; k: k critique iterations after the opinion one."
+    )
+    opinion_seconds = models.PositiveIntegerField(default=600)
+    critique_seconds = models.PositiveIntegerField(default=600)
+    rating_seconds = models.PositiveIntegerField(default=600)
+    pool_wait_seconds = models.PositiveIntegerField(default=900)
+    mediation_config = models.JSONField(
+        default=dict, blank=True, help_text="Overrides of the server's mediation config."
+    )
+    consent_text = models.TextField(max_length=10_000)
+    consent_version = models.CharField(max_length=32, default="1")
+    panel = models.CharField(max_length=16, choices=Panel.choices, default=Panel.NONE)
+    completion_code = models.CharField(max_length=64, blank=True)
+    exclusion_count = models.PositiveSmallIntegerField(
+        default=1, help_text="Members left out of the mediation in the exclusion condition."
+    )
+    fill_with_bots = models.BooleanField(
+        default=False, help_text="Fill empty seats with bot participants (demos and pilots)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("moderate", "Can create and run deliberations")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(group_size__gte=1) & Q(group_size__lte=20), name="group_size_1_20"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_group_size__gte=1) & Q(min_group_size__lte=models.F("group_size")),
+                name="min_group_size_le_group_size",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def iterations_per_round(self) -> int:
+        return 1 + self.critique_iterations
+
+
+class DeliberationQuestion(models.Model):
+    deliberation = models.ForeignKey(
+        Deliberation, on_delete=models.CASCADE, related_name="question_links"
+    )
+    question = models.ForeignKey(Question, on_delete=models.PROTECT)
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deliberation", "position"], name="one_question_per_position"
+            ),
+            models.UniqueConstraint(
+                fields=["deliberation", "question"], name="question_once_per_deliberation"
+            ),
+        ]
+
+
+class Condition(models.Model):
+    """An experimental arm. Groups are assigned to conditions randomised and balanced."""
+
+    deliberation = models.ForeignKey(
+        Deliberation, on_delete=models.CASCADE, related_name="conditions"
+    )
+    name = models.SlugField(max_length=64)
+    description = models.CharField(max_length=500, blank=True)
+    mediation_config = models.JSONField(default=dict, blank=True)
+    comparisons = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Statements shown beside the winner: "best_opinion", "baseline".',
+    )
+    baseline_config = models.JSONField(default=dict, blank=True)
+    exclusion = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["deliberation", "name"], name="condition_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
