@@ -8,4 +8,5 @@ urlpatterns = [
     path("new/", moderator.deliberation_create, name="deliberation_create"),
     path("d/<uuid:public_id>/", moderator.deliberation_detail, name="deliberation_detail"),
     path("d/<uuid:public_id>/groups/", moderator.groups_fragment, name="groups_fragment"),
+    path("d/<uuid:public_id>/g/<int:number>/", moderator.group_detail, name="group_detail"),
 ]

@@ -8,7 +8,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from deliberation.access import get_moderated_deliberation, moderator_required
+from deliberation.access import (
+    get_moderated_deliberation,
+    get_moderated_group,
+    moderator_required,
+)
 from deliberation.errors import DomainError
 from deliberation.forms_moderator import DeliberationCreateForm
 from deliberation.mediator import deliberation_mediation_summary
@@ -18,6 +22,7 @@ from deliberation.selectors.moderator import (
     deliberation_questions,
     join_path,
 )
+from deliberation.selectors.results import group_results
 from deliberation.services.deliberations import deliberation_create as create_deliberation
 
 GROUPS_POLL_SECONDS = 3
@@ -74,3 +79,17 @@ def _render_detail(request: HttpRequest, deliberation, *, fragment: bool) -> Htt
         mediation=deliberation_mediation_summary(deliberation),
     )
     return render(request, "deliberation/moderator/detail.html", context)
+
+
+@require_GET
+@moderator_required
+def group_detail(request: HttpRequest, public_id: UUID, number: int) -> HttpResponse:
+    """Every iteration of a group: opinions, candidates and their group scores, the reward
+    model's predictions, and the ratings of the winner."""
+    deliberation = get_moderated_deliberation(request.user, public_id)
+    group = get_moderated_group(request.user, deliberation, number)
+    return render(
+        request,
+        "deliberation/moderator/group.html",
+        {"deliberation": deliberation, "group": group, "rounds": group_results(group)},
+    )
