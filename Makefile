@@ -1,5 +1,6 @@
 # The two set-up commands: `make run` (embedded default) and `make test` (the whole suite against
-# PostgreSQL and Redis). Both build .venv first.
+# PostgreSQL and Redis). Both build .venv first. `make bench-web` is the web-tier load benchmark
+# of DESIGN.md (gunicorn, a Celery worker, PostgreSQL, Redis; BENCH_WEB_ARGS="--groups 20" etc.).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
@@ -8,7 +9,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/commonground
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test browser bench lint worker demo-data clean
+.PHONY: install run test browser bench bench-web lint worker demo-data clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +41,11 @@ test: install browser
 
 bench: install
 	$(PY) -m inference bench
+
+# Its own database (created and dropped) and Redis dbs 12 and 13; see tests/bench/web_load.py.
+bench-web: install
+	@$(PY) scripts/check_services.py "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
+	$(PY) tests/bench/web_load.py $(BENCH_WEB_ARGS)
 
 worker: install
 	$(VENV)/bin/celery -A config worker --beat --loglevel=info

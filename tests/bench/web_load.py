@@ -1,0 +1,947 @@
+"""Web-tier load benchmark: simulated people run whole rounds over HTTP against gunicorn.
+
+    .venv/bin/python tests/bench/web_load.py [--groups 200] [--size 5] [--web-workers 3]
+                                             [--backends fake|embedded] [--json]
+
+It measures the DESIGN.md target "1,000 simulated participants (200 groups of 5) running full
+rounds on one 2-core machine with PostgreSQL and Redis, p95 under 250 ms, no error, no rating
+lost". The run is self-contained and leaves nothing behind:
+
+1. a fresh PostgreSQL database (`cg_bench_<random>`), migrated, holding one open deliberation
+   (group size K, minimum K, a few candidates, no bots: every member is a simulated person);
+2. gunicorn serving `config.wsgi` on a free loopback port with `DJANGO_DEBUG=0`, and a real
+   Celery worker doing the mediations (Redis db 12 is the cache, db 13 the broker; both are
+   flushed before and after);
+3. G*K participants on one asyncio loop, each with its own httpx client and cookie jar, doing
+   what a browser does: the join page (and its CSS and htmx, once), consent with the CSRF token,
+   the step page, an opinion, the htmx poll of /status/ every 2 s until HX-Redirect, the rating
+   form, the poll again, the done page; with 0.2-1 s of think time before each action; they
+   arrive at random over `--ramp` seconds, 5 a second by default (each is done in about 8 s, so
+   the arrival rate, not the head count, is what loads the server);
+4. every request's latency by kind, a table beside the targets, the ratings acknowledged against
+   the rows in the database, and the mediation times; `--json` ends stdout with one JSON line.
+
+gunicorn, the worker and the database are removed on the way out, also on Ctrl-C or an error.
+Traffic goes to 127.0.0.1 only. The load generator shares the machine with the server; its
+event-loop lag is reported, so a client that could not keep up shows in the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import html
+import json
+import os
+import random
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+from tqdm import tqdm
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+TARGET_P95_MS = 250.0
+KINDS = ("join", "static", "consent", "step", "opinion", "status", "rate", "done")
+# What each kind answers when all is well; anything else is an error.
+EXPECTED_STATUS = {
+    "join": {200},
+    "static": {200},
+    "consent": {302},
+    "step": {200},
+    "opinion": {302},
+    "status": {200, 204},
+    "rate": {302},
+    "done": {200},
+}
+POLL_SECONDS = 2.0  # hx-trigger="every 2s" in _progress.html
+THINK_SECONDS = (0.2, 1.0)
+REQUESTS_PER_PARTICIPANT_MAX = 2_000
+READY_TIMEOUT_S = 90
+
+QUESTION = "Should towns close their central streets to cars on weekends?"
+
+CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+VERSION_RE = re.compile(r'name="version" value="([^"]*)"')
+TEXT_ACTION_RE = re.compile(r'action="(/j/[^"]+/(?:opinion|critique)/\d+/)"')
+RATE_ACTION_RE = re.compile(r'action="(/j/[^"]+/rate/(\d+)/)"')
+POLL_RE = re.compile(r'hx-get="([^"]+/status/[^"]*)"')
+STATIC_RE = re.compile(r'(?:href|src)="(/static/[^"]+\.(?:css|js))"')
+DONE_MARK = "you are done"
+FAILED_MARK = "The mediator ran into a problem"
+
+
+# --------------------------------------------------------------------------------------------
+# Recording
+
+
+@dataclass
+class Recorder:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    error_samples: list[str] = field(default_factory=list)
+    ratings_acknowledged: set[tuple[int, int]] = field(default_factory=set)
+    completed: int = 0
+    failed: list[str] = field(default_factory=list)
+    seconds_to_done: list[float] = field(default_factory=list)
+
+    def error(self, kind: str, message: str) -> None:
+        self.errors[kind] += 1
+        if len(self.error_samples) < 20:
+            self.error_samples.append(f"{kind}: {message}")
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0-100), linear between closest ranks; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+# --------------------------------------------------------------------------------------------
+# One simulated person
+
+
+OPENINGS = [
+    "I think {stance}.",
+    "On balance, {stance}.",
+    "My view is that {stance}.",
+    "Honestly, {stance}, though I can see the other side.",
+]
+STANCES = [
+    "towns should close their central streets to cars on weekends",
+    "closing central streets on weekends would hurt more people than it helps",
+    "a trial closure in summer would be a sensible first step",
+    "it depends a lot on the size of the town and its public transport",
+]
+REASONS = [
+    "Shops in my street did better when it was pedestrian only.",
+    "Older people and people with disabilities need to be able to drive close to the centre.",
+    "The air is noticeably cleaner when there is less traffic.",
+    "Deliveries and taxis would need exemptions, or the plan falls apart.",
+    "Families with children would finally have a safe place to walk.",
+    "Parking on the edge of town with a free shuttle bus would answer most objections.",
+    "Residents living in the centre must still be able to reach their homes.",
+    "Noise at night would go down, which matters to the people who live there.",
+    "Small businesses fear losing customers who come by car from the villages around.",
+    "Cyclists and pedestrians currently compete for too little space.",
+]
+
+
+def opinion_text(rng: random.Random) -> str:
+    parts = [rng.choice(OPENINGS).format(stance=rng.choice(STANCES))]
+    parts += rng.sample(REASONS, rng.randint(2, 5))
+    return " ".join(parts)
+
+
+class Person:
+    """A browser: its own cookie jar and connections, following the pages as a person would."""
+
+    def __init__(self, *, index: int, base_url: str, join_path: str, state: RunState):
+        self.index = index
+        self.base_url = base_url
+        self.join_path = join_path
+        self.state = state
+        self.rng = random.Random(index)
+        self.requests = 0
+        self.client = httpx.AsyncClient(
+            base_url=base_url,
+            follow_redirects=False,
+            timeout=httpx.Timeout(60.0),
+            verify=state.ssl_context,
+            headers={"User-Agent": "cg-web-load/1"},
+        )
+
+    async def request(self, kind: str, method: str, url: str, **kwargs) -> httpx.Response | None:
+        """Send one request, record its latency under `kind`; None (and an error) on failure.
+
+        The kind of a step page is decided from its body: the done page counts as `done`."""
+        if self.requests >= REQUESTS_PER_PARTICIPANT_MAX:
+            raise Abandon(f"more than {REQUESTS_PER_PARTICIPANT_MAX} requests")
+        if time.monotonic() > self.state.deadline:
+            raise Abandon("the run's time limit passed")
+        self.requests += 1
+        recorder = self.state.recorder
+        headers = kwargs.pop("headers", {})
+        cookie = self.cookie_header()
+        if cookie:
+            headers["Cookie"] = cookie
+        started = time.perf_counter()
+        try:
+            response = await self.client.request(method, url, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            elapsed = (time.perf_counter() - started) * 1000
+            recorder.latencies[kind].append(elapsed)
+            recorder.error(kind, f"{method} {url}: {type(exc).__name__}: {exc}")
+            return None
+        elapsed = (time.perf_counter() - started) * 1000
+        if kind == "step" and response.status_code == 200 and DONE_MARK in response.text:
+            kind = "done"
+        recorder.latencies[kind].append(elapsed)
+        if response.status_code not in EXPECTED_STATUS[kind]:
+            recorder.error(kind, f"{method} {url}: HTTP {response.status_code}")
+            return None
+        return response
+
+    def cookie_header(self) -> str:
+        """The cookies the client has collected, sent back by hand: with DJANGO_DEBUG=0 the
+        session and CSRF cookies are Secure, and browsers send those to http://127.0.0.1 (a
+        secure context), but httpx's cookie policy withholds them over http."""
+        return "; ".join(f"{c.name}={c.value}" for c in self.client.cookies.jar)
+
+    async def think(self) -> None:
+        await asyncio.sleep(self.rng.uniform(*THINK_SECONDS))
+
+    def post_headers(self, page_path: str) -> dict[str, str]:
+        # What a browser sends with a same-origin form post.
+        return {"Origin": self.base_url, "Referer": self.base_url + page_path}
+
+    async def run(self) -> None:
+        arrived = time.monotonic()
+        try:
+            await self._run()
+            self.state.recorder.completed += 1
+            self.state.recorder.seconds_to_done.append(time.monotonic() - arrived)
+        except Abandon as exc:
+            self.state.recorder.failed.append(f"participant {self.index}: {exc}")
+        finally:
+            await self.client.aclose()
+            self.state.progress.update()
+
+    async def _run(self) -> None:
+        step_path = self.join_path + "go/"
+        page = await self.request("join", "GET", self.join_path)
+        if page is None:
+            raise Abandon("the join page failed")
+        for asset in dict.fromkeys(STATIC_RE.findall(page.text)):
+            await self.request("static", "GET", asset)
+        token, version = CSRF_RE.search(page.text), VERSION_RE.search(page.text)
+        if token is None or version is None:
+            raise Abandon("no consent form on the join page")
+        await self.think()
+        consent = await self.request(
+            "consent",
+            "POST",
+            self.join_path,
+            data={
+                "csrfmiddlewaretoken": token.group(1),
+                "version": html.unescape(version.group(1)),
+                "agree": "on",
+            },
+            headers=self.post_headers(self.join_path),
+        )
+        if consent is None:
+            raise Abandon("consent failed")
+
+        while True:
+            page = await self.request("step", "GET", step_path)
+            if page is None:
+                raise Abandon("the step page failed")
+            body = page.text
+            if DONE_MARK in body:
+                return
+            if FAILED_MARK in body:
+                raise Abandon("the mediation failed")
+            token = CSRF_RE.search(body)
+            text_action = TEXT_ACTION_RE.search(body)
+            rate_action = RATE_ACTION_RE.search(body)
+            poll = POLL_RE.search(body)
+            if text_action and token:
+                await self.think()
+                await self.request(
+                    "opinion",
+                    "POST",
+                    text_action.group(1),
+                    data={
+                        "csrfmiddlewaretoken": token.group(1),
+                        "text": opinion_text(self.rng),
+                        "duration_ms": str(self.rng.randint(20_000, 240_000)),
+                    },
+                    headers=self.post_headers(step_path),
+                )
+            elif rate_action and token:
+                await self.think()
+                rated = await self.request(
+                    "rate",
+                    "POST",
+                    rate_action.group(1),
+                    data={
+                        "csrfmiddlewaretoken": token.group(1),
+                        "agreement": str(self.rng.randint(1, 7)),
+                        "quality": str(self.rng.randint(1, 7)),
+                        "duration_ms": str(self.rng.randint(5_000, 60_000)),
+                    },
+                    headers=self.post_headers(step_path),
+                )
+                if rated is not None:
+                    self.state.recorder.ratings_acknowledged.add(
+                        (self.index, int(rate_action.group(2)))
+                    )
+            elif poll:
+                await self.wait(html.unescape(poll.group(1)), step_path)
+            else:
+                raise Abandon(f"a step page with nothing to do: {body[:200]!r}")
+
+    async def wait(self, poll_url: str, step_path: str) -> None:
+        """Poll like htmx: every 2 s, swapping in the fragment (and its URL) until the server
+        answers HX-Redirect."""
+        headers = {
+            "HX-Request": "true",
+            "HX-Current-URL": self.base_url + step_path,
+            "HX-Target": "progress",
+            "HX-Trigger": "progress",
+        }
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            response = await self.request("status", "GET", poll_url, headers=headers)
+            if response is None:
+                continue  # a failed poll is counted; htmx would simply poll again
+            if response.headers.get("HX-Redirect"):
+                return
+            fragment = POLL_RE.search(response.text)
+            if fragment:
+                poll_url = html.unescape(fragment.group(1))
+
+
+class Abandon(Exception):
+    """A simulated person gives up (the reason is reported)."""
+
+
+@dataclass
+class RunState:
+    recorder: Recorder
+    deadline: float
+    ssl_context: ssl.SSLContext
+    progress: tqdm
+
+
+async def monitor_loop_lag(lags: list[float], stop: asyncio.Event) -> None:
+    """How late the event loop wakes a 100 ms sleep: the client's own queueing, in ms."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        await asyncio.sleep(0.1)
+        lags.append(max(0.0, (time.perf_counter() - started - 0.1) * 1000))
+
+
+async def drive(
+    *, base_url: str, join_path: str, participants: int, ramp_s: float, timeout_s: float
+) -> tuple[Recorder, float, list[float]]:
+    """Run every participant; they arrive at random over `ramp_s` seconds."""
+    recorder = Recorder()
+    progress = tqdm(total=participants, desc="participants done", unit="p", file=sys.stderr)
+    state = RunState(
+        recorder=recorder,
+        deadline=time.monotonic() + timeout_s,
+        ssl_context=ssl.create_default_context(),
+        progress=progress,
+    )
+    rng = random.Random(0)
+    arrivals = sorted(rng.uniform(0, ramp_s) for _ in range(participants))
+    lags: list[float] = []
+    stop = asyncio.Event()
+    lag_task = asyncio.create_task(monitor_loop_lag(lags, stop))
+
+    async def arrive(index: int, at: float) -> None:
+        await asyncio.sleep(at)
+        await Person(index=index, base_url=base_url, join_path=join_path, state=state).run()
+
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(*(arrive(i, at) for i, at in enumerate(arrivals))),
+            timeout=timeout_s + 120,
+        )
+    finally:
+        stop.set()
+        await lag_task
+        progress.close()
+    return recorder, time.monotonic() - started, lags
+
+
+# --------------------------------------------------------------------------------------------
+# The servers
+
+
+class Services:
+    """The database, gunicorn and the Celery worker of one run; `close` removes them all and is
+    safe to call twice (atexit and the finally of `main` both call it)."""
+
+    def __init__(self, *, pg_admin_url: str, redis_host: str, keep_logs: bool):
+        self.pg_admin_url = pg_admin_url
+        self.redis_host = redis_host
+        self.keep_logs = keep_logs
+        self.database = f"cg_bench_{secrets.token_hex(4)}"
+        self.database_created = False
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.log_dir = Path(tempfile.mkdtemp(prefix="cg-web-load-"))
+        self.closed = False
+
+    @property
+    def database_url(self) -> str:
+        base = self.pg_admin_url.rsplit("/", 1)[0]
+        return f"{base}/{self.database}"
+
+    def env(self, backends: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "DATABASE_URL": self.database_url,
+                "REDIS_URL": f"redis://{self.redis_host}/12",
+                "CELERY_BROKER_URL": f"redis://{self.redis_host}/13",
+                "CELERY_TASK_ALWAYS_EAGER": "0",
+                "DJANGO_DEBUG": "0",
+                "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
+                "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+                "RATE_LIMIT_JOIN_PER_MINUTE": "0",
+                "RATE_LIMIT_POST_PER_MINUTE": "0",
+                "PYTHONUNBUFFERED": "1",
+                "LOG_LEVEL": "WARNING",
+            }
+        )
+        if backends == "fake":
+            env.update({"GENERATOR_BACKEND": "fake", "REWARD_BACKEND": "fake"})
+        else:
+            for key in ("GENERATOR_BACKEND", "REWARD_BACKEND"):
+                env.pop(key, None)
+        return env
+
+    def flush_redis(self) -> None:
+        import redis
+
+        for db in (12, 13):
+            host, _, port = self.redis_host.partition(":")
+            redis.Redis(host=host, port=int(port or 6379), db=db).flushdb()
+
+    def create_database(self) -> None:
+        with psycopg.connect(self.pg_admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.database}"')
+        self.database_created = True
+
+    def manage(self, env: dict[str, str], *args: str) -> str:
+        result = subprocess.run(
+            [PYTHON, "manage.py", *args],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+        return result.stdout
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        self.processes[name] = process
+        return process
+
+    def log(self, name: str) -> str:
+        try:
+            return (self.log_dir / f"{name}.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_for_log(self, name: str, pattern: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        regex = re.compile(pattern)
+        while not regex.search(self.log(name)):
+            self.check_alive(name)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} not ready after {READY_TIMEOUT_S} s:\n{self.log(name)}")
+            time.sleep(0.2)
+
+    def wait_for_http(self, name: str, url: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            self.check_alive(name)
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} not ready after {READY_TIMEOUT_S} s:\n{self.log(name)}")
+            time.sleep(0.2)
+
+    def check_alive(self, name: str) -> None:
+        process = self.processes[name]
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited ({process.returncode}):\n{self.log(name)[-4000:]}")
+
+    def cpu_seconds(self, name: str) -> float | None:
+        """User + system CPU of a process and its live children (gunicorn's workers)."""
+        process = self.processes.get(name)
+        if process is None or process.poll() is not None:
+            return None
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        pending = [process.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    children = (task / "children").read_text().split()
+                    pending += [int(c) for c in children]
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+        return total
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for process in reversed(list(self.processes.values())):
+            if process.poll() is not None:
+                continue
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+            except ProcessLookupError:
+                pass
+        if self.database_created:
+            try:
+                with psycopg.connect(self.pg_admin_url, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+            except psycopg.Error as exc:
+                sys.stderr.write(f"could not drop database {self.database}: {exc}\n")
+        try:
+            self.flush_redis()
+        except Exception as exc:  # cleanup goes on; say what was left
+            sys.stderr.write(f"could not flush redis dbs 12 and 13: {exc}\n")
+        if self.keep_logs:
+            sys.stderr.write(f"logs kept in {self.log_dir}\n")
+        else:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+CREATE_DELIBERATION = """
+from deliberation.services.deliberations import deliberation_create
+d = deliberation_create(
+    created_by=None, title="Web load benchmark", questions=[{question!r}],
+    group_size={size}, min_group_size={size}, n_candidates={candidates},
+    opinion_seconds=6 * 3600, rating_seconds=6 * 3600, fill_with_bots=False,
+)
+print(d.public_id, d.pk)
+"""
+
+
+def cpu_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+# --------------------------------------------------------------------------------------------
+# Figures from the database
+
+
+def database_figures(database_url: str, deliberation_id: int) -> dict:
+    with psycopg.connect(database_url) as conn:
+        ratings_stored = conn.execute(
+            "SELECT count(*) FROM deliberation_rating r JOIN deliberation_participant p "
+            "ON p.id = r.participant_id WHERE p.deliberation_id = %s",
+            [deliberation_id],
+        ).fetchone()[0]
+        # Ratings owed: every statement shown times every member of its group still present.
+        ratings_owed = conn.execute(
+            "SELECT coalesce(sum(s.shown_count * m.members), 0) FROM "
+            " (SELECT st.iteration_id, count(*) AS shown_count FROM deliberation_statement st "
+            "  WHERE st.shown GROUP BY st.iteration_id) s "
+            "JOIN deliberation_iteration i ON i.id = s.iteration_id "
+            "JOIN deliberation_round r ON r.id = i.round_id "
+            "JOIN (SELECT group_id, count(*) AS members FROM deliberation_participant "
+            "      WHERE status IN ('active', 'completed') GROUP BY group_id) m "
+            " ON m.group_id = r.group_id "
+            "JOIN deliberation_group g ON g.id = r.group_id WHERE g.deliberation_id = %s",
+            [deliberation_id],
+        ).fetchone()[0]
+        rows = conn.execute(
+            "SELECT i.state, i.mediation_started_at, i.mediation_finished_at, "
+            " (SELECT max(o.created_at) FROM deliberation_opinion o WHERE o.iteration_id = i.id) "
+            "FROM deliberation_iteration i JOIN deliberation_round r ON r.id = i.round_id "
+            "JOIN deliberation_group g ON g.id = r.group_id WHERE g.deliberation_id = %s",
+            [deliberation_id],
+        ).fetchall()
+        groups = dict(
+            conn.execute(
+                "SELECT status, count(*) FROM deliberation_group WHERE deliberation_id = %s "
+                "GROUP BY status",
+                [deliberation_id],
+            ).fetchall()
+        )
+    mediate_s = [
+        (finished - started).total_seconds()
+        for state, started, finished, _ in rows
+        if started and finished and state in ("rating", "done")
+    ]
+    # What people wait for: from the last opinion to the group statement being ready.
+    wait_s = [
+        (finished - last_opinion).total_seconds()
+        for state, _, finished, last_opinion in rows
+        if finished and last_opinion and state in ("rating", "done")
+    ]
+    return {
+        "ratings_stored": ratings_stored,
+        "ratings_owed": int(ratings_owed),
+        "iterations": len(rows),
+        "mediations_completed": len(mediate_s),
+        "mediations_failed": sum(1 for row in rows if row[0] == "failed"),
+        "groups": groups,
+        "mediation_s": mediate_s,
+        "opinion_to_statement_s": wait_s,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def build_report(args, recorder: Recorder, wall_s: float, lags, db: dict, cpu: dict) -> dict:
+    everything = [v for kind in KINDS for v in recorder.latencies[kind]]
+    errors = sum(recorder.errors.values())
+    participants = args.groups * args.size
+    kinds = {}
+    for kind in KINDS:
+        values = recorder.latencies[kind]
+        kinds[kind] = {
+            "count": len(values),
+            "p50_ms": percentile(values, 50),
+            "p95_ms": percentile(values, 95),
+            "p99_ms": percentile(values, 99),
+            "max_ms": max(values) if values else None,
+            "errors": recorder.errors[kind],
+        }
+    acknowledged = len(recorder.ratings_acknowledged)
+    return {
+        "participants": participants,
+        "groups": args.groups,
+        "size": args.size,
+        "web_workers": args.web_workers,
+        "threads": args.threads,
+        "backends": args.backends,
+        "candidates": args.candidates,
+        "ramp_s": args.ramp,
+        "participants_completed": recorder.completed,
+        "participants_abandoned": len(recorder.failed),
+        "wall_s": round(wall_s, 2),
+        "requests": len(everything),
+        "requests_per_s": round(len(everything) / wall_s, 1) if wall_s else None,
+        "p50_ms": percentile(everything, 50),
+        "p95_ms": percentile(everything, 95),
+        "p99_ms": percentile(everything, 99),
+        "max_ms": max(everything) if everything else None,
+        "errors": errors,
+        "kinds": kinds,
+        "ratings_expected": acknowledged,
+        "ratings_owed": db["ratings_owed"],
+        "ratings_stored": db["ratings_stored"],
+        "ratings_lost": max(0, acknowledged - db["ratings_stored"]),
+        "mediations_completed": db["mediations_completed"],
+        "mediations_failed": db["mediations_failed"],
+        "groups_by_status": db["groups"],
+        "mediation_p50_s": percentile(db["mediation_s"], 50),
+        "mediation_p95_s": percentile(db["mediation_s"], 95),
+        "opinion_to_statement_p50_s": percentile(db["opinion_to_statement_s"], 50),
+        "opinion_to_statement_p95_s": percentile(db["opinion_to_statement_s"], 95),
+        "seconds_to_done_p50": percentile(recorder.seconds_to_done, 50),
+        "seconds_to_done_p95": percentile(recorder.seconds_to_done, 95),
+        "client_loop_lag_p95_ms": percentile(lags, 95),
+        "client_loop_lag_max_ms": max(lags) if lags else None,
+        "cpu": cpu,
+        "target_p95_ms": TARGET_P95_MS,
+        "error_samples": recorder.error_samples[:10],
+        "abandoned_samples": recorder.failed[:10],
+    }
+
+
+def verdicts(report: dict) -> dict[str, bool]:
+    return {
+        "p95": report["p95_ms"] is not None and report["p95_ms"] < TARGET_P95_MS,
+        "errors": report["errors"] == 0,
+        "ratings": report["ratings_lost"] == 0
+        and report["ratings_stored"] == report["ratings_owed"] == report["ratings_expected"],
+        "completed": report["participants_completed"] == report["participants"],
+    }
+
+
+def report_table(report: dict) -> str:
+    header = f"{'kind':<8} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}"
+    lines = [
+        f"Web tier: {report['participants']} participants ({report['groups']} groups of "
+        f"{report['size']}), gunicorn {report['web_workers']} worker(s) x {report['threads']} "
+        f"thread(s), {report['backends']} backends, {os.cpu_count()} CPU(s)",
+        "",
+        header,
+        "-" * len(header),
+    ]
+    for kind, row in report["kinds"].items():
+        if not row["count"]:
+            continue
+        lines.append(
+            f"{kind:<8} {row['count']:>7} {ms(row['p50_ms']):>8} {ms(row['p95_ms']):>8} "
+            f"{ms(row['p99_ms']):>8} {ms(row['max_ms']):>8} {row['errors']:>7}"
+        )
+    lines.append("-" * len(header))
+    lines.append(
+        f"{'all':<8} {report['requests']:>7} {ms(report['p50_ms']):>8} {ms(report['p95_ms']):>8} "
+        f"{ms(report['p99_ms']):>8} {ms(report['max_ms']):>8} {report['errors']:>7}"
+    )
+    ok = verdicts(report)
+    ratings = (
+        f"{report['ratings_expected']} sent, {report['ratings_owed']} owed, "
+        f"{report['ratings_stored']} stored"
+    )
+    completed = f"{report['participants_completed']} of {report['participants']}"
+    mark = {True: "PASS", False: "MISS"}
+    lines += [
+        "",
+        f"{'target (DESIGN.md)':<30} {'measured':>24} {'':>4}",
+        f"{'p95 under 250 ms':<30} {ms(report['p95_ms']) + ' ms':>24} {mark[ok['p95']]:>4}",
+        f"{'no error':<30} {report['errors']:>24} {mark[ok['errors']]:>4}",
+        f"{'no rating lost':<30} {ratings:>24} {mark[ok['ratings']]:>4}",
+        f"{'every participant done':<30} {completed:>24} {mark[ok['completed']]:>4}",
+        "",
+        f"wall time {report['wall_s']:.1f} s, {report['requests_per_s']} requests/s; "
+        f"arrival over {report['ramp_s']:g} s; "
+        f"time to done p50 {seconds(report['seconds_to_done_p50'])} s, "
+        f"p95 {seconds(report['seconds_to_done_p95'])} s",
+        f"mediations: {report['mediations_completed']} completed, "
+        f"{report['mediations_failed']} failed; mediation p50 "
+        f"{seconds(report['mediation_p50_s'])} s, p95 {seconds(report['mediation_p95_s'])} s; "
+        f"last opinion to statement p50 {seconds(report['opinion_to_statement_p50_s'])} s, "
+        f"p95 {seconds(report['opinion_to_statement_p95_s'])} s",
+        f"client event-loop lag p95 {ms(report['client_loop_lag_p95_ms'])} ms, "
+        f"max {ms(report['client_loop_lag_max_ms'])} ms (latencies include it)",
+        f"CPU over the load: machine {report['cpu']['machine_busy_percent']}% busy; "
+        f"gunicorn {report['cpu']['gunicorn_s']:.1f} s, worker {report['cpu']['worker_s']:.1f} s, "
+        f"load generator {report['cpu']['client_s']:.1f} s (the rest is PostgreSQL, Redis, other)",
+    ]
+    if report["error_samples"]:
+        lines += ["", "first errors:", *(f"  {e}" for e in report["error_samples"])]
+    if report["abandoned_samples"]:
+        lines += ["", "abandoned:", *(f"  {e}" for e in report["abandoned_samples"])]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Web-tier load benchmark: simulated people run whole rounds over HTTP.",
+    )
+    parser.add_argument("--groups", type=int, default=200, help="groups (default 200)")
+    parser.add_argument("--size", type=int, default=5, help="members per group (default 5)")
+    parser.add_argument(
+        "--web-workers", type=int, default=3, help="gunicorn worker processes (default 3)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per gunicorn worker; more than 1 uses the gthread worker (default 1: sync)",
+    )
+    parser.add_argument(
+        "--backends",
+        choices=["fake", "embedded"],
+        default="fake",
+        help="mediation backends: fake (measure the web tier) or the embedded defaults",
+    )
+    parser.add_argument(
+        "--candidates", type=int, default=4, help="candidates per mediation (default 4)"
+    )
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=None,
+        help="seconds over which participants arrive, at random (default: 0.2 s per "
+        "participant, 5 arrivals a second: 200 s for 1,000)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600, help="seconds the load may run (default 600)"
+    )
+    parser.add_argument(
+        "--database-admin-url",
+        default="postgres://postgres@127.0.0.1:5432/postgres",
+        help="where to create (and drop) the run's database",
+    )
+    parser.add_argument("--redis", default="127.0.0.1:6379", help="Redis host:port (dbs 12, 13)")
+    parser.add_argument(
+        "--keep-logs", action="store_true", help="keep the gunicorn and worker logs"
+    )
+    parser.add_argument("--json", action="store_true", help="end stdout with one JSON line")
+    args = parser.parse_args(argv)
+    if not 1 <= args.groups <= 1000 or not 1 <= args.size <= 20:
+        parser.error("--groups must be from 1 to 1000 and --size from 1 to 20")
+    if args.ramp is None:
+        args.ramp = 0.2 * args.groups * args.size
+    return args
+
+
+def interrupt(signum, frame) -> None:
+    """SIGTERM unwinds like Ctrl-C, through the cleanup in `main`."""
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    participants = args.groups * args.size
+    services = Services(
+        pg_admin_url=args.database_admin_url, redis_host=args.redis, keep_logs=args.keep_logs
+    )
+    atexit.register(services.close)
+    signal.signal(signal.SIGTERM, interrupt)
+    say = lambda message: sys.stderr.write(message + "\n")  # noqa: E731
+    try:
+        env = services.env(args.backends)
+        services.flush_redis()
+        services.create_database()
+        say(f"database {services.database}: migrating")
+        services.manage(env, "migrate", "--noinput")
+        # DEBUG=0: whitenoise serves what collectstatic put in STATIC_ROOT (var/staticfiles).
+        services.manage(env, "collectstatic", "--noinput")
+        public_id, deliberation_id = services.manage(
+            env,
+            "shell",
+            "-c",
+            CREATE_DELIBERATION.format(
+                question=QUESTION, size=args.size, candidates=args.candidates
+            ),
+        ).split()[-2:]
+        say("starting the Celery worker and gunicorn")
+        services.start(
+            "worker",
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool=solo",
+                "--loglevel=info",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"cg-web-load-{secrets.token_hex(3)}@%h",
+            ],
+            {**env, "LOG_LEVEL": "INFO"},
+        )
+        port = free_port()
+        gunicorn = [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.web_workers),
+            "--backlog",
+            "2048",
+            "--timeout",
+            "60",
+        ]
+        if args.threads > 1:
+            gunicorn += ["--worker-class", "gthread", "--threads", str(args.threads)]
+        services.start("gunicorn", gunicorn, env)
+        base_url = f"http://127.0.0.1:{port}"
+        services.wait_for_log("worker", r"\bready\.")
+        services.wait_for_http("gunicorn", base_url + "/healthz/")
+        # Each worker's first page pays for imports and template loading; not what is measured.
+        for _ in range(3 * args.web_workers * args.threads):
+            httpx.get(f"{base_url}/j/{public_id}/", timeout=30)
+
+        say(f"{participants} participants against {base_url}")
+        busy_before, total_before = cpu_busy()
+        client_before = resource.getrusage(resource.RUSAGE_SELF)
+        web_before = services.cpu_seconds("gunicorn") or 0.0
+        worker_before = services.cpu_seconds("worker") or 0.0
+        recorder, wall_s, lags = asyncio.run(
+            drive(
+                base_url=base_url,
+                join_path=f"/j/{public_id}/",
+                participants=participants,
+                ramp_s=args.ramp,
+                timeout_s=args.timeout,
+            )
+        )
+        busy_after, total_after = cpu_busy()
+        client_after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = {
+            "machine_busy_percent": round(
+                100 * (busy_after - busy_before) / max(1, total_after - total_before), 1
+            ),
+            "gunicorn_s": (services.cpu_seconds("gunicorn") or 0.0) - web_before,
+            "worker_s": (services.cpu_seconds("worker") or 0.0) - worker_before,
+            "client_s": (client_after.ru_utime + client_after.ru_stime)
+            - (client_before.ru_utime + client_before.ru_stime),
+        }
+        # Let the last mediation or rating write settle before counting rows.
+        time.sleep(1)
+        db = database_figures(services.database_url, int(deliberation_id))
+        report = build_report(args, recorder, wall_s, lags, db, cpu)
+        print(report_table(report))
+        if args.json:
+            print(json.dumps(report, default=str))
+        return 0
+    except KeyboardInterrupt:
+        say("interrupted; cleaning up")
+        return 130
+    finally:
+        services.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
