@@ -25,8 +25,12 @@ def remember_participant(request: HttpRequest, participant: Participant) -> None
     request.session[session_key(participant.deliberation)] = str(participant.public_id)
 
 
-def get_open_deliberation(public_id: UUID) -> Deliberation:
-    deliberation = Deliberation.objects.filter(public_id=public_id).first()
+def get_open_deliberation(public_id: UUID, *, light: bool = False) -> Deliberation:
+    """The deliberation behind a join link; `light` skips the long texts (for status polls)."""
+    queryset = Deliberation.objects.filter(public_id=public_id)
+    if light:
+        queryset = queryset.defer("consent_text", "description", "mediation_config")
+    deliberation = queryset.first()
     if deliberation is None or deliberation.status == Deliberation.Status.DRAFT:
         raise Http404("No such deliberation")
     return deliberation

@@ -113,7 +113,7 @@ def step(request: HttpRequest, public_id) -> HttpResponse:
 def status(request: HttpRequest, public_id) -> HttpResponse:
     """The cheap endpoint the waiting page polls. When the participant's step has changed since
     the page was drawn, htmx is told to load the step page; otherwise only the progress is drawn."""
-    deliberation = access.get_open_deliberation(public_id)
+    deliberation = access.get_open_deliberation(public_id, light=True)
     participant = access.require_session_participant(request, deliberation)
     participant_touch(participant=participant)
     current = _current_step(participant)
