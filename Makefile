@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/commonground
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test browser bench bench-web lint worker demo-data clean
+.PHONY: install run test browser bench bench-web lint worker clean
 
 install: $(VENV)/.installed
 
