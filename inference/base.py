@@ -132,6 +132,25 @@ def check_round_inputs(
             )
 
 
+def check_reward_inputs(
+    *,
+    question: str,
+    opinions: Sequence[str],
+    candidates: Sequence[str],
+    previous_winner: str | None = None,
+    critiques: Sequence[str] | None = None,
+) -> None:
+    """`check_round_inputs`, plus at least one candidate, none of them empty."""
+    check_round_inputs(
+        question=question, opinions=opinions, previous_winner=previous_winner, critiques=critiques
+    )
+    if isinstance(candidates, str) or not candidates:
+        raise ValueError("there are no candidates")
+    for i, candidate in enumerate(candidates):
+        if not isinstance(candidate, str) or not candidate.strip():
+            raise ValueError(f"candidate {i} is empty")
+
+
 def check_predictions(matrix: Any, *, members: int, candidates: int) -> np.ndarray:
     """Validate a reward model's output and return it as a float array.
 

@@ -61,7 +61,7 @@ import numpy as np
 from inference.base import (
     ConfigError,
     check_predictions,
-    check_round_inputs,
+    check_reward_inputs,
 )
 from inference.config import BackendConfig
 from inference.reward_models.embedding_head import (
@@ -232,13 +232,13 @@ class EmbeddingRewardModel:
         critiques: Sequence[str] | None = None,
     ) -> np.ndarray:
         """The `[members, candidates, len(FEATURES)]` feature array of one round."""
-        check_round_inputs(
+        check_reward_inputs(
             question=question,
             opinions=opinions,
+            candidates=candidates,
             previous_winner=previous_winner,
             critiques=critiques,
         )
-        _check_candidates(candidates)
         texts = [question, *opinions, *candidates]
         if previous_winner is not None:
             texts.append(previous_winner)
@@ -453,14 +453,6 @@ def _choose_dtype(dtype: str, device: str) -> str:
     except OSError:
         return "float32"
     return "bfloat16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "float32"
-
-
-def _check_candidates(candidates: Sequence[str]) -> None:
-    if isinstance(candidates, str) or not candidates:
-        raise ValueError("there are no candidates")
-    for i, candidate in enumerate(candidates):
-        if not isinstance(candidate, str) or not candidate.strip():
-            raise ValueError(f"candidate {i} is empty")
 
 
 def _critique_matrix(

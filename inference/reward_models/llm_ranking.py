@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.base import BadModelOutput, ConfigError, check_predictions, check_round_inputs
+from inference.base import BadModelOutput, ConfigError, check_predictions, check_reward_inputs
 from inference.config import BackendConfig
 
 logger = logging.getLogger(__name__)
@@ -199,14 +199,13 @@ class LLMRankingRewardModel:
         previous_winner: str | None = None,
         critiques: Sequence[str] | None = None,
     ) -> np.ndarray:
-        check_round_inputs(
+        check_reward_inputs(
             question=question,
             opinions=opinions,
+            candidates=candidates,
             previous_winner=previous_winner,
             critiques=critiques,
         )
-        if isinstance(candidates, str) or not candidates:
-            raise ValueError("there are no candidates")
         if len(candidates) == 1:
             return np.full((len(opinions), 1), 4.0)
         requests = [

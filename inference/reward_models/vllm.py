@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.base import BadModelOutput, ConfigError, check_predictions, check_round_inputs
+from inference.base import BadModelOutput, ConfigError, check_predictions, check_reward_inputs
 from inference.config import BackendConfig
 from inference.reward_models import formatting
 
@@ -99,14 +99,13 @@ class VLLMRewardModel:
         previous_winner: str | None = None,
         critiques: Sequence[str] | None = None,
     ) -> np.ndarray:
-        check_round_inputs(
+        check_reward_inputs(
             question=question,
             opinions=opinions,
+            candidates=candidates,
             previous_winner=previous_winner,
             critiques=critiques,
         )
-        if isinstance(candidates, str) or not candidates:
-            raise ValueError("there are no candidates")
         round_text = {
             "question": question,
             "opinions": opinions,
