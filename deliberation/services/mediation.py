@@ -26,7 +26,7 @@ from deliberation.models import (
 )
 from deliberation.services.rounds import _enqueue_bots, iteration_fail, previous_winner
 from inference.base import InferenceError
-from inference.mediation import MediationResult, mediate
+from inference.mediation import MediationResult, mediate_with_config
 
 logger = logging.getLogger(__name__)
 
@@ -114,15 +114,12 @@ def iteration_mediate(*, iteration_id: int) -> CandidateSet | None:
             raise ValueError("every member who wrote was left out of the mediation")
         config = mediator.iteration_config(iteration)
         generator, reward_model = mediator.backends(config)
-        result = mediate(
-            question=inputs.question,
-            opinions=inputs.opinions,
+        result = mediate_with_config(
+            config=config,
             generator=generator,
             reward_model=reward_model,
-            n_candidates=config.n_candidates,
-            aggregation=config.aggregation,
-            alpha=config.alpha,
-            seed=config.seed,
+            question=inputs.question,
+            opinions=inputs.opinions,
             previous_winner=inputs.previous_winner.text if inputs.previous_winner else None,
             critiques=inputs.critiques,
             include=inputs.include,

@@ -260,3 +260,45 @@ def test_deadline_with_too_few_opinions_fails_with_the_reason(make_group):
     assert iteration.state == Iteration.State.FAILED
     assert "Only 1 member(s) wrote" in iteration.failure_reason
     assert Opinion.objects.count() == 1
+
+
+def test_services_run_several_rounds_with_a_critique_iteration_each(
+    fake_model_servers, eager_tasks
+):
+    """The pages for critiques come with the full protocol; the services already run it."""
+    from deliberation.models import Critique, Deliberation
+    from deliberation.services.deliberations import deliberation_create
+    from deliberation.services.participants import participant_consent, participant_join
+
+    deliberation = deliberation_create(
+        created_by=None,
+        title="Two rounds",
+        questions=["Should libraries open on Sundays?", "Should buses be free?"],
+        group_size=3,
+        min_group_size=3,
+        n_candidates=3,
+        critique_iterations=1,
+    )
+    for _ in range(3):
+        bot = participant_join(deliberation=deliberation, provenance="bot_citizen")
+        participant_consent(participant=bot, version=deliberation.consent_version)
+
+    group = Group.objects.get(deliberation=Deliberation.objects.get(pk=deliberation.pk))
+    assert group.status == Group.Status.DONE
+    iterations = list(
+        Iteration.objects.filter(round__group=group).order_by("round__position", "index")
+    )
+    assert [(i.round.position, i.index, i.state) for i in iterations] == [
+        (0, 0, "done"),
+        (0, 1, "done"),
+        (1, 0, "done"),
+        (1, 1, "done"),
+    ]
+    for opinion_iteration, critique_iteration in (iterations[0:2], iterations[2:4]):
+        first_winner = Statement.objects.get(iteration=opinion_iteration, is_winner=True)
+        revision = Statement.objects.get(iteration=critique_iteration, is_winner=True)
+        critiques = Critique.objects.filter(iteration=critique_iteration)
+        assert critiques.count() == 3
+        assert all(c.statement_id == first_winner.pk for c in critiques)
+        assert list(revision.parents.all()) == [first_winner]
+        assert Rating.objects.filter(iteration=critique_iteration).count() == 3

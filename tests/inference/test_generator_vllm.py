@@ -6,7 +6,7 @@ from inference.base import BackendUnavailable, BadModelOutput, Candidate, Config
 from inference.config import BackendConfig, build_generator
 from inference.generators.vllm import VLLMGenerator, from_config, normalise_url
 from inference.prompts import sample_seed, shuffled_order
-from tests.inference.vllm_fake_server import FakeOpenAIServer, Reply, free_port
+from tests.inference.vllm_fake_server import FakeOpenAIServer, Reply, SleepRecorder, free_port
 
 QUESTION = "Should the voting age be lowered to 16?"
 OPINIONS = [
@@ -26,14 +26,6 @@ CRITIQUES = [
 WINNER = "We agree young people deserve a voice, but differ on whether sixteen is the right age."
 
 
-class NoSleep:
-    def __init__(self):
-        self.delays = []
-
-    def __call__(self, seconds):
-        self.delays.append(seconds)
-
-
 @pytest.fixture
 def server():
     with FakeOpenAIServer(model="org/mediator-70b") as fake:
@@ -46,7 +38,7 @@ def generator_for(server, **options):
         backend="vllm", url=server.url, model="org/mediator-70b", options=options
     )
     generator = from_config(config)
-    generator.client.sleep = NoSleep()
+    generator.client.sleep = SleepRecorder()
     return generator
 
 
@@ -190,7 +182,7 @@ def test_one_failing_sample_fails_the_call_after_the_others_finish(server):
 def test_server_down_is_backend_unavailable():
     url = f"http://127.0.0.1:{free_port()}/v1"
     generator = from_config(BackendConfig("vllm", url=url, options={"timeout": 0.5, "retries": 1}))
-    generator.client.sleep = NoSleep()
+    generator.client.sleep = SleepRecorder()
     with pytest.raises(BackendUnavailable, match="connection error"):
         generator.generate(question=QUESTION, opinions=OPINIONS, n=2, seed=0)
 

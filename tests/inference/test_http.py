@@ -4,17 +4,9 @@ import pytest
 
 from inference.base import BackendUnavailable, BadModelOutput
 from inference.http import JsonClient, run_concurrently
-from tests.inference.vllm_fake_server import FakeOpenAIServer, Reply, free_port
+from tests.inference.vllm_fake_server import FakeOpenAIServer, Reply, SleepRecorder, free_port
 
 PAYLOAD = {"model": "fake/model-7b", "messages": [{"role": "user", "content": "hi"}], "seed": 3}
-
-
-class SleepRecorder:
-    def __init__(self):
-        self.delays = []
-
-    def __call__(self, seconds):
-        self.delays.append(seconds)
 
 
 @pytest.fixture

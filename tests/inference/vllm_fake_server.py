@@ -311,3 +311,13 @@ def free_port() -> int:
 
 
 FakeVLLMServer = FakeOpenAIServer
+
+
+class SleepRecorder:
+    """Stands in for `time.sleep` in retrying clients: records the delays, waits for nothing."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
