@@ -32,16 +32,20 @@ from deliberation.models.rounds import (
     Round,
 )
 from deliberation.models.studies import (
+    SURVEY_KINDS,
     TEXT_MAX,
     Condition,
     Deliberation,
     DeliberationQuestion,
     Provenance,
     Question,
+    default_survey_items,
 )
 
 __all__ = [
     "TEXT_MAX",
+    "SURVEY_KINDS",
+    "default_survey_items",
     "Provenance",
     "Question",
     "Deliberation",

@@ -24,6 +24,7 @@ class Group(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    ended_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["deliberation", "number"]
@@ -102,9 +103,20 @@ class PanelIdentity(models.Model):
     participant = models.OneToOneField(
         Participant, on_delete=models.CASCADE, related_name="panel_identity"
     )
+    deliberation = models.ForeignKey(
+        Deliberation, null=True, on_delete=models.CASCADE, related_name="panel_identities"
+    )
     panel = models.CharField(max_length=16, choices=Deliberation.Panel.choices)
     external_id = models.CharField(max_length=128)
     study_id = models.CharField(max_length=128, blank=True)
     session_id = models.CharField(max_length=128, blank=True)
     extra = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # The same panel member joining twice resumes, never becomes a second participant.
+            models.UniqueConstraint(
+                fields=["deliberation", "panel", "external_id"], name="panel_member_once"
+            )
+        ]

@@ -44,6 +44,33 @@ class Question(models.Model):
         return self.text[:80]
 
 
+SURVEY_KINDS = ("likert", "text")
+
+
+def default_survey_items() -> list[dict]:
+    """The end-of-round survey of [T24]'s kind: short, optional free text last."""
+    return [
+        {
+            "key": "helpful",
+            "text": "How much did the group statements help you see the other members' views?",
+            "kind": "likert",
+            "required": True,
+        },
+        {
+            "key": "represented",
+            "text": "How well did the final group statement represent your own view?",
+            "kind": "likert",
+            "required": True,
+        },
+        {
+            "key": "comment",
+            "text": "Anything else you would like to tell us about this round? (optional)",
+            "kind": "text",
+            "required": False,
+        },
+    ]
+
+
 class Deliberation(models.Model):
     """A moderator's study: which questions, how groups form, and how rounds are mediated."""
 
@@ -89,6 +116,33 @@ class Deliberation(models.Model):
     )
     fill_with_bots = models.BooleanField(
         default=False, help_text="Fill empty seats with bot participants (demos and pilots)."
+    )
+    position_ratings = models.BooleanField(
+        default=True,
+        help_text="Ask for agreement with the question's position statement before and after "
+        "each round (when the question has one).",
+    )
+    survey_items = models.JSONField(
+        default=default_survey_items,
+        blank=True,
+        help_text='End-of-round survey: [{"key", "text", "kind": "likert"|"text", '
+        '"required"}]; an empty list asks nothing.',
+    )
+    dropout_seconds = models.PositiveIntegerField(
+        default=120,
+        help_text="A member who has not been seen for this long when a phase's deadline passes, "
+        "and has not answered, is marked as dropped out; the group goes on without them.",
+    )
+    completion_url = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Where a member goes after the last step; {code} is replaced by the completion "
+        "code. Empty: the panel's default (Prolific), or a thank-you page.",
+    )
+    release_code = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Code given to people released from the waiting pool (paid for their time).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
