@@ -121,10 +121,10 @@ def mediate(
     check_round_inputs(
         question=question, opinions=opinions, previous_winner=previous_winner, critiques=critiques
     )
-    n_candidates, alpha, seed = _check_settings(
+    n_candidates, alpha, seed = check_settings(
         n_candidates=n_candidates, aggregation=aggregation, alpha=alpha, seed=seed
     )
-    included = _check_include(include, len(opinions))
+    included = check_include(include, len(opinions))
 
     generate_started = time.perf_counter()
     candidates = generator.generate(
@@ -148,17 +148,9 @@ def mediate(
     predictions = check_predictions(raw, members=len(opinions), candidates=n_candidates)
 
     aggregate_started = time.perf_counter()
-    rows = predictions[included]
-    if aggregation == "welfare":
-        scores = welfare(rows, alpha)
-        tied = np.unique(-scores, return_inverse=True)[1].astype(np.int64)
-        untied = np.empty(n_candidates, dtype=np.int64)
-        untied[np.argsort(-scores, kind="stable")] = np.arange(n_candidates)
-        used_alpha: float | None = alpha
-    else:
-        tied, untied = schulze(rankings_from_predictions(rows), tie_breaking="tbrc", seed=seed)
-        scores = (n_candidates - untied).astype(float)
-        used_alpha = None
+    scores, tied, untied = aggregate(
+        predictions[included], aggregation=aggregation, alpha=alpha, seed=seed
+    )
     winner = int(np.argmin(untied))
     finished = time.perf_counter()
 
@@ -170,7 +162,7 @@ def mediate(
         included=included,
         aggregation={
             "method": aggregation,
-            "alpha": used_alpha,
+            "alpha": alpha if aggregation == "welfare" else None,
             "seed": seed,
             "tied": tied,
             "untied": untied,
@@ -213,7 +205,29 @@ def mediate_with_config(
     )
 
 
-def _check_settings(
+def aggregate(
+    rows: np.ndarray, *, aggregation: str, alpha: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The group's scores and social ranking of the candidates from the rows that count.
+
+    `rows` is `[members, candidates]` of checked predictions (1-7). Returns `(scores, tied,
+    untied)`, each `[candidates]`: scores higher = better, rankings 0 = best, with the meaning
+    `MediationResult` documents (welfare: EDE_alpha, ties broken by candidate index; Schulze:
+    `candidates - untied rank`, TBRC tie-break seeded by `seed`). The settings are assumed
+    checked (`check_settings`).
+    """
+    n_candidates = rows.shape[1]
+    if aggregation == "welfare":
+        scores = welfare(rows, alpha)
+        tied = np.unique(-scores, return_inverse=True)[1].astype(np.int64)
+        untied = np.empty(n_candidates, dtype=np.int64)
+        untied[np.argsort(-scores, kind="stable")] = np.arange(n_candidates)
+        return scores, tied, untied
+    tied, untied = schulze(rankings_from_predictions(rows), tie_breaking="tbrc", seed=seed)
+    return (n_candidates - untied).astype(float), tied, untied
+
+
+def check_settings(
     *, n_candidates: Any, aggregation: Any, alpha: Any, seed: Any
 ) -> tuple[int, float, int]:
     """The settings as plain Python numbers (numpy scalars are accepted), or `ValueError`."""
@@ -234,7 +248,7 @@ def _check_settings(
     return int(n_candidates), float(alpha), int(seed)
 
 
-def _check_include(include: Sequence[int] | None, members: int) -> list[int]:
+def check_include(include: Sequence[int] | None, members: int) -> list[int]:
     if include is None:
         return list(range(members))
     chosen = list(include)

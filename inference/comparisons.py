@@ -1,0 +1,138 @@
+"""The statements a condition shows beside the mediator's winner, for comparison (METHOD.md §5).
+
+- **Best opinion** [B22]: the group's own opinion with the highest predicted welfare for the
+  group. Every opinion is scored as a candidate by the same reward model, and the predictions
+  are aggregated exactly as the mediator aggregates its candidates (welfare EDE_alpha or Schulze
+  with TBRC), so the comparison is like for like.
+- **Baseline**: another mediator's statement, by default the same generator without reranking
+  (N = 1: its one sample is the statement). `baseline_config` builds its config; the statement
+  itself is one `inference.mediation.mediate` call with that config.
+
+Pure: the backends are passed in, nothing is built or stored here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from inference.base import RewardModel, check_predictions, check_round_inputs
+from inference.config import MediationConfig
+from inference.mediation import aggregate, check_include, check_settings
+
+
+@dataclass
+class BestOpinion:
+    """The outcome of `best_opinion`.
+
+    - `index`: the winning opinion, an index into the opinions given.
+    - `predictions`: float array `[members, opinions]`, predicted agreement (1-7) of every
+      member with every opinion, as a candidate statement.
+    - `scores`: float array `[opinions]`, higher is better, `index == argmax(scores)` (ties go to
+      the earlier opinion for welfare, to TBRC for Schulze).
+    - `included`: the members whose predictions were aggregated, ascending.
+    - `aggregation`: `method`, `alpha` (`None` for Schulze), `seed`, and the social ranking of
+      the opinions (0 = best) with ties (`tied`) and after tie-breaking (`untied`).
+    - `reward_model`: the backend's `describe()`.
+    """
+
+    index: int
+    predictions: np.ndarray
+    scores: np.ndarray
+    included: list[int]
+    aggregation: dict[str, Any]
+    reward_model: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: lists of floats and ints, `alpha` infinity as `"inf"`."""
+        aggregation = dict(self.aggregation)
+        alpha = aggregation.get("alpha")
+        if alpha is not None:
+            aggregation["alpha"] = "inf" if alpha == math.inf else float(alpha)
+        for key in ("tied", "untied"):
+            aggregation[key] = [int(r) for r in aggregation[key]]
+        return {
+            "index": int(self.index),
+            "predictions": [[float(v) for v in row] for row in self.predictions],
+            "scores": [float(v) for v in self.scores],
+            "included": [int(i) for i in self.included],
+            "aggregation": aggregation,
+            "reward_model": dict(self.reward_model),
+        }
+
+
+def best_opinion(
+    *,
+    question: str,
+    opinions: Sequence[str],
+    reward_model: RewardModel,
+    aggregation: str = "welfare",
+    alpha: float = 1.0,
+    seed: int = 0,
+    include: Sequence[int] | None = None,
+) -> BestOpinion:
+    """The opinion of `opinions` with the highest predicted welfare for the group.
+
+    Member `i` is described by `opinions[i]`; the same texts are the candidates. `include` lists
+    the members whose predictions are aggregated (`None`: everyone); predictions are made for
+    every member. `aggregation`, `alpha` and `seed` mean what they mean for
+    `inference.mediation.mediate`. Only for opinion iterations: the best opinion does not depend
+    on critiques.
+
+    Raises `ValueError` for bad inputs before the reward model is called, `BadModelOutput` when
+    the reward model returns a wrongly shaped or out-of-range matrix; every other
+    `InferenceError` of the backend propagates unchanged.
+    """
+    check_round_inputs(question=question, opinions=opinions)
+    _, alpha, seed = check_settings(n_candidates=1, aggregation=aggregation, alpha=alpha, seed=seed)
+    included = check_include(include, len(opinions))
+    raw = reward_model.predict(
+        question=question, opinions=list(opinions), candidates=list(opinions)
+    )
+    predictions = check_predictions(raw, members=len(opinions), candidates=len(opinions))
+    scores, tied, untied = aggregate(
+        predictions[included], aggregation=aggregation, alpha=alpha, seed=seed
+    )
+    return BestOpinion(
+        index=int(np.argmin(untied)),
+        predictions=predictions,
+        scores=scores,
+        included=included,
+        aggregation={
+            "method": aggregation,
+            "alpha": alpha if aggregation == "welfare" else None,
+            "seed": seed,
+            "tied": tied,
+            "untied": untied,
+        },
+        reward_model=reward_model.describe(),
+    )
+
+
+def comparison_seed(seed: int, name: str) -> int:
+    """A seed for comparison `name` derived from the iteration's seed: a non-negative 31-bit
+    integer (what model servers accept), stable across processes, and different from `seed`, so
+    that a baseline from the same generator is a sample of its own, not the mediator's first."""
+    digest = hashlib.sha256(f"{int(seed)}:{name}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFF_FFFF
+
+
+def baseline_config(
+    config: MediationConfig, overrides: Mapping[str, Any] | None
+) -> MediationConfig:
+    """The baseline mediator's config: `config` (the iteration's) with N = 1 (no reranking),
+    then `overrides` (a condition's `baseline_config`, the shape of `MediationConfig.from_dict`)
+    on top. Unless the overrides set a `seed`, it is `comparison_seed(config.seed, "baseline")`.
+
+    Raises `ConfigError` for overrides that do not make a valid config.
+    """
+    overrides = dict(overrides or {})
+    merged = config.merged({"n_candidates": 1}).merged(overrides)
+    if "seed" in overrides:
+        return merged
+    return merged.with_seed(comparison_seed(config.seed, "baseline"))
