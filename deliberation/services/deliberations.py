@@ -7,20 +7,34 @@ so a refused request leaves the database as it was.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from django.db import transaction
 
 from deliberation.errors import DomainError
-from deliberation.models import TEXT_MAX, Deliberation, DeliberationQuestion, Question
+from deliberation.models import (
+    TEXT_MAX,
+    AuditLog,
+    Condition,
+    Deliberation,
+    DeliberationQuestion,
+    Question,
+)
+from deliberation.services.study_settings import (
+    AGGREGATIONS,
+    N_CANDIDATES_MAX,
+    conditions_clean,
+    panel_settings_clean,
+    survey_items_clean,
+)
 
 GROUP_SIZE_MAX = 20
-N_CANDIDATES_MAX = 64
 CRITIQUE_ITERATIONS_MAX = 5
 PHASE_SECONDS_MIN = 30
 PHASE_SECONDS_MAX = 24 * 60 * 60
+WAIT_SECONDS_MIN = 10
 TITLE_MAX = 200
-AGGREGATIONS = ("welfare", "schulze")
 
 DEFAULT_CONSENT_VERSION = "1"
 DEFAULT_CONSENT_TEXT = """\
@@ -100,16 +114,49 @@ def deliberation_create(
     opinion_seconds: int = 600,
     critique_seconds: int | None = None,
     rating_seconds: int = 600,
+    pool_wait_seconds: int = 900,
+    dropout_seconds: int = 120,
     consent_text: str = DEFAULT_CONSENT_TEXT,
     consent_version: str = DEFAULT_CONSENT_VERSION,
     fill_with_bots: bool = False,
     description: str = "",
+    position_ratings: bool = True,
+    survey_items: Sequence[Mapping[str, Any]] | None = None,
+    panel: str = Deliberation.Panel.NONE,
+    completion_code: str = "",
+    completion_url: str = "",
+    release_code: str = "",
+    exclusion_count: int = 1,
+    conditions: Sequence[Mapping[str, Any]] = (),
 ) -> Deliberation:
-    """An open deliberation over `questions`, asked in the order given.
+    """An open deliberation over `questions`, asked in the order given, with its conditions.
 
     `questions` mixes saved `Question`s and texts; each text becomes a new manual question.
     The mediation settings are stored as overrides of the server's config in
     `mediation_config` (`n_candidates`, `aggregation`, `alpha`; alpha `inf` is kept as "inf").
+
+    `survey_items` is the end-of-round survey, `[{"key", "text", "kind", "required"}]` (at most
+    10; keys unique lower-case slugs; text 1-500 characters; kind one of `SURVEY_KINDS`);
+    `None` gives `default_survey_items()`, an empty list asks nothing. `completion_url` is an
+    http(s) address in which `{code}` is replaced by `completion_code`.
+
+    `conditions` is a list of `{"name", "description", "mediation_config", "comparisons",
+    "baseline_config", "exclusion"}` (only `name` is required), stored as `Condition` rows:
+
+    - `name`: a lower-case slug, unique in the deliberation; `description`: up to 500 characters.
+    - `mediation_config`: overrides of the deliberation's, the shape of
+      `MediationConfig.from_dict` restricted to `MEDIATION_OVERRIDE_KEYS`: `n_candidates`
+      1-64 (1 = no reranking), `aggregation` "welfare" or "schulze", `alpha` >= 0 or "inf",
+      `generator` / `reward`: a backend name or `{"backend", "model", "url"}` (any subset).
+    - `comparisons`: a subset of `COMPARISONS`, stored in that order.
+    - `baseline_config`: overrides, same shape, for the baseline statement, applied over the
+      condition's config with N = 1 (`inference.comparisons.baseline_config`); only with the
+      "baseline" comparison.
+    - `exclusion`: whether rounds mediate from all members but `exclusion_count` of them, which
+      must then leave at least one member of the smallest group it can meet (`min_group_size`).
+
+    Everything is checked before anything is written; a refusal raises `DomainError` (for a
+    condition, `study_settings.ConditionError`) and writes nothing.
     """
     title = _bounded(title, "The title", TITLE_MAX, "title")
     if not title:
@@ -149,14 +196,9 @@ def deliberation_create(
         (critique_seconds, "critique_seconds", "The critique phase"),
         (rating_seconds, "rating_seconds", "The rating phase"),
     ):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise DomainError(f"{label} length must be a whole number of seconds.", code=code)
-        if not PHASE_SECONDS_MIN <= value <= PHASE_SECONDS_MAX:
-            raise DomainError(
-                f"{label} must last from {PHASE_SECONDS_MIN} seconds to "
-                f"{PHASE_SECONDS_MAX // 3600} hours.",
-                code=code,
-            )
+        _seconds(value, code, label, PHASE_SECONDS_MIN)
+    _seconds(pool_wait_seconds, "pool_wait_seconds", "The wait in the pool", WAIT_SECONDS_MIN)
+    _seconds(dropout_seconds, "dropout_seconds", "The dropout time", WAIT_SECONDS_MIN)
     consent_text = (consent_text or "").strip()
     if not consent_text:
         raise DomainError("The consent text cannot be empty.", code="consent_text")
@@ -164,6 +206,19 @@ def deliberation_create(
     consent_version = _bounded(consent_version, "The consent version", 32, "consent_version")
     if not consent_version:
         raise DomainError("The consent text needs a version.", code="consent_version")
+    _boolean(fill_with_bots, "fill_with_bots", "Filling with bots")
+    _boolean(position_ratings, "position_ratings", "Position ratings")
+    items = survey_items_clean(survey_items)
+    panel, completion_code, completion_url, release_code = panel_settings_clean(
+        panel, completion_code, completion_url, release_code
+    )
+    mediation_config = {
+        "n_candidates": n_candidates,
+        "aggregation": aggregation,
+        "alpha": "inf" if math.isinf(alpha) else float(alpha),
+    }
+    arms = conditions_clean(conditions, mediation_config)
+    _exclusion_count(exclusion_count, min_group_size, any(arm["exclusion"] for arm in arms))
 
     texts_or_questions = list(questions)
     if not texts_or_questions:
@@ -191,20 +246,90 @@ def deliberation_create(
             opinion_seconds=opinion_seconds,
             critique_seconds=critique_seconds,
             rating_seconds=rating_seconds,
-            mediation_config={
-                "n_candidates": n_candidates,
-                "aggregation": aggregation,
-                "alpha": "inf" if math.isinf(alpha) else float(alpha),
-            },
+            pool_wait_seconds=pool_wait_seconds,
+            dropout_seconds=dropout_seconds,
+            mediation_config=mediation_config,
             consent_text=consent_text,
             consent_version=consent_version,
             fill_with_bots=fill_with_bots,
+            position_ratings=position_ratings,
+            survey_items=items,
+            panel=panel,
+            completion_code=completion_code,
+            completion_url=completion_url,
+            release_code=release_code,
+            exclusion_count=exclusion_count,
         )
         DeliberationQuestion.objects.bulk_create(
             DeliberationQuestion(deliberation=deliberation, question=question, position=position)
             for position, question in enumerate(chosen)
         )
+        Condition.objects.bulk_create(Condition(deliberation=deliberation, **arm) for arm in arms)
     return deliberation
+
+
+SETTABLE_STATUSES = (Deliberation.Status.OPEN, Deliberation.Status.CLOSED)
+
+
+def deliberation_set_status(*, deliberation: Deliberation, status: str, actor) -> Deliberation:
+    """Open or close `deliberation` (a closed one takes no new participants) and record the
+    change in the audit log with `actor`. Setting the status it already has changes nothing and
+    logs nothing. Returns the deliberation with its status refreshed."""
+    if status not in SETTABLE_STATUSES:
+        raise DomainError(
+            f"A deliberation can be set to: {', '.join(SETTABLE_STATUSES)}.", code="status"
+        )
+    with transaction.atomic():
+        current = (
+            Deliberation.objects.select_for_update()
+            .values_list("status", flat=True)
+            .get(pk=deliberation.pk)
+        )
+        if current != status:
+            Deliberation.objects.filter(pk=deliberation.pk).update(status=status)
+            AuditLog.objects.create(
+                actor=actor,
+                action="deliberation_status",
+                target_type="deliberation",
+                target_id=deliberation.pk,
+                data={"from": current, "to": status},
+            )
+    deliberation.status = status
+    return deliberation
+
+
+def _seconds(value: int, code: str, label: str, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DomainError(f"{label} must be a whole number of seconds.", code=code)
+    if not low <= value <= PHASE_SECONDS_MAX:
+        raise DomainError(
+            f"{label} must last from {low} seconds to {PHASE_SECONDS_MAX // 3600} hours.",
+            code=code,
+        )
+
+
+def _boolean(value: bool, code: str, label: str) -> None:
+    if not isinstance(value, bool):
+        raise DomainError(f"{label} must be on or off (true or false).", code=code)
+
+
+def _exclusion_count(count: int, min_group_size: int, needed: bool) -> None:
+    if not needed:
+        _whole(count, "exclusion_count", "The number left out", 0, GROUP_SIZE_MAX - 1)
+        return
+    if min_group_size < 2:
+        raise DomainError(
+            "An exclusion condition leaves members out, so the minimum group size must be at "
+            "least 2.",
+            code="exclusion_count",
+        )
+    _whole(
+        count,
+        "exclusion_count",
+        "The number left out (exclusion condition)",
+        1,
+        min_group_size - 1,
+    )
 
 
 def _question_text(text: str) -> str:
