@@ -10,10 +10,17 @@ from deliberation.models import (
     Iteration,
     Opinion,
     Participant,
+    PositionRating,
+    Ranking,
     Rating,
     Round,
     Statement,
+    SurveyResponse,
 )
+
+# The steps a member owes after a round, in the order they are asked (METHOD.md §1.9).
+FOLLOWUPS = ("final_ranking", "position_after", "survey")
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 @dataclass
@@ -24,6 +31,7 @@ class Step:
     round: Round | None = None
     iteration: Iteration | None = None
     statement: Statement | None = None
+    statements: list[Statement] = field(default_factory=list)
     statements_total: int = 0
     statements_rated: int = 0
     members: list[dict] = field(default_factory=list)
@@ -37,6 +45,8 @@ class Step:
         parts = [self.kind]
         if self.iteration is not None:
             parts += [str(self.iteration.pk), self.iteration.state]
+        elif self.round is not None:
+            parts.append(f"r{self.round.pk}")
         if self.statement is not None:
             parts.append(str(self.statement.pk))
         return ":".join(parts)
@@ -67,10 +77,18 @@ def participant_step(participant: Participant) -> Step:
             step.done_count = group.members.count()
             step.member_count = group.deliberation.group_size
         return step
-    if participant.status == Participant.Status.COMPLETED or group.status in (
-        Group.Status.DONE,
-        Group.Status.ENDED,
-    ):
+    if participant.status == Participant.Status.COMPLETED:
+        return Step("ended" if group.status == Group.Status.ENDED else "done", participant, group)
+    if group.status == Group.Status.ENDED:
+        return Step("ended", participant, group=group)
+    owed = followups_pending(participant)
+    if owed:
+        round_, kind = owed[0]
+        step = Step(kind, participant, group=group, round=round_)
+        if kind == "final_ranking":
+            step.statements = round_winners(participant, round_)
+        return step
+    if group.status == Group.Status.DONE:
         return Step("done", participant, group=group)
     round_ = (
         group.rounds.filter(status=Round.Status.ACTIVE)
@@ -96,6 +114,9 @@ def participant_step(participant: Participant) -> Step:
             for m in members
         ]
         if participant.pk not in written:
+            if not iteration.is_critique and position_owed(participant, round_, index=0):
+                step.kind = "position_before"
+                return step
             step.kind = "write_critique" if iteration.is_critique else "write_opinion"
             if iteration.is_critique:
                 step.statement = Statement.objects.filter(
@@ -118,26 +139,115 @@ def participant_step(participant: Participant) -> Step:
         step.statements_total = len(shown)
         step.statements_rated = sum(s.pk in rated for s in shown)
         pending = [s for s in shown if s.pk not in rated]
-        finished = _members_done_rating(iteration, members, len(shown))
+        finished = members_done_rating(iteration, [m.pk for m in members], len(shown))
         step.done_count = len(finished)
         step.members = [
             {"seat": m.seat, "done": m.pk in finished, "you": m.pk == participant.pk}
             for m in members
         ]
+        step.statements = shown
         if pending:
             step.kind = "rate"
             step.statement = pending[0]
+        elif participant.pk not in finished and len(shown) > 1:
+            step.kind = "rank"
         return step
     return step
 
 
-def _members_done_rating(iteration: Iteration, members: list[Participant], shown: int) -> set[int]:
+def members_done_rating(iteration: Iteration, member_ids, shown: int) -> set[int]:
+    """Members who have finished the rating phase: rated every statement shown and, when more
+    than one was shown, ranked them. The one definition the group's progress is judged by."""
     counts: dict[int, int] = {}
     for participant_id in Rating.objects.filter(
-        iteration=iteration, participant__in=members
+        iteration=iteration, participant_id__in=member_ids
     ).values_list("participant_id", flat=True):
         counts[participant_id] = counts.get(participant_id, 0) + 1
-    return {pk for pk, n in counts.items() if n >= shown}
+    done = {pk for pk, n in counts.items() if n >= shown}
+    if shown > 1 and done:
+        done &= set(
+            Ranking.objects.filter(
+                iteration=iteration, kind=Ranking.Kind.STATEMENTS, participant_id__in=done
+            ).values_list("participant_id", flat=True)
+        )
+    return done
+
+
+def position_statement(round_: Round) -> str:
+    """The statement whose agreement is asked before and after a round ("" when none)."""
+    if not round_.group.deliberation.position_ratings:
+        return ""
+    return round_.question.affirming_statement.strip()
+
+
+def position_owed(participant: Participant, round_: Round, *, index: int) -> bool:
+    return (
+        bool(position_statement(round_))
+        and not PositionRating.objects.filter(
+            participant=participant, round=round_, index=index
+        ).exists()
+    )
+
+
+def round_winners(participant: Participant, round_: Round) -> list[Statement]:
+    """The winners of a round's iterations, in an order shuffled for this member."""
+    winners = list(
+        Statement.objects.filter(iteration__round=round_, is_winner=True).order_by(
+            "iteration__index"
+        )
+    )
+    random.Random(f"{participant.public_id}-final-{round_.pk}").shuffle(winners)
+    return winners
+
+
+def followups_pending(participant: Participant) -> list[tuple[Round, str]]:
+    """What the member still owes for the group's finished rounds, oldest round first: the final
+    ranking between the round's winners (when there were two or more), the position rating
+    after the round, and the survey. Four queries however many rounds there are."""
+    if participant.group_id is None:
+        return []
+    rounds = list(
+        Round.objects.filter(group_id=participant.group_id, status=Round.Status.DONE)
+        .select_related("question", "group__deliberation")
+        .order_by("position")
+    )
+    if not rounds:
+        return []
+    ids = [r.pk for r in rounds]
+    winners: dict[int, int] = {}
+    for round_id in Statement.objects.filter(
+        iteration__round_id__in=ids, is_winner=True
+    ).values_list("iteration__round_id", flat=True):
+        winners[round_id] = winners.get(round_id, 0) + 1
+    ranked = set(
+        Ranking.objects.filter(
+            participant=participant, round_id__in=ids, kind=Ranking.Kind.FINAL
+        ).values_list("round_id", flat=True)
+    )
+    positioned = set(
+        PositionRating.objects.filter(
+            participant=participant, round_id__in=ids, index=1
+        ).values_list("round_id", flat=True)
+    )
+    surveyed = set(
+        SurveyResponse.objects.filter(participant=participant, round_id__in=ids).values_list(
+            "round_id", flat=True
+        )
+    )
+    owed = []
+    for round_ in rounds:
+        if winners.get(round_.pk, 0) > 1 and round_.pk not in ranked:
+            owed.append((round_, "final_ranking"))
+        if position_statement(round_) and round_.pk not in positioned:
+            owed.append((round_, "position_after"))
+        if round_.group.deliberation.survey_items and round_.pk not in surveyed:
+            owed.append((round_, "survey"))
+    return owed
+
+
+def statement_letters(statements: list[Statement]) -> list[tuple[str, Statement]]:
+    """Neutral labels (A, B, C, ...) in the member's order; they say nothing about provenance."""
+    return [(LETTERS[i % len(LETTERS)], s) for i, s in enumerate(statements)]
 
 
 def statements_for(participant: Participant, iteration: Iteration) -> list[Statement]:

@@ -8,7 +8,7 @@ their own opinion's wording a statement shares, plus noise. They are not a model
 import random
 import re
 
-from deliberation.models import Group, Iteration, Participant, Rating, Round, Statement
+from deliberation.models import Group, Participant
 
 REASONS = [
     "The people most affected by this should have the biggest say in it.",
@@ -111,62 +111,125 @@ def bot_rating(opinion: str, statement: str, rng: random.Random) -> tuple[int, i
     return min(7, max(1, agreement)), min(7, max(1, quality))
 
 
-def bots_act(*, group: Group) -> int:
-    """Let every active bot of the group do what the current phase asks. Returns actions taken."""
-    from deliberation.services.ratings import rating_submit
-    from deliberation.services.rounds import critique_submit, opinion_submit, previous_winner
+def bot_places(opinion: str, statements, rng: random.Random) -> dict[int, int]:
+    """A ranking (statement id -> place, 1 = best) by the bot's agreement, ties broken by noise."""
+    scored = sorted(
+        statements, key=lambda s: -(bot_rating(opinion, s.text, rng)[0] + rng.random() / 10)
+    )
+    return {statement.pk: place for place, statement in enumerate(scored, start=1)}
 
-    round_ = group.rounds.filter(status=Round.Status.ACTIVE).order_by("-position").first()
-    if round_ is None:
-        return 0
-    iteration = round_.iterations.order_by("-index").first()
-    if iteration is None:
-        return 0
+
+def bot_position(opinion: str, question, rng: random.Random) -> int:
+    """Agreement with the position statement: from the side the bot's opinion took, plus noise."""
+    affirming = _clause(question.affirming_statement or "")
+    leans_yes = bool(affirming) and affirming in opinion or "yes" in opinion.lower()
+    centre = 5.5 if leans_yes else 2.5
+    return min(7, max(1, round(centre + rng.gauss(0, 1))))
+
+
+# The steps a bot can take; any other step (waiting, mediating, done) means there is nothing to do.
+BOT_STEPS = (
+    "position_before",
+    "write_opinion",
+    "write_critique",
+    "rate",
+    "rank",
+    "final_ranking",
+    "position_after",
+    "survey",
+)
+
+
+def bot_step(bot: Participant) -> bool:
+    """Do what the bot's current step asks, through the same services as people; False when the
+    bot has to wait for its group."""
+    from deliberation.selectors.participant import participant_step
+    from deliberation.services import responses
+    from deliberation.services.ratings import rating_submit
+    from deliberation.services.rounds import critique_submit, opinion_submit
+
+    step = participant_step(bot)
+    if step.kind not in BOT_STEPS:
+        return False
+    round_ = step.round
+    key = f"{bot.pk}-{step.key}"
+    rng = random.Random(key)
+    opinion = bot.opinions.filter(iteration__round=round_, iteration__index=0).first()
+    own = opinion.text if opinion else ""
+    if step.kind == "position_before":
+        stance = bot_opinion(round_.question, random.Random(f"{bot.pk}-{step.iteration.pk}"))
+        agreement = bot_position(stance, round_.question, rng)
+        responses.position_rating_submit(
+            participant=bot, round_=round_, index=0, agreement=agreement
+        )
+    elif step.kind == "write_opinion":
+        opinion_submit(
+            participant=bot,
+            iteration=step.iteration,
+            text=bot_opinion(round_.question, random.Random(f"{bot.pk}-{step.iteration.pk}")),
+            response_duration_ms=rng.randint(30_000, 240_000),
+        )
+    elif step.kind == "write_critique":
+        critique_submit(
+            participant=bot,
+            iteration=step.iteration,
+            text=bot_critique(own, step.statement.text, rng),
+            response_duration_ms=rng.randint(20_000, 180_000),
+        )
+    elif step.kind == "rate":
+        agreement, quality = bot_rating(own, step.statement.text, rng)
+        rating_submit(
+            participant=bot,
+            statement=step.statement,
+            agreement=agreement,
+            quality=quality,
+            response_duration_ms=rng.randint(5_000, 60_000),
+        )
+    elif step.kind == "rank":
+        responses.ranking_submit(
+            participant=bot,
+            iteration=step.iteration,
+            places=bot_places(own, step.statements, rng),
+        )
+    elif step.kind == "final_ranking":
+        responses.final_ranking_submit(
+            participant=bot, round_=round_, places=bot_places(own, step.statements, rng)
+        )
+    elif step.kind == "position_after":
+        responses.position_rating_submit(
+            participant=bot,
+            round_=round_,
+            index=1,
+            agreement=bot_position(own, round_.question, rng),
+        )
+    elif step.kind == "survey":
+        items = round_.group.deliberation.survey_items
+        responses.survey_submit(
+            participant=bot,
+            round_=round_,
+            answers={
+                item["key"]: (
+                    rng.randint(2, 7)
+                    if item["kind"] == "likert"
+                    else ("I have nothing to add." if item.get("required") else "")
+                )
+                for item in items
+            },
+        )
+    return True
+
+
+def bots_act(*, group: Group) -> int:
+    """Let every active bot of the group do all it can now. Returns the number of actions taken.
+
+    Bots walk the same step machine as people (`participant_step`), so they answer every part of
+    the protocol a person does, in the same order.
+    """
     bots = list(group.members.filter(provenance="bot_citizen", status=Participant.Status.ACTIVE))
     actions = 0
     for bot in bots:
-        iteration.refresh_from_db()
-        rng = random.Random(f"{bot.pk}-{iteration.pk}")
-        if iteration.state == Iteration.State.COLLECTING:
-            if iteration.index == 0:
-                if not bot.opinions.filter(iteration=iteration).exists():
-                    opinion_submit(
-                        participant=bot,
-                        iteration=iteration,
-                        text=bot_opinion(round_.question, rng),
-                        response_duration_ms=rng.randint(30_000, 240_000),
-                    )
-                    actions += 1
-            elif not bot.critiques.filter(iteration=iteration).exists():
-                winner = previous_winner(iteration)
-                opinion = bot.opinions.filter(iteration__round=round_, iteration__index=0).first()
-                if winner is not None and opinion is not None:
-                    critique_submit(
-                        participant=bot,
-                        iteration=iteration,
-                        text=bot_critique(opinion.text, winner.text, rng),
-                        response_duration_ms=rng.randint(20_000, 180_000),
-                    )
-                    actions += 1
-        elif iteration.state == Iteration.State.RATING:
-            opinion = bot.opinions.filter(iteration__round=round_, iteration__index=0).first()
-            rated = set(
-                Rating.objects.filter(participant=bot, iteration=iteration).values_list(
-                    "statement_id", flat=True
-                )
-            )
-            for statement in Statement.objects.filter(iteration=iteration, shown=True):
-                if statement.pk in rated:
-                    continue
-                agreement, quality = bot_rating(
-                    opinion.text if opinion else "", statement.text, rng
-                )
-                rating_submit(
-                    participant=bot,
-                    statement=statement,
-                    agreement=agreement,
-                    quality=quality,
-                    response_duration_ms=rng.randint(5_000, 60_000),
-                )
-                actions += 1
+        for _ in range(100):  # a bound, far above the steps of one phase
+            if not bot_step(bot):
+                break
+            actions += 1
     return actions

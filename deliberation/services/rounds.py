@@ -19,10 +19,11 @@ from deliberation.models import (
     Iteration,
     Opinion,
     Participant,
-    Rating,
     Round,
     Statement,
 )
+from deliberation.selectors.participant import members_done_rating
+from deliberation.services.conditions import round_exclusion_choose
 
 
 def _enqueue_mediation(iteration_id: int) -> None:
@@ -77,6 +78,7 @@ def round_start(*, group: Group, position: int) -> Round:
             "started_at": timezone.now(),
         },
     )
+    round_exclusion_choose(round_=round_)  # exclusion condition: who this round leaves out
     iteration_start(round_=round_, index=0)
     return round_
 
@@ -272,8 +274,9 @@ def shown_statements(iteration: Iteration):
 
 
 def iteration_finish_if_rated(*, iteration: Iteration, force: bool = False) -> bool:
-    """Close the rating phase when every present member has rated every statement shown
-    (or, with `force`, when its deadline has passed), then move the group on."""
+    """Close the rating phase when every present member has rated every statement shown and,
+    when several were shown, ranked them (or, with `force`, when its deadline has passed), then
+    move the group on."""
     with transaction.atomic():
         iteration = (
             Iteration.objects.select_for_update()
@@ -285,8 +288,7 @@ def iteration_finish_if_rated(*, iteration: Iteration, force: bool = False) -> b
         group = iteration.round.group
         shown = shown_statements(iteration).count()
         members = list(present_members(group).values_list("pk", flat=True))
-        rated = Rating.objects.filter(iteration=iteration, participant_id__in=members).count()
-        if not force and rated < shown * len(members):
+        if not force and len(members_done_rating(iteration, members, shown)) < len(members):
             return False
         iteration.state = Iteration.State.DONE
         iteration.save(update_fields=["state", "updated_at"])
@@ -310,9 +312,12 @@ def _advance(iteration: Iteration) -> None:
         round_start(group=group, position=round_.position + 1)
         return
     Group.objects.filter(pk=group.pk).update(status=Group.Status.DONE, ended_at=now)
-    group.members.filter(status=Participant.Status.ACTIVE).update(
-        status=Participant.Status.COMPLETED, completed_at=now
-    )
+    # Members are completed once they have also answered the end-of-round questions they owe.
+    from deliberation.services.responses import participant_complete_if_done
+
+    for member in present_members(group):
+        participant_complete_if_done(participant=member)
+    _enqueue_bots(group)
 
 
 def iteration_advance_if_overdue(*, iteration: Iteration, now=None) -> bool:

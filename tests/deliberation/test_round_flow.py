@@ -27,6 +27,7 @@ from deliberation.models import (
 from deliberation.selectors.participant import participant_step
 from deliberation.services.mediation import iteration_mediate
 from deliberation.services.ratings import rating_submit
+from deliberation.services.responses import survey_submit
 from deliberation.services.rounds import iterations_advance_overdue, opinion_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -98,6 +99,15 @@ def test_a_whole_opinion_round_stores_candidates_predictions_winner_and_ratings(
     assert Rating.objects.filter(iteration=iteration).count() == 3
     group = Group.objects.get(deliberation=deliberation)
     assert group.status == Group.Status.DONE
+    # The group is done; each member is completed once the end-of-round survey is answered.
+    assert set(group.members.values_list("status", flat=True)) == {"active"}
+    for member in members:
+        assert participant_step(member).kind == "survey"
+        survey_submit(
+            participant=member,
+            round_=iteration.round,
+            answers={"helpful": 5, "represented": 4, "comment": ""},
+        )
     assert set(group.members.values_list("status", flat=True)) == {"completed"}
     assert participant_step(Participant.objects.get(pk=members[0].pk)).kind == "done"
 

@@ -163,10 +163,8 @@ class Command(BaseCommand):
         groups = list(Group.objects.filter(deliberation=deliberation).order_by("number"))
         for group in tqdm(groups, desc="rounds", unit="group", file=sys.stderr):
             for _ in range(BOT_PASSES_MAX):
-                group.refresh_from_db()
-                if group.status != Group.Status.ACTIVE or _has_failed(group):
-                    break
-                if bots_act(group=group) == 0:
+                # A finished group may still owe end-of-round answers: go on while bots act.
+                if _has_failed(group) or bots_act(group=group) == 0:
                     break
 
     def _wait_for_worker(self, deliberation: Deliberation, groups: int, timeout: float) -> None:

@@ -1,0 +1,256 @@
+"""What a member answers besides opinions, critiques and ratings: position ratings, rankings of
+the statements shown, the final preference ranking between a round's winners, the end-of-round
+survey, and the moment a member has finished everything and counts as completed.
+
+Every answer is stored once. Sending the same answer again (a double click, a second tab) returns
+what is stored; sending a different one is refused with 409, never silently overwritten.
+"""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from deliberation.errors import DomainError, NotAllowed, WrongPhase
+from deliberation.models import (
+    TEXT_MAX,
+    Group,
+    Iteration,
+    Participant,
+    PositionRating,
+    Ranking,
+    Round,
+    SurveyResponse,
+)
+from deliberation.selectors.participant import (
+    followups_pending,
+    position_statement,
+    round_winners,
+    statements_for,
+)
+from deliberation.services.ratings import likert_value
+from deliberation.services.rounds import iteration_finish_if_rated
+
+
+def _already(what: str) -> DomainError:
+    return DomainError(
+        f"You have already sent your {what}; it cannot be changed.",
+        code="already_submitted",
+        status=409,
+    )
+
+
+def _check_member(participant: Participant, round_: Round) -> None:
+    if participant.group_id is None or participant.group_id != round_.group_id:
+        raise NotAllowed("This is not your group's discussion.", code="not_member")
+    if participant.status != Participant.Status.ACTIVE:
+        raise WrongPhase("You are no longer taking part in this group.", code="not_active")
+
+
+def position_rating_submit(
+    *, participant: Participant, round_: Round, index: int, agreement
+) -> PositionRating:
+    """Agreement with the round's position statement: index 0 before the round, 1 after it."""
+    agreement = likert_value(agreement, what="agreement")
+    if index not in (0, 1):
+        raise DomainError("A position is rated before (0) or after (1) a round.", code="index")
+    existing = PositionRating.objects.filter(
+        participant=participant, round=round_, index=index
+    ).first()
+    if existing is not None:
+        if existing.agreement == agreement:
+            return existing
+        raise _already("position rating")
+    _check_member(participant, round_)
+    if not position_statement(round_):
+        raise WrongPhase("This question has no position statement to rate.", code="wrong_phase")
+    if index == 0:
+        opinion_iteration = round_.iterations.filter(index=0).first()
+        if opinion_iteration is None or opinion_iteration.state != Iteration.State.COLLECTING:
+            raise WrongPhase("The round has moved on past this question.", code="wrong_phase")
+    elif round_.status != Round.Status.DONE:
+        raise WrongPhase("This question is asked at the end of the round.", code="wrong_phase")
+    try:
+        with transaction.atomic():
+            rating = PositionRating.objects.create(
+                participant=participant, round=round_, index=index, agreement=agreement
+            )
+    except IntegrityError:
+        existing = PositionRating.objects.get(participant=participant, round=round_, index=index)
+        if existing.agreement == agreement:
+            return existing
+        raise _already("position rating") from None
+    participant_complete_if_done(participant=participant)
+    return rating
+
+
+def _ranks(places: dict, statement_ids: list[int]) -> list[int]:
+    """Places (1 = best, ties allowed) for exactly the given statements -> dense 0-based ranks in
+    the order of `statement_ids`."""
+    if not isinstance(places, dict):
+        raise DomainError("A ranking gives a place to every statement.", code="ranking_invalid")
+    keys = {str(k) for k in places}
+    wanted = {str(s) for s in statement_ids}
+    if keys != wanted:
+        raise DomainError(
+            "Please give a place to every statement shown, and only to those.",
+            code="ranking_incomplete",
+        )
+    count = len(statement_ids)
+    values = []
+    for statement_id in statement_ids:
+        value = places.get(statement_id, places.get(str(statement_id)))
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= count:
+            raise DomainError(
+                f"Each place must be a whole number from 1 to {count}.", code="ranking_invalid"
+            )
+        values.append(value)
+    dense = {v: i for i, v in enumerate(sorted(set(values)))}
+    return [dense[v] for v in values]
+
+
+def ranking_submit(*, participant: Participant, iteration: Iteration, places: dict) -> Ranking:
+    """A member's ranking of the statements shown to them in an iteration.
+
+    `places` maps statement id to place (1 = best; equal places are ties, as in [T24]'s data).
+    Stored in the order the member saw the statements, with 0-based numerical ranks.
+    """
+    shown = [s.pk for s in statements_for(participant, iteration)]
+    ranks = _ranks(places, shown)
+    existing = Ranking.objects.filter(
+        participant=participant, iteration=iteration, kind=Ranking.Kind.STATEMENTS
+    ).first()
+    if existing is not None:
+        if existing.statement_ids == shown and existing.numerical_ranks == ranks:
+            return existing
+        raise _already("ranking")
+    round_ = iteration.round
+    _check_member(participant, round_)
+    if iteration.state != Iteration.State.RATING:
+        raise WrongPhase("Ranking has closed for these statements.", code="wrong_phase")
+    if len(shown) < 2:
+        raise WrongPhase("There is only one statement; there is nothing to rank.", code="no_rank")
+    try:
+        with transaction.atomic():
+            ranking = Ranking.objects.create(
+                participant=participant,
+                round=round_,
+                iteration=iteration,
+                kind=Ranking.Kind.STATEMENTS,
+                statement_ids=shown,
+                numerical_ranks=ranks,
+            )
+    except IntegrityError:
+        raise _already("ranking") from None
+    iteration_finish_if_rated(iteration=iteration)
+    return ranking
+
+
+def final_ranking_submit(*, participant: Participant, round_: Round, places: dict) -> Ranking:
+    """The member's preference between the round's winners (one per iteration), after the round."""
+    winners = [s.pk for s in round_winners(participant, round_)]
+    ranks = _ranks(places, winners)
+    existing = Ranking.objects.filter(
+        participant=participant, round=round_, iteration__isnull=True, kind=Ranking.Kind.FINAL
+    ).first()
+    if existing is not None:
+        if existing.statement_ids == winners and existing.numerical_ranks == ranks:
+            return existing
+        raise _already("final ranking")
+    _check_member(participant, round_)
+    if round_.status != Round.Status.DONE:
+        raise WrongPhase("This question is asked at the end of the round.", code="wrong_phase")
+    if len(winners) < 2:
+        raise WrongPhase("This round had one statement; there is nothing to rank.", code="no_rank")
+    try:
+        with transaction.atomic():
+            ranking = Ranking.objects.create(
+                participant=participant,
+                round=round_,
+                iteration=None,
+                kind=Ranking.Kind.FINAL,
+                statement_ids=winners,
+                numerical_ranks=ranks,
+            )
+    except IntegrityError:
+        raise _already("final ranking") from None
+    participant_complete_if_done(participant=participant)
+    return ranking
+
+
+def _survey_answer(item: dict, value):
+    what = f'"{item["text"]}"'
+    blank = value is None or (isinstance(value, str) and not value.strip())
+    if blank:
+        if item.get("required"):
+            raise DomainError(f"Please answer {what}.", code=f"survey_{item['key']}")
+        return ""
+    if item["kind"] == "likert":
+        return likert_value(value, what=what)
+    if not isinstance(value, str):
+        raise DomainError(f"The answer to {what} must be text.", code=f"survey_{item['key']}")
+    value = value.replace("\r\n", "\n").strip()
+    if len(value) > TEXT_MAX or "\x00" in value:
+        raise DomainError(
+            f"Please keep the answer to {what} to {TEXT_MAX:,} characters.",
+            code=f"survey_{item['key']}",
+        )
+    return value
+
+
+def survey_submit(*, participant: Participant, round_: Round, answers: dict) -> int:
+    """The end-of-round survey, all items at once; an optional item left blank is stored as "".
+
+    Returns the number of items stored (0 when the same answers were already stored).
+    """
+    items = list(round_.group.deliberation.survey_items or [])
+    if not isinstance(answers, dict):
+        raise DomainError("The survey answers must be a mapping of item to answer.", code="survey")
+    unknown = set(map(str, answers)) - {item["key"] for item in items}
+    if unknown:
+        raise DomainError(
+            f"Unknown survey item(s): {', '.join(sorted(unknown))}.", code="survey_unknown"
+        )
+    cleaned = {item["key"]: _survey_answer(item, answers.get(item["key"])) for item in items}
+    stored = dict(
+        SurveyResponse.objects.filter(participant=participant, round=round_).values_list(
+            "item", "value"
+        )
+    )
+    if stored:
+        if stored == cleaned:
+            return 0
+        raise _already("answers to the survey")
+    _check_member(participant, round_)
+    if round_.status != Round.Status.DONE:
+        raise WrongPhase("The survey is asked at the end of the round.", code="wrong_phase")
+    if not items:
+        raise WrongPhase("This study has no survey.", code="wrong_phase")
+    try:
+        with transaction.atomic():
+            SurveyResponse.objects.bulk_create(
+                SurveyResponse(participant=participant, round=round_, item=key, value=value)
+                for key, value in cleaned.items()
+            )
+    except IntegrityError:
+        raise _already("answers to the survey") from None
+    participant_complete_if_done(participant=participant)
+    return len(cleaned)
+
+
+def participant_complete_if_done(*, participant: Participant) -> bool:
+    """Mark a member completed once their group has finished (or was ended) and every step the
+    member owes is saved: the end-of-round questions of every finished round. Only then is a panel
+    member sent to the completion URL with its code."""
+    participant = Participant.objects.select_related("group").get(pk=participant.pk)
+    group = participant.group
+    if participant.status != Participant.Status.ACTIVE or group is None:
+        return False
+    if group.status not in (Group.Status.DONE, Group.Status.ENDED):
+        return False
+    if group.status == Group.Status.DONE and followups_pending(participant):
+        return False
+    updated = Participant.objects.filter(
+        pk=participant.pk, status=Participant.Status.ACTIVE
+    ).update(status=Participant.Status.COMPLETED, completed_at=timezone.now())
+    return updated == 1
