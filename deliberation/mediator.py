@@ -12,6 +12,7 @@ from functools import lru_cache
 from django.conf import settings
 
 from inference.base import Generator, RewardModel
+from inference.comparisons import baseline_config
 from inference.config import (
     BackendConfig,
     MediationConfig,
@@ -35,6 +36,14 @@ def iteration_config(iteration) -> MediationConfig:
     if group.condition_id is not None:
         config = config.merged(group.condition.mediation_config)
     return config.with_seed(iteration.pk)
+
+
+def baseline_iteration_config(iteration, config: MediationConfig) -> MediationConfig:
+    """The baseline comparison's config for an iteration whose mediation runs with `config`:
+    N = 1 (no reranking) and the condition's `baseline_config` on top, with a seed of its own
+    (`inference.comparisons.baseline_config`)."""
+    condition = iteration.round.group.condition
+    return baseline_config(config, condition.baseline_config if condition else None)
 
 
 def _freeze(config: BackendConfig) -> str:

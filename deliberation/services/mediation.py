@@ -2,6 +2,22 @@
 
 `iteration_mediate` is what the Celery task calls. It is idempotent: the work is claimed with a
 conditional update, and the one-candidate-set-per-iteration constraint makes a repeat harmless.
+
+A group's condition may name comparison statements, shown beside the winner to be rated in the
+same way, in an order shuffled per member and without saying where each came from:
+
+- `best_opinion`, in the opinion iteration only (the best opinion cannot change in a critique
+  iteration, and showing it again would ask for the same rating twice): the opinion with the
+  highest predicted welfare for the whole group (every member who wrote, included or excluded),
+  scored as a candidate by the iteration's reward model and aggregated as the mediator
+  aggregates (`inference.comparisons.best_opinion`).
+- `baseline`, in every iteration: the statement of a baseline mediator built from the
+  condition's `baseline_config` over the iteration's config, by default the same generator with
+  N = 1 (no reranking). It gets the mediator's inputs: the included members' opinions and, in a
+  critique iteration, the previous winner and their critiques.
+
+Comparisons are computed after the mediation and stored in the same transaction as the
+candidates; when one fails, the iteration fails with the reason and nothing is stored.
 """
 
 import logging
@@ -15,6 +31,7 @@ from django.utils import timezone
 from deliberation import mediator
 from deliberation.models import (
     CandidateSet,
+    Condition,
     Critique,
     Iteration,
     ModelVersion,
@@ -24,8 +41,11 @@ from deliberation.models import (
     Provenance,
     Statement,
 )
+from deliberation.services.conditions import BASELINE, BEST_OPINION, COMPARISONS
 from deliberation.services.rounds import _enqueue_bots, iteration_fail, previous_winner
-from inference.base import InferenceError
+from inference.base import InferenceError, RewardModel
+from inference.comparisons import BestOpinion, best_opinion
+from inference.config import MediationConfig
 from inference.mediation import MediationResult, mediate_with_config
 
 logger = logging.getLogger(__name__)
@@ -38,6 +58,7 @@ CLAIM_LEASE = timedelta(minutes=10)
 class RoundInputs:
     question: str
     members: list[Participant]
+    opinion_ids: list[int]
     opinions: list[str]
     include: list[int]
     previous_winner: Statement | None
@@ -72,6 +93,7 @@ def mediation_inputs(iteration: Iteration) -> RoundInputs:
     return RoundInputs(
         question=round_.question.text,
         members=members,
+        opinion_ids=[o.pk for o in opinions],
         opinions=[o.text for o in opinions],
         include=include,
         previous_winner=winner,
@@ -124,15 +146,102 @@ def iteration_mediate(*, iteration_id: int) -> CandidateSet | None:
             critiques=inputs.critiques,
             include=inputs.include,
         )
+        comparisons = comparisons_compute(
+            iteration=iteration, inputs=inputs, config=config, reward_model=reward_model
+        )
+    except ComparisonFailed as exc:
+        logger.warning("a comparison of iteration %s failed: %s", iteration_id, exc)
+        iteration_fail(iteration=iteration, reason=str(exc))
+        return None
     except (InferenceError, ValueError) as exc:
         logger.warning("mediation of iteration %s failed: %s", iteration_id, exc)
         iteration_fail(iteration=iteration, reason=f"{type(exc).__name__}: {exc}")
         return None
     try:
-        return _store(iteration, inputs, config.to_dict(), result)
+        return _store(iteration, inputs, config.to_dict(), result, comparisons)
     except IntegrityError:
         # Another worker stored this iteration's candidates first; theirs stand.
         return CandidateSet.objects.filter(iteration_id=iteration_id).first()
+
+
+class ComparisonFailed(Exception):
+    """A comparison statement could not be made; the message is the iteration's failure reason."""
+
+
+@dataclass(frozen=True)
+class Comparisons:
+    """What `comparisons_compute` produced; `None` for a comparison the iteration does not show."""
+
+    best_opinion: BestOpinion | None = None
+    baseline: MediationResult | None = None
+    baseline_config: MediationConfig | None = None
+
+
+def condition_comparisons(condition: Condition | None) -> list[str]:
+    """The comparisons a condition names, each once, in the order given; `ValueError` for a
+    name that is not one of `COMPARISONS` or a value that is not a list."""
+    if condition is None:
+        return []
+    names = condition.comparisons or []
+    if not isinstance(names, list):
+        raise ValueError(f"condition {condition.name!r}: comparisons must be a list")
+    unknown = [n for n in names if n not in COMPARISONS]
+    if unknown:
+        raise ValueError(
+            f"condition {condition.name!r} names unknown comparisons {unknown!r}; "
+            f"choose from {', '.join(COMPARISONS)}"
+        )
+    return list(dict.fromkeys(names))
+
+
+def comparisons_compute(
+    *,
+    iteration: Iteration,
+    inputs: RoundInputs,
+    config: MediationConfig,
+    reward_model: RewardModel,
+) -> Comparisons:
+    """Run the comparisons the group's condition shows in this iteration (module docstring).
+
+    Nothing is stored. Raises `ComparisonFailed`, naming the comparison and the backend's
+    error, when one cannot be made; `ValueError` for a condition naming unknown comparisons.
+    """
+    names = condition_comparisons(iteration.round.group.condition)
+    found = {}
+    if BEST_OPINION in names and not iteration.is_critique:
+        try:
+            found["best_opinion"] = best_opinion(
+                question=inputs.question,
+                opinions=inputs.opinions,
+                reward_model=reward_model,
+                aggregation=config.aggregation,
+                alpha=config.alpha,
+                seed=config.seed,
+            )
+        except (InferenceError, ValueError) as exc:
+            raise ComparisonFailed(_failure(BEST_OPINION, exc)) from exc
+    if BASELINE in names:
+        try:
+            baseline_config = mediator.baseline_iteration_config(iteration, config)
+            generator, baseline_reward = mediator.backends(baseline_config)
+            found["baseline"] = mediate_with_config(
+                config=baseline_config,
+                generator=generator,
+                reward_model=baseline_reward,
+                question=inputs.question,
+                opinions=inputs.opinions,
+                previous_winner=inputs.previous_winner.text if inputs.previous_winner else None,
+                critiques=inputs.critiques,
+                include=inputs.include,
+            )
+        except (InferenceError, ValueError) as exc:
+            raise ComparisonFailed(_failure(BASELINE, exc)) from exc
+        found["baseline_config"] = baseline_config
+    return Comparisons(**found)
+
+
+def _failure(name: str, exc: Exception) -> str:
+    return f"The {name} comparison failed: {type(exc).__name__}: {exc}"
 
 
 def _model_version(description: dict, role: str) -> ModelVersion:
@@ -147,7 +256,13 @@ def _model_version(description: dict, role: str) -> ModelVersion:
 
 
 @transaction.atomic
-def _store(iteration: Iteration, inputs: RoundInputs, config: dict, result: MediationResult):
+def _store(
+    iteration: Iteration,
+    inputs: RoundInputs,
+    config: dict,
+    result: MediationResult,
+    comparisons: Comparisons,
+):
     iteration = Iteration.objects.select_for_update().get(pk=iteration.pk)
     if iteration.state != Iteration.State.MEDIATING:
         return None
@@ -204,13 +319,20 @@ def _store(iteration: Iteration, inputs: RoundInputs, config: dict, result: Medi
             for m, member in enumerate(inputs.members)
         ]
     )
+    revisions = list(statements)
+    if comparisons.best_opinion is not None:
+        _store_best_opinion(iteration, inputs, comparisons.best_opinion)
+    if comparisons.baseline is not None:
+        revisions.append(
+            _store_baseline(iteration, inputs, comparisons.baseline, comparisons.baseline_config)
+        )
     if inputs.previous_winner is not None:
         Statement.parents.through.objects.bulk_create(
             [
                 Statement.parents.through(
                     from_statement_id=statement.pk, to_statement_id=inputs.previous_winner.pk
                 )
-                for statement in statements
+                for statement in revisions
             ]
         )
     deliberation = iteration.round.group.deliberation
@@ -224,3 +346,76 @@ def _store(iteration: Iteration, inputs: RoundInputs, config: dict, result: Medi
     )
     _enqueue_bots(iteration.round.group)
     return candidate_set
+
+
+def _store_predictions(statement: Statement, members: list[Participant], values) -> None:
+    Prediction.objects.bulk_create(
+        [
+            Prediction(statement=statement, participant=member, value=float(values[m]))
+            for m, member in enumerate(members)
+        ]
+    )
+
+
+def _store_best_opinion(iteration: Iteration, inputs: RoundInputs, found: BestOpinion) -> Statement:
+    """The best opinion, shown; its metadata keeps every opinion's predictions and score."""
+    data = found.to_dict()
+    author = inputs.members[found.index]
+    statement = Statement.objects.create(
+        iteration=iteration,
+        role=Statement.Role.BEST_OPINION,
+        text=inputs.opinions[found.index],
+        # The author's provenance: human_citizen, or bot_citizen in a pilot with bots.
+        provenance=author.provenance,
+        source_opinion_id=inputs.opinion_ids[found.index],
+        group_score=float(found.scores[found.index]),
+        shown=True,
+        metadata={
+            "comparison": BEST_OPINION,
+            "opinion_ids": inputs.opinion_ids,
+            "member_ids": [m.pk for m in inputs.members],
+            "included_ids": [inputs.members[i].pk for i in found.included],
+            "scores": data["scores"],
+            "predictions": data["predictions"],
+            "aggregation": data["aggregation"],
+            "reward_model": data["reward_model"],
+        },
+    )
+    _store_predictions(statement, inputs.members, found.predictions[:, found.index])
+    return statement
+
+
+def _store_baseline(
+    iteration: Iteration, inputs: RoundInputs, result: MediationResult, config: MediationConfig
+) -> Statement:
+    """The baseline mediator's winner (its only sample when N = 1), shown."""
+    data = result.to_dict()
+    winner = result.winning_candidate
+    statement = Statement.objects.create(
+        iteration=iteration,
+        role=Statement.Role.BASELINE,
+        text=winner.text,
+        provenance=Provenance.MODEL_MEDIATOR,
+        model_version=_model_version(result.generator, ModelVersion.Role.GENERATOR),
+        template_version=str(winner.provenance.get("template_version", ""))[:64],
+        seed=winner.provenance.get("seed"),
+        sample_index=winner.provenance.get("sample_index"),
+        group_score=float(result.scores[result.winner]),
+        shown=True,
+        metadata={
+            "comparison": BASELINE,
+            "config": config.to_dict(),
+            "candidate": winner.provenance,
+            "candidates": data["candidates"],
+            "member_ids": [m.pk for m in inputs.members],
+            "included_ids": [inputs.members[i].pk for i in result.included],
+            "predictions": data["predictions"],
+            "scores": data["scores"],
+            "winner": data["winner"],
+            "aggregation": data["aggregation"],
+            "reward_model": data["reward_model"],
+            "timings": data["timings"],
+        },
+    )
+    _store_predictions(statement, inputs.members, result.predictions[:, result.winner])
+    return statement

@@ -58,6 +58,7 @@ def participant_assign_group(*, participant: Participant) -> Group:
     web processes never overfill a group. A group starts when it is full; in a deliberation that
     fills with bots, a human's arrival fills the rest of the group with bots at once.
     """
+    from deliberation.services.conditions import condition_for_new_group
     from deliberation.services.rounds import group_start
 
     with transaction.atomic():
@@ -71,7 +72,11 @@ def participant_assign_group(*, participant: Participant) -> Group:
             number = (
                 Group.objects.filter(deliberation=deliberation).aggregate(n=Max("number"))["n"] or 0
             ) + 1
-            group = Group.objects.create(deliberation=deliberation, number=number)
+            group = Group.objects.create(
+                deliberation=deliberation,
+                number=number,
+                condition=condition_for_new_group(deliberation=deliberation),
+            )
         _seat(participant, group)
         if deliberation.fill_with_bots and not participant.is_bot:
             while group.members.count() < deliberation.group_size:
