@@ -14,11 +14,10 @@ from django.db import transaction
 from django.db.models import Count
 
 from deliberation.models import Condition, Deliberation, Group, Participant, Round
+from deliberation.services.study_settings import COMPARISONS
 
-# What a condition's `comparisons` may name; they are shown in this order of storage.
-BEST_OPINION = "best_opinion"
-BASELINE = "baseline"
-COMPARISONS = (BEST_OPINION, BASELINE)
+# The names a condition's `comparisons` may hold (checked by `deliberation_create`).
+BEST_OPINION, BASELINE = COMPARISONS
 
 _system_random = random.SystemRandom()
 

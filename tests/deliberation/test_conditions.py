@@ -143,6 +143,23 @@ def test_a_deliberation_without_conditions_gives_its_groups_none(make_group):
     assert not Round.objects.get(group=group).excluded.exists()
 
 
+def test_conditions_set_up_by_deliberation_create_reach_the_group_and_its_round(make_group):
+    deliberation, members = make_group(
+        3,
+        exclusion_count=1,
+        conditions=[
+            {"name": "excluded-one", "exclusion": True, "comparisons": ["best_opinion", "baseline"]}
+        ],
+    )
+    group = Group.objects.get(deliberation=deliberation)
+    assert group.condition.name == "excluded-one"
+    assert Round.objects.get(group=group).excluded.count() == 1
+    iteration = write_opinions(group)
+    assert len(CandidateSet.objects.get(iteration=iteration).included_ids) == 2
+    roles = Statement.objects.filter(iteration=iteration, shown=True).values_list("role", flat=True)
+    assert sorted(roles) == ["baseline", "best_opinion", "candidate"]
+
+
 # -- exclusion -------------------------------------------------------------------------------
 
 
