@@ -12,7 +12,16 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
-from deliberation.models import Deliberation, Group, Iteration, Participant, Statement
+from deliberation.models import (
+    Critique,
+    Deliberation,
+    Group,
+    Iteration,
+    Opinion,
+    Participant,
+    Round,
+    Statement,
+)
 
 MODERATE_PERMISSION = "deliberation.moderate"
 
@@ -53,6 +62,18 @@ def require_session_participant(request: HttpRequest, deliberation: Deliberation
     if participant is None:
         raise PermissionDenied("Open the invitation link to join this deliberation first.")
     return participant
+
+
+def get_member_round(participant: Participant, round_id: int) -> Round:
+    """A round of the participant's own group; anything else is a 404."""
+    round_ = (
+        Round.objects.select_related("group__deliberation", "question")
+        .filter(pk=round_id, group_id=participant.group_id)
+        .first()
+    )
+    if round_ is None or participant.group_id is None:
+        raise Http404("No such round in your group")
+    return round_
 
 
 def get_member_iteration(participant: Participant, iteration_id: int) -> Iteration:
@@ -113,3 +134,26 @@ def get_member_statement(participant: Participant, statement_id: int) -> Stateme
     if statement is None or participant.group_id is None:
         raise Http404("No such statement in your group")
     return statement
+
+
+def get_moderated_iteration(group: Group, iteration_id: int) -> Iteration:
+    """An iteration of the moderated `group`; one of another group is a 404."""
+    iteration = (
+        Iteration.objects.select_related("round__group")
+        .filter(pk=iteration_id, round__group=group)
+        .first()
+    )
+    if iteration is None:
+        raise Http404("No such iteration in this group")
+    return iteration
+
+
+def get_moderated_text(group: Group, kind: str, text_id: int) -> Opinion | Critique:
+    """An opinion or critique (`kind`) written in the moderated `group`; anything else is a 404."""
+    model = {"opinion": Opinion, "critique": Critique}.get(kind)
+    text = (
+        model.objects.filter(pk=text_id, iteration__round__group=group).first() if model else None
+    )
+    if text is None:
+        raise Http404("No such text in this group")
+    return text

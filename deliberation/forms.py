@@ -47,3 +47,73 @@ class RatingForm(forms.Form):
     agreement = _likert(AGREEMENT_LABELS, "How much do you agree with this statement?", "agreement")
     quality = _likert(QUALITY_LABELS, "How good is this statement, as a statement?", "quality")
     duration_ms = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class PositionForm(forms.Form):
+    agreement = _likert(AGREEMENT_LABELS, "How much do you agree?", "agreement")
+
+
+class RankingForm(forms.Form):
+    """One place (1 = best) per statement; the plain-form fallback of the ranking widget.
+
+    Equal places are allowed (a tie), as in [T24]'s data. `statements` are in the member's order;
+    each field is named `place_<statement id>`.
+    """
+
+    def __init__(self, *args, statements=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        count = len(statements)
+        self.statements = list(statements)
+        message = f"Please give this statement a place from 1 to {count}."
+        for position, statement in enumerate(self.statements, start=1):
+            self.fields[f"place_{statement.pk}"] = forms.TypedChoiceField(
+                choices=[(value, str(value)) for value in range(1, count + 1)],
+                coerce=int,
+                initial=position,
+                error_messages={"required": message, "invalid_choice": message},
+            )
+
+    def places(self) -> dict[int, int]:
+        return {s.pk: self.cleaned_data[f"place_{s.pk}"] for s in self.statements}
+
+    def rows(self):
+        """(letter, statement, bound field) in the member's order."""
+        from deliberation.selectors.participant import statement_letters
+
+        return [
+            (letter, statement, self[f"place_{statement.pk}"])
+            for letter, statement in statement_letters(self.statements)
+        ]
+
+
+SURVEY_LABELS = {
+    1: "Not at all",
+    2: "Very little",
+    3: "A little",
+    4: "Somewhat",
+    5: "Quite a lot",
+    6: "A lot",
+    7: "Completely",
+}
+
+
+class SurveyForm(forms.Form):
+    """The deliberation's end-of-round items; required ones are checked by the service too."""
+
+    def __init__(self, *args, items=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.items = list(items)
+        for item in self.items:
+            if item["kind"] == "likert":
+                field = _likert(SURVEY_LABELS, item["text"], "this question")
+            else:
+                field = forms.CharField(
+                    label=item["text"],
+                    strip=False,
+                    widget=forms.Textarea(attrs={"rows": 3, "maxlength": str(TEXT_MAX * 2)}),
+                )
+            field.required = bool(item.get("required"))
+            self.fields[item["key"]] = field
+
+    def answers(self) -> dict:
+        return {key: self.cleaned_data.get(key) for key in self.fields}

@@ -93,6 +93,13 @@ def test_a_participant_completes_a_round_through_the_pages(client, bot_deliberat
         f"/j/{deliberation.public_id}/rate/{winner.pk}/", {"agreement": "6", "quality": "5"}
     )
     assert response.status_code == 302
+    html = page(client, deliberation)
+    assert "A few questions about this round" in html
+    round_id = iteration.round_id
+    response = client.post(
+        f"/j/{deliberation.public_id}/survey/{round_id}/", {"helpful": "5", "represented": "4"}
+    )
+    assert response.status_code == 302
     assert "you are done" in page(client, deliberation)
     rating = Rating.objects.get(participant=participant)
     assert (rating.agreement, rating.quality) == (6, 5)
