@@ -118,11 +118,7 @@ def answer_step(client: Client, deliberation, participant: Participant, seat: in
         assert all(f'name="place_{s.pk}"' in html for s in shown)
         assert "Move up" in html  # the script's buttons, hidden until it runs
         places = {f"place_{s.pk}": len(shown) - i for i, s in enumerate(shown)}
-        url = (
-            f"rank/{step.iteration.pk}/"
-            if kind == "rank"
-            else f"final/{step.round.pk}/"
-        )
+        url = f"rank/{step.iteration.pk}/" if kind == "rank" else f"final/{step.round.pk}/"
         post(client, deliberation, url, places)
     elif kind == "survey":
         assert "A few questions about this round" in html
@@ -280,9 +276,7 @@ def test_position_rating_and_survey_are_stored_once_and_checked(study):
     post(client, deliberation, survey_url, {"helpful": "6", "represented": "5"})
     post(client, deliberation, survey_url, {"helpful": "6", "represented": "5"})
     post(client, deliberation, survey_url, {"helpful": "1", "represented": "5"}, status=409)
-    stored = dict(
-        SurveyResponse.objects.filter(participant=member).values_list("item", "value")
-    )
+    stored = dict(SurveyResponse.objects.filter(participant=member).values_list("item", "value"))
     assert stored == {"helpful": 6, "represented": 5, "comment": ""}
 
 
@@ -322,8 +316,7 @@ def test_prolific_ids_are_stored_apart_and_the_redirect_comes_only_after_complet
                 assert c.get(f"/j/{deliberation.public_id}/complete/")["Location"].endswith("/go/")
                 answer_step(c, deliberation, m, seat)
         if all(
-            Participant.objects.get(pk=m.pk).status == Participant.Status.COMPLETED
-            for m in members
+            Participant.objects.get(pk=m.pk).status == Participant.Status.COMPLETED for m in members
         ):
             break
     html = client.get(f"/j/{deliberation.public_id}/go/").content.decode()
@@ -369,7 +362,9 @@ def test_mturk_and_generic_ids(study):
     assert (identity.panel, identity.external_id, identity.session_id) == ("mturk", "W1", "A1")
 
     generic = study(
-        panel="generic", completion_url="https://survey.example/back?code={code}", completion_code="G1"
+        panel="generic",
+        completion_url="https://survey.example/back?code={code}",
+        completion_code="G1",
     )
     other = Client()
     assert other.get(f"/j/{generic.public_id}/").status_code == 400

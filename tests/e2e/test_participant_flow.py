@@ -187,6 +187,13 @@ def test_participant_joins_writes_waits_rates_by_keyboard_and_finishes(
     assert page.evaluate("document.activeElement.textContent.trim()") == "Send rating"
     page.keyboard.press("Enter")
 
+    # The end-of-round survey, then the done page.
+    expect(page.get_by_role("heading", name="A few questions about this round")).to_be_visible()
+    page.get_by_role("group", name=re.compile("help you see")).get_by_label("6 · A lot").check()
+    page.get_by_role("group", name=re.compile("represent your own view")).get_by_label(
+        "5 · Quite a lot"
+    ).check()
+    page.get_by_role("button", name="Continue").click()
     done = page.get_by_role("heading", name=re.compile("you are done"))
     expect(done).to_be_visible()
     page.screenshot(path=str(screenshots / "done.png"), full_page=True)
@@ -207,3 +214,120 @@ def test_participant_joins_writes_waits_rates_by_keyboard_and_finishes(
     assert (mine.agreement, mine.quality, mine.statement_id) == (6, 3, winner.pk)
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.DONE
+
+
+def _rate_by_keyboard(page, agreement: int, quality: int) -> None:
+    _choose_by_keyboard(page, "agreement", agreement)
+    page.keyboard.press("Tab")
+    _choose_by_keyboard(page, "quality", quality)
+    page.get_by_role("button", name="Send rating").click()
+
+
+def test_a_two_iteration_round_with_ranking_and_position_ratings(
+    transactional_db, live_server, live_worker, browser, screenshots
+):
+    """Position rating before; opinion; the winner and the best opinion rated and ranked (the
+    ranking by keyboard, with the move announced); a critique of the winner; the revision rated;
+    the final ranking between the two winners; position rating after; the survey; done."""
+    from playwright.sync_api import expect
+
+    from deliberation.models import PositionRating, Question, Ranking, Round
+
+    expect.set_options(timeout=WAIT_MS)
+    question = Question.objects.create(
+        text="Should towns close their central streets to cars on weekends?",
+        affirming_statement="Towns should close their central streets to cars on weekends.",
+        negating_statement="Towns should NOT close their central streets to cars on weekends.",
+    )
+    deliberation = deliberation_create(
+        created_by=None,
+        title="Streets for people",
+        questions=[question],
+        group_size=3,
+        min_group_size=3,
+        n_candidates=4,
+        critique_iterations=1,
+        fill_with_bots=True,
+        conditions=[{"name": "best-opinion", "comparisons": ["best_opinion"]}],
+    )
+    join_url = live_server.url + reverse("deliberation:join", args=[deliberation.public_id])
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    page.goto(join_url)
+    page.get_by_label("I have read the information above and agree to take part.").check()
+    page.get_by_role("button", name="Agree and continue").click()
+
+    # Position rating before the round.
+    expect(page.get_by_role("heading", name=re.compile("where do you stand\\?"))).to_be_visible()
+    expect(page.locator("#position-statement")).to_have_text(question.affirming_statement)
+    page.get_by_label("3 · Somewhat disagree").check()
+    page.get_by_role("button", name="Continue").click()
+
+    expect(page.get_by_role("heading", name="What do you think?")).to_be_visible()
+    page.get_by_label("Your opinion").fill(OPINION)
+    page.get_by_role("button", name="Send").click()
+
+    # Two statements to rate: the winner and the best opinion, in this member's order.
+    expect(page.get_by_role("heading", name="Rate statement A")).to_be_visible()
+    _rate_by_keyboard(page, 6, 5)
+    expect(page.get_by_role("heading", name="Rate statement B")).to_be_visible()
+    _rate_by_keyboard(page, 3, 4)
+
+    # Ranking by keyboard: focus "Move statement B up", press Enter; the move is announced.
+    expect(page.get_by_role("heading", name="Put the statements in order")).to_be_visible()
+    move_up = page.get_by_role("button", name="Move statement B up")
+    move_up.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#rank-status")).to_have_text("Statement B moved to place 1 of 2.")
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == (
+        "Move statement B up"
+    )
+    assert page.get_by_label("Place").nth(0).input_value() == "1"
+    page.screenshot(path=str(screenshots / "rank.png"), full_page=True)
+    page.get_by_role("button", name="Send ranking").click()
+
+    # The critique of the winner, then the revision.
+    expect(page.get_by_role("heading", name="What would you change?")).to_be_visible()
+    human = Participant.objects.get(deliberation=deliberation, provenance="human_citizen")
+    round_ = Round.objects.get(group=human.group)
+    first_winner = Statement.objects.get(
+        iteration__round=round_, iteration__index=0, is_winner=True
+    )
+    expect(page.locator("#critiqued-statement")).to_have_text(first_winner.text)
+    page.get_by_label("Your critique").fill("It should say who pays for the buses.")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("heading", name="Rate the group statement")).to_be_visible()
+    _rate_by_keyboard(page, 5, 5)
+
+    # Final ranking between the two winners, by choosing places (the plain-form way).
+    expect(page.get_by_role("heading", name="Which version do you prefer?")).to_be_visible()
+    places = page.get_by_label("Place")
+    places.nth(0).select_option("2")
+    places = page.get_by_label("Place")
+    places.nth(1).select_option("1")
+    page.get_by_role("button", name="Send ranking").click()
+
+    expect(page.get_by_role("heading", name=re.compile("where do you stand now"))).to_be_visible()
+    page.get_by_label("5 · Somewhat agree").check()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="A few questions about this round")).to_be_visible()
+    page.get_by_role("group", name=re.compile("help you see")).get_by_label("4 · Somewhat").check()
+    page.get_by_role("group", name=re.compile("represent your own view")).get_by_label(
+        "4 · Somewhat"
+    ).check()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name=re.compile("you are done"))).to_be_visible()
+    context.close()
+
+    positions = dict(
+        PositionRating.objects.filter(participant=human).values_list("index", "agreement")
+    )
+    assert positions == {0: 3, 1: 5}
+    ranking = Ranking.objects.get(participant=human, kind="statements")
+    assert ranking.numerical_ranks == [1, 0]  # B, second shown, moved to first place
+    final = Ranking.objects.get(participant=human, kind="final")
+    assert final.numerical_ranks == [1, 0]
+    assert Rating.objects.filter(participant=human).count() == 3
+    human.refresh_from_db()
+    assert human.status == Participant.Status.COMPLETED
