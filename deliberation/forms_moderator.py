@@ -1,28 +1,57 @@
 """Forms of the moderator pages. They check the shape of the input; the rules (minimum size not
-above group size, at least one question, ...) live in the services, whose `DomainError` codes
-`DOMAIN_ERROR_FIELDS` maps back to the field the moderator has to fix."""
+above group size, at least one question, condition names unique, ...) live in the services,
+whose `DomainError` codes `DOMAIN_ERROR_FIELDS` (and, for a condition, `ConditionError`'s index
+and field) map back to the field the moderator has to fix."""
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from django import forms
 
-from deliberation.models import TEXT_MAX, Question
+from deliberation.models import (
+    SURVEY_KINDS,
+    TEXT_MAX,
+    Deliberation,
+    Question,
+    default_survey_items,
+)
+from deliberation.services.conditions import COMPARISONS
 from deliberation.services.deliberations import (
-    AGGREGATIONS,
     CRITIQUE_ITERATIONS_MAX,
     GROUP_SIZE_MAX,
-    N_CANDIDATES_MAX,
     TITLE_MAX,
 )
+from deliberation.services.study_settings import (
+    AGGREGATIONS,
+    CODE_MAX,
+    COMPLETION_URL_MAX,
+    CONDITION_DESCRIPTION_MAX,
+    CONDITION_NAME_MAX,
+    CONDITIONS_MAX,
+    MODEL_NAME_MAX,
+    N_CANDIDATES_MAX,
+    SURVEY_ITEMS_MAX,
+    ConditionError,
+)
+from inference.config import GENERATOR_BACKENDS, REWARD_BACKENDS
 
 QUESTION_LINES_MAX = 200
 PHASE_MINUTES_MAX = 24 * 60
+DROPOUT_SECONDS_MAX = 24 * 60 * 60
+CONDITION_ROWS_INITIAL = 2
+SURVEY_REQUIRED = {"required": True, "optional": False}
 
 AGGREGATION_LABELS = {
     "welfare": "Welfare (predicted agreement, inequality aversion alpha)",
     "schulze": "Schulze (predicted rankings)",
+}
+COMPARISON_LABELS = {
+    "best_opinion": "The group's best opinion (highest predicted welfare)",
+    "baseline": "A baseline model's statement (N = 1 unless set below)",
 }
 DOMAIN_ERROR_FIELDS = {
     "title": "title",
@@ -38,7 +67,84 @@ DOMAIN_ERROR_FIELDS = {
     "opinion_seconds": "opinion_minutes",
     "critique_seconds": "critique_minutes",
     "rating_seconds": "rating_minutes",
+    "pool_wait_seconds": "pool_wait_minutes",
+    "dropout_seconds": "dropout_seconds",
+    "fill_with_bots": "fill_with_bots",
+    "position_ratings": "position_ratings",
+    "survey_items": "survey_text",
+    "panel": "panel",
+    "completion_code": "completion_code",
+    "completion_url": "completion_url",
+    "release_code": "release_code",
+    "exclusion_count": "exclusion_count",
 }
+# `ConditionError.field` -> the field of `ConditionForm` that shows it (None: the whole row).
+CONDITION_ERROR_FIELDS = {
+    "name": "name",
+    "description": "description",
+    "mediation_config.n_candidates": "n_candidates",
+    "mediation_config.aggregation": "aggregation",
+    "mediation_config.alpha": "alpha",
+    "mediation_config.generator": "generator_backend",
+    "mediation_config.reward": "reward_backend",
+    "comparisons": "comparisons",
+    "baseline_config.n_candidates": "baseline_n_candidates",
+    "baseline_config.generator": "baseline_generator_backend",
+    "exclusion": "exclusion",
+}
+
+
+def survey_lines(items: list[dict]) -> str:
+    """Survey items in the create page's text format (`SurveyField`)."""
+    return "\n".join(
+        f"{item['key']} | {item['kind']} | {'required' if item['required'] else 'optional'} | "
+        f"{item['text']}"
+        for item in items
+    )
+
+
+class SurveyField(forms.CharField):
+    """End-of-round survey items, one per line: `key | kind | required or optional | text`.
+
+    Checks the shape of each line; keys, lengths and the number of items are the service's
+    rules (`study_settings.survey_items_clean`)."""
+
+    widget = forms.Textarea(attrs={"rows": 5, "spellcheck": "false"})
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, strip=False, **kwargs)
+
+    def clean(self, value) -> list[dict]:
+        value = super().clean(value)
+        items, problems = [], []
+        for number, line in enumerate(value.splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = [part.strip() for part in line.split("|", 3)]
+            if len(parts) != 4:
+                problems.append(
+                    f"line {number} needs four parts separated by |: "
+                    "key | kind | required or optional | text"
+                )
+                continue
+            key, kind, required, text = parts
+            if kind not in SURVEY_KINDS:
+                problems.append(f"line {number}: the kind is {' or '.join(SURVEY_KINDS)}")
+                continue
+            if required.lower() not in SURVEY_REQUIRED:
+                problems.append(f"line {number}: the third part is required or optional")
+                continue
+            items.append(
+                {
+                    "key": key,
+                    "kind": kind,
+                    "required": SURVEY_REQUIRED[required.lower()],
+                    "text": text,
+                }
+            )
+        if problems:
+            raise forms.ValidationError("Survey: " + "; ".join(problems) + ".")
+        return items
 
 
 class DeliberationCreateForm(forms.Form):
@@ -58,10 +164,23 @@ class DeliberationCreateForm(forms.Form):
             "Groups get the questions in this order, one per round."
         ),
     )
-    existing_question_ids = forms.CharField(
-        label="Existing question ids",
+    picked_questions = forms.Field(required=False, widget=forms.MultipleHiddenInput)
+    question_query = forms.CharField(
+        label="Search saved questions",
         required=False,
-        help_text="Ids of saved questions, separated by commas or spaces; asked after new ones.",
+        max_length=200,
+        help_text="Words of the question or its topic. Tick the questions to ask.",
+    )
+    existing_question_ids = forms.CharField(
+        label="Saved question ids",
+        required=False,
+        help_text="Ids of saved questions, separated by commas or spaces; asked after those "
+        "ticked above.",
+    )
+    saved_first = forms.BooleanField(
+        label="Ask the saved questions before the new ones",
+        required=False,
+        help_text="Otherwise the new questions come first.",
     )
     group_size = forms.IntegerField(
         min_value=1,
@@ -81,7 +200,8 @@ class DeliberationCreateForm(forms.Form):
         min_value=1,
         max_value=N_CANDIDATES_MAX,
         initial=16,
-        help_text="How many statements the mediator writes before choosing one; 16 in the papers.",
+        help_text="How many statements the mediator writes before choosing one; 16 in the papers. "
+        "1 means no reranking.",
     )
     aggregation = forms.ChoiceField(
         choices=[(name, AGGREGATION_LABELS[name]) for name in AGGREGATIONS],
@@ -99,7 +219,8 @@ class DeliberationCreateForm(forms.Form):
         min_value=0,
         max_value=CRITIQUE_ITERATIONS_MAX,
         initial=0,
-        help_text="0: opinions only; 1: members critique the statement, the mediator revises it.",
+        help_text="Per round. 0: opinions only; 1 or more: members critique the statement and "
+        "the mediator revises it, that many times.",
     )
     opinion_minutes = forms.IntegerField(
         label="Opinion phase (minutes)", min_value=1, max_value=PHASE_MINUTES_MAX, initial=10
@@ -110,10 +231,74 @@ class DeliberationCreateForm(forms.Form):
     rating_minutes = forms.IntegerField(
         label="Rating phase (minutes)", min_value=1, max_value=PHASE_MINUTES_MAX, initial=10
     )
+    pool_wait_minutes = forms.IntegerField(
+        label="Longest wait for a group (minutes)",
+        required=False,
+        min_value=1,
+        max_value=PHASE_MINUTES_MAX,
+        initial=15,
+        help_text="Who waits this long without a group is told, released and given the release "
+        "code. Empty: 15.",
+    )
+    dropout_seconds = forms.IntegerField(
+        label="Dropout after (seconds unseen)",
+        required=False,
+        min_value=10,
+        max_value=DROPOUT_SECONDS_MAX,
+        initial=120,
+        help_text="At a deadline, a member not seen for this long who has not answered is marked "
+        "as dropped out; the group goes on. Empty: 120.",
+    )
     fill_with_bots = forms.BooleanField(
         label="Fill empty seats with bots",
         required=False,
         help_text="For demos and pilots: bot participants take the seats nobody fills in time.",
+    )
+    position_ratings = forms.BooleanField(
+        label="Ask for position ratings before and after each round",
+        required=False,
+        initial=True,
+        help_text="Agreement with the question's position statement, where it has one.",
+    )
+    survey_text = SurveyField(
+        label="End-of-round survey",
+        initial=survey_lines(default_survey_items()),
+        help_text=(
+            f"At most {SURVEY_ITEMS_MAX} items, one per line: key | likert or text | required "
+            "or optional | the question. The key is a short unique name for the data (lower-case "
+            "letters, digits, - and _). Likert items use the 7-point scale. Empty: no survey."
+        ),
+    )
+    panel = forms.ChoiceField(
+        choices=Deliberation.Panel.choices,
+        required=False,
+        initial=Deliberation.Panel.NONE,
+        help_text="Where participants come from; the join link reads the panel's ids.",
+    )
+    completion_code = forms.CharField(
+        required=False,
+        max_length=CODE_MAX,
+        help_text="Given to members who finish every step (Prolific needs it).",
+    )
+    completion_url = forms.CharField(
+        label="Completion URL",
+        required=False,
+        max_length=COMPLETION_URL_MAX,
+        help_text="Where members go after the last step; {code} is replaced by the completion "
+        "code. Empty: Prolific's own address for a Prolific study, a thank-you page otherwise.",
+    )
+    release_code = forms.CharField(
+        required=False,
+        max_length=CODE_MAX,
+        help_text="Given to people released from the waiting pool, so they can be paid.",
+    )
+    exclusion_count = forms.IntegerField(
+        label="Members left out in the exclusion condition",
+        required=False,
+        min_value=0,
+        max_value=GROUP_SIZE_MAX - 1,
+        initial=1,
+        help_text="Per round, at random and silently; fewer than the minimum group size. Empty: 1.",
     )
 
     def clean_question_lines(self) -> list[str]:
@@ -132,41 +317,32 @@ class DeliberationCreateForm(forms.Form):
             )
         return [line for _, line in numbered]
 
+    def clean_picked_questions(self) -> list[Question]:
+        return _saved_questions(self.cleaned_data["picked_questions"] or [])
+
     def clean_existing_question_ids(self) -> list[Question]:
         raw = self.cleaned_data["existing_question_ids"]
-        tokens = [t for t in re.split(r"[\s,;]+", raw) if t]
-        bad = [t for t in tokens if not t.isdigit()]
-        if bad:
-            raise forms.ValidationError(
-                "Question ids are whole numbers; not: " + ", ".join(bad[:5]) + "."
-            )
-        ids = list(dict.fromkeys(int(t) for t in tokens))
-        found = Question.objects.in_bulk(ids)
-        missing = [str(i) for i in ids if i not in found]
-        if missing:
-            raise forms.ValidationError("No question with id " + ", ".join(missing[:10]) + ".")
-        return [found[i] for i in ids]
+        return _saved_questions([t for t in re.split(r"[\s,;]+", raw) if t])
 
     def clean(self):
         cleaned = super().clean()
-        if (
-            "question_lines" in cleaned
-            and "existing_question_ids" in cleaned
-            and not cleaned["question_lines"]
-            and not cleaned["existing_question_ids"]
-        ):
+        sources = ("question_lines", "picked_questions", "existing_question_ids")
+        if all(name in cleaned and not cleaned[name] for name in sources):
             self.add_error(
-                "question_lines", "Add at least one question: write one or give a saved id."
+                "question_lines",
+                "Add at least one question: write one, tick a saved one or give a saved id.",
             )
         return cleaned
 
     def service_kwargs(self) -> dict:
-        """The cleaned data as `deliberation_create` keyword arguments."""
+        """The cleaned data as `deliberation_create` keyword arguments (no conditions)."""
         data = self.cleaned_data
+        saved = [*data["picked_questions"], *data["existing_question_ids"]]
+        new = data["question_lines"]
         return {
             "title": data["title"],
             "description": data["description"],
-            "questions": [*data["question_lines"], *data["existing_question_ids"]],
+            "questions": [*saved, *new] if data["saved_first"] else [*new, *saved],
             "group_size": data["group_size"],
             "min_group_size": data["min_group_size"],
             "n_candidates": data["n_candidates"],
@@ -176,8 +352,280 @@ class DeliberationCreateForm(forms.Form):
             "opinion_seconds": data["opinion_minutes"] * 60,
             "critique_seconds": data["critique_minutes"] * 60,
             "rating_seconds": data["rating_minutes"] * 60,
+            "pool_wait_seconds": _or(data["pool_wait_minutes"], 15) * 60,
+            "dropout_seconds": _or(data["dropout_seconds"], 120),
             "fill_with_bots": data["fill_with_bots"],
+            "position_ratings": data["position_ratings"],
+            "survey_items": data["survey_text"],
+            "panel": data["panel"] or Deliberation.Panel.NONE,
+            "completion_code": data["completion_code"],
+            "completion_url": data["completion_url"],
+            "release_code": data["release_code"],
+            "exclusion_count": _or(data["exclusion_count"], 1),
         }
 
     def add_domain_error(self, code: str, message: str) -> None:
         self.add_error(DOMAIN_ERROR_FIELDS.get(code), message)
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def _saved_questions(tokens: list[str]) -> list[Question]:
+    """Saved questions by id, in the order given, each once."""
+    bad = [str(t) for t in tokens if not str(t).isdigit()]
+    if bad:
+        raise forms.ValidationError(
+            "Question ids are whole numbers; not: " + ", ".join(bad[:5]) + "."
+        )
+    ids = list(dict.fromkeys(int(t) for t in tokens))
+    found = Question.objects.in_bulk(ids)
+    missing = [str(i) for i in ids if i not in found]
+    if missing:
+        raise forms.ValidationError("No question with id " + ", ".join(missing[:10]) + ".")
+    return [found[i] for i in ids]
+
+
+class AlphaField(forms.CharField):
+    """Alpha of a condition: empty (the deliberation's), a number >= 0, or "inf"."""
+
+    def clean(self, value) -> float | str | None:
+        value = super().clean(value).strip().lower()
+        if not value:
+            return None
+        if value in ("inf", "infinity", "∞"):
+            return "inf"
+        try:
+            alpha = float(value)
+        except ValueError:
+            raise forms.ValidationError('Alpha is a number of 0 or more, or "inf".') from None
+        if math.isnan(alpha) or alpha < 0:
+            raise forms.ValidationError('Alpha is a number of 0 or more, or "inf".')
+        return "inf" if math.isinf(alpha) else alpha
+
+
+def _backend_choices(registry: Mapping[str, str]) -> list[tuple[str, str]]:
+    return [("", "As the deliberation"), *((name, name) for name in registry)]
+
+
+class ConditionForm(forms.Form):
+    """One condition row of the create page. Empty fields inherit the deliberation's setting;
+    a row left entirely empty is ignored."""
+
+    name = forms.CharField(
+        required=False,
+        max_length=CONDITION_NAME_MAX,
+        help_text="Lower-case letters, digits, - and _, e.g. exclusion or no-rerank.",
+    )
+    description = forms.CharField(required=False, max_length=CONDITION_DESCRIPTION_MAX)
+    n_candidates = forms.IntegerField(
+        label="N (candidates)",
+        required=False,
+        min_value=1,
+        max_value=N_CANDIDATES_MAX,
+        help_text="1 = no reranking.",
+    )
+    aggregation = forms.ChoiceField(
+        required=False,
+        choices=[("", "As the deliberation")]
+        + [(name, AGGREGATION_LABELS[name]) for name in AGGREGATIONS],
+    )
+    alpha = AlphaField(required=False, max_length=20, help_text='A number >= 0, or "inf".')
+    comparisons = forms.MultipleChoiceField(
+        label="Shown beside the winner",
+        required=False,
+        choices=[(name, COMPARISON_LABELS[name]) for name in COMPARISONS],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    exclusion = forms.BooleanField(
+        label="Exclusion: mediate without some members (chosen at random, silently)",
+        required=False,
+    )
+    generator_backend = forms.ChoiceField(
+        label="Generator backend", required=False, choices=_backend_choices(GENERATOR_BACKENDS)
+    )
+    generator_model = forms.CharField(
+        label="Generator model", required=False, max_length=MODEL_NAME_MAX
+    )
+    reward_backend = forms.ChoiceField(
+        label="Reward backend", required=False, choices=_backend_choices(REWARD_BACKENDS)
+    )
+    reward_model = forms.CharField(label="Reward model", required=False, max_length=MODEL_NAME_MAX)
+    baseline_n_candidates = forms.IntegerField(
+        label="Baseline N",
+        required=False,
+        min_value=1,
+        max_value=N_CANDIDATES_MAX,
+        help_text="Empty: 1.",
+    )
+    baseline_generator_backend = forms.ChoiceField(
+        label="Baseline generator backend",
+        required=False,
+        choices=_backend_choices(GENERATOR_BACKENDS),
+    )
+    baseline_generator_model = forms.CharField(
+        label="Baseline generator model", required=False, max_length=MODEL_NAME_MAX
+    )
+
+    MODEL_FIELDS = (
+        "generator_backend",
+        "generator_model",
+        "reward_backend",
+        "reward_model",
+        "baseline_n_candidates",
+        "baseline_generator_backend",
+        "baseline_generator_model",
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("empty_permitted", True)
+        kwargs.setdefault("use_required_attribute", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("name") and "name" not in self.errors:
+            self.add_error("name", "Give the condition a name, or empty the whole row.")
+        return cleaned
+
+    @property
+    def models_open(self) -> bool:
+        """Whether the row's optional model settings hold anything (show them unfolded)."""
+        if self.is_bound:
+            values = {name: self[name].data for name in self.MODEL_FIELDS}
+        else:
+            values = self.initial
+        return any(values.get(name) for name in self.MODEL_FIELDS) or any(
+            name in self.errors for name in self.MODEL_FIELDS
+        )
+
+    def to_condition(self) -> dict[str, Any]:
+        """The row as a `deliberation_create` condition."""
+        data = self.cleaned_data
+        mediation: dict[str, Any] = {}
+        if data["n_candidates"] is not None:
+            mediation["n_candidates"] = data["n_candidates"]
+        if data["aggregation"]:
+            mediation["aggregation"] = data["aggregation"]
+        if data["alpha"] is not None:
+            mediation["alpha"] = data["alpha"]
+        for role in ("generator", "reward"):
+            backend = _backend(data[f"{role}_backend"], data[f"{role}_model"])
+            if backend:
+                mediation[role] = backend
+        baseline: dict[str, Any] = {}
+        if data["baseline_n_candidates"] is not None:
+            baseline["n_candidates"] = data["baseline_n_candidates"]
+        backend = _backend(data["baseline_generator_backend"], data["baseline_generator_model"])
+        if backend:
+            baseline["generator"] = backend
+        return {
+            "name": data["name"],
+            "description": data["description"],
+            "mediation_config": mediation,
+            "comparisons": list(data["comparisons"]),
+            "baseline_config": baseline,
+            "exclusion": data["exclusion"],
+        }
+
+
+def _backend(name: str, model: str) -> dict[str, str]:
+    return {key: value for key, value in (("backend", name), ("model", model)) if value}
+
+
+def _posted(form_class: type[forms.Form], data, prefix: str | None = None) -> dict[str, Any]:
+    """What was posted for each field of `form_class`, as the widgets read it, to show again
+    as initial values of an unbound form (a round trip that must not show errors yet)."""
+    bound = form_class(data, prefix=prefix)
+    return {name: bound[name].data for name in bound.fields}
+
+
+class DeliberationSetup:
+    """The create page's forms: the deliberation's and one `ConditionForm` per condition row.
+
+    - `data=None`: a fresh page with `CONDITION_ROWS_INITIAL` empty rows.
+    - `draft=True`: a round trip that only redisplays (a search without JavaScript, one more
+      condition row with `add_row`): the forms are unbound, filled with what was posted, and
+      show no errors yet.
+    - otherwise the forms are bound and validated (`is_valid`).
+
+    The number of rows comes from the posted `condition_rows`, at least the initial number and
+    at most `CONDITIONS_MAX`.
+    """
+
+    def __init__(self, data=None, *, draft: bool = False, add_row: bool = False):
+        self.data = data
+        rows = CONDITION_ROWS_INITIAL
+        if data is not None:
+            try:
+                rows = max(rows, int(data.get("condition_rows") or 0))
+            except ValueError:
+                pass
+        if add_row:
+            rows += 1
+        self.rows = min(rows, CONDITIONS_MAX)
+        self.new_row = self.rows - 1 if add_row and rows <= CONDITIONS_MAX else None
+        prefixes = [f"condition-{index}" for index in range(self.rows)]
+        if data is None:
+            self.form = DeliberationCreateForm()
+            self.conditions = [ConditionForm(prefix=prefix) for prefix in prefixes]
+        elif draft:
+            self.form = DeliberationCreateForm(initial=_posted(DeliberationCreateForm, data))
+            self.conditions = [
+                ConditionForm(prefix=prefix, initial=_posted(ConditionForm, data, prefix))
+                for prefix in prefixes
+            ]
+        else:
+            self.form = DeliberationCreateForm(data)
+            self.conditions = [ConditionForm(data, prefix=prefix) for prefix in prefixes]
+        if self.new_row is not None:
+            self.conditions[self.new_row].fields["name"].widget.attrs["autofocus"] = True
+        self.condition_errors: list[str] = []
+
+    @property
+    def can_add_row(self) -> bool:
+        return self.rows < CONDITIONS_MAX
+
+    @property
+    def query(self) -> str:
+        return (self.data.get("question_query", "") if self.data else "").strip()[:200]
+
+    @property
+    def picked_ids(self) -> list[int]:
+        """The saved questions ticked so far (well-formed ids only), in order."""
+        if self.data is None:
+            return []
+        return [int(v) for v in self.data.getlist("picked_questions") if v.isdigit()]
+
+    def is_valid(self) -> bool:
+        rows_valid = [row.is_valid() for row in self.conditions]
+        return self.form.is_valid() and all(rows_valid)
+
+    @property
+    def error_count(self) -> int:
+        rows = sum(len(row.errors) for row in self.conditions if row.is_bound)
+        return len(self.form.errors) + rows + len(self.condition_errors)
+
+    def _filled(self) -> list[tuple[int, ConditionForm]]:
+        return [(i, row) for i, row in enumerate(self.conditions) if row.has_changed()]
+
+    def service_kwargs(self) -> dict:
+        """Everything `deliberation_create` takes, the filled condition rows in their order."""
+        return {
+            **self.form.service_kwargs(),
+            "conditions": [row.to_condition() for _, row in self._filled()],
+        }
+
+    def add_domain_error(self, exc) -> None:
+        """Show a refusal of the service next to the field it is about."""
+        if isinstance(exc, ConditionError):
+            filled = self._filled()
+            if 0 <= exc.index < len(filled):
+                row = filled[exc.index][1]
+                row.add_error(CONDITION_ERROR_FIELDS.get(exc.field), exc.message)
+                return
+        if exc.code == "conditions" or isinstance(exc, ConditionError):
+            self.condition_errors.append(exc.message)
+            return
+        self.form.add_domain_error(exc.code, exc.message)

@@ -6,6 +6,7 @@ app_name = "moderator"
 urlpatterns = [
     path("", moderator.home, name="home"),
     path("new/", moderator.deliberation_create, name="deliberation_create"),
+    path("new/questions/", moderator.question_picker_fragment, name="question_picker"),
     path("questions/", moderator_questions.questions, name="questions"),
     path("d/<uuid:public_id>/", moderator.deliberation_detail, name="deliberation_detail"),
     path("d/<uuid:public_id>/groups/", moderator.groups_fragment, name="groups_fragment"),

@@ -14,7 +14,7 @@ from deliberation.access import (
     moderator_required,
 )
 from deliberation.errors import DomainError
-from deliberation.forms_moderator import DeliberationCreateForm
+from deliberation.forms_moderator import DeliberationSetup
 from deliberation.mediator import deliberation_mediation_summary
 from deliberation.selectors.moderator import (
     deliberation_list,
@@ -22,6 +22,7 @@ from deliberation.selectors.moderator import (
     deliberation_questions,
     join_path,
 )
+from deliberation.selectors.question_picker import question_picker
 from deliberation.selectors.results import group_results
 from deliberation.services.deliberations import deliberation_create as create_deliberation
 
@@ -39,15 +40,40 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @moderator_required
 def deliberation_create(request: HttpRequest) -> HttpResponse:
-    form = DeliberationCreateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    """The set-up form. A POST whose `action` is "search" (search saved questions without
+    JavaScript) or "add_condition" (one more condition row) only shows the page again with
+    everything typed; any other POST creates the deliberation or shows what to fix."""
+    action = request.POST.get("action", "create")
+    setup = DeliberationSetup(
+        request.POST if request.method == "POST" else None,
+        draft=action in ("search", "add_condition"),
+        add_row=action == "add_condition",
+    )
+    if request.method == "POST" and setup.form.is_bound and setup.is_valid():
         try:
-            deliberation = create_deliberation(created_by=request.user, **form.service_kwargs())
+            deliberation = create_deliberation(created_by=request.user, **setup.service_kwargs())
         except DomainError as exc:
-            form.add_domain_error(exc.code, exc.message)
+            setup.add_domain_error(exc)
         else:
             return redirect("moderator:deliberation_detail", public_id=deliberation.public_id)
-    return render(request, "deliberation/moderator/create.html", {"form": form})
+    picker = question_picker(query=setup.query, picked_ids=setup.picked_ids)
+    return render(
+        request,
+        "deliberation/moderator/create.html",
+        {"form": setup.form, "setup": setup, "picker": picker},
+    )
+
+
+@require_GET
+@moderator_required
+def question_picker_fragment(request: HttpRequest) -> HttpResponse:
+    """The create page's saved-question picker for htmx: the ticked questions (`picked_questions`)
+    and those matching `question_query`. Anyone else is sent to the create page."""
+    if not request.htmx:
+        return redirect("moderator:deliberation_create")
+    picked_ids = [int(v) for v in request.GET.getlist("picked_questions") if v.isdigit()]
+    picker = question_picker(query=request.GET.get("question_query", ""), picked_ids=picked_ids)
+    return render(request, "deliberation/moderator/_question_picker.html", {"picker": picker})
 
 
 @require_GET
