@@ -19,7 +19,6 @@ from deliberation.models import (
     Question,
     default_survey_items,
 )
-from deliberation.services.conditions import COMPARISONS
 from deliberation.services.deliberations import (
     CRITIQUE_ITERATIONS_MAX,
     GROUP_SIZE_MAX,
@@ -28,6 +27,7 @@ from deliberation.services.deliberations import (
 from deliberation.services.study_settings import (
     AGGREGATIONS,
     CODE_MAX,
+    COMPARISONS,
     COMPLETION_URL_MAX,
     CONDITION_DESCRIPTION_MAX,
     CONDITION_NAME_MAX,

@@ -18,7 +18,6 @@ from django.core.validators import URLValidator
 
 from deliberation.errors import DomainError
 from deliberation.models import SURVEY_KINDS, Deliberation, default_survey_items
-from deliberation.services.conditions import COMPARISONS
 from inference.base import ConfigError
 from inference.config import GENERATOR_BACKENDS, REWARD_BACKENDS, MediationConfig
 
@@ -28,6 +27,8 @@ AGGREGATIONS = ("welfare", "schulze")
 CONDITIONS_MAX = 8
 CONDITION_NAME_MAX = 64
 CONDITION_DESCRIPTION_MAX = 500
+# What a condition may show beside the winner (`services.conditions` shows them).
+COMPARISONS = ("best_opinion", "baseline")
 # The keys of `MediationConfig.from_dict` a condition may override. `seed` is left out on
 # purpose: every iteration is seeded by its own id (`mediator.iteration_config`).
 MEDIATION_OVERRIDE_KEYS = ("n_candidates", "aggregation", "alpha", "generator", "reward")
