@@ -11,4 +11,26 @@ urlpatterns = [
     path("d/<uuid:public_id>/", moderator.deliberation_detail, name="deliberation_detail"),
     path("d/<uuid:public_id>/groups/", moderator.groups_fragment, name="groups_fragment"),
     path("d/<uuid:public_id>/g/<int:number>/", moderator.group_detail, name="group_detail"),
+    path("d/<uuid:public_id>/g/<int:number>/now/", moderator.group_now, name="group_now"),
+    path("d/<uuid:public_id>/g/<int:number>/end/", moderator.group_end, name="group_end"),
+    path(
+        "d/<uuid:public_id>/g/<int:number>/<slug:kind>/<int:text_id>/hide/",
+        moderator.text_hide,
+        name="text_hide",
+    ),
+    path(
+        "d/<uuid:public_id>/g/<int:number>/<slug:kind>/<int:text_id>/unhide/",
+        moderator.text_unhide,
+        name="text_unhide",
+    ),
+    path(
+        "d/<uuid:public_id>/g/<int:number>/i/<int:iteration_id>/retry/",
+        moderator.iteration_retry_view,
+        name="iteration_retry",
+    ),
+    path(
+        "d/<uuid:public_id>/g/<int:number>/i/<int:iteration_id>/extend/",
+        moderator.iteration_extend,
+        name="iteration_extend",
+    ),
 ]

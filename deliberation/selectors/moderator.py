@@ -1,6 +1,8 @@
-"""What a moderator reads: the list of deliberations and where every group stands.
+"""What a moderator reads: the list of deliberations, where every group stands and who in it is
+done, and the audit log of a group.
 
-Both reads take a constant number of queries, however many groups or deliberations there are.
+Every read takes a constant number of queries, however many groups, members or deliberations
+there are.
 """
 
 from __future__ import annotations
@@ -11,58 +13,161 @@ from datetime import datetime
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from deliberation.models import (
+    AuditLog,
     Critique,
     Deliberation,
     Group,
     Iteration,
     Opinion,
     Participant,
+    Ranking,
     Rating,
     Round,
 )
 
 ABSENT = (Participant.Status.DROPPED, Participant.Status.RELEASED)
+ACTION_LABELS = {
+    "text_hide": "Hid a text",
+    "text_unhide": "Showed a text again",
+    "iteration_retry": "Retried a failed mediation",
+    "iteration_extend_deadline": "Extended a deadline",
+    "group_end": "Ended the group",
+}
+
+
+@dataclass(frozen=True)
+class MemberNow:
+    """One member of a group, for the moderator. `done` says whether they have finished what the
+    current phase asks of them (written while collecting; rated, and ranked when several
+    statements were shown, while rating); None when the phase asks nothing of them or they are
+    no longer taking part."""
+
+    pk: int
+    seat: int | None
+    status: str
+    status_label: str
+    is_bot: bool
+    last_seen_at: datetime | None
+    done: bool | None
+
+    @property
+    def present(self) -> bool:
+        return self.status not in ABSENT
+
+    @property
+    def seat_label(self) -> str:
+        return "—" if self.seat is None else str(self.seat + 1)
+
+    @property
+    def state_text(self) -> str:
+        """What the moderator's seat dot says: done, not done yet, or the member's status."""
+        if not self.present or self.done is None:
+            return self.status_label.lower()
+        return "done" if self.done else "not done yet"
 
 
 @dataclass(frozen=True)
 class GroupOverview:
-    """One group's row on the moderator's page.
+    """One group's row on the moderator's page, and the top of its group page.
 
     `round_position`, `question`, `iteration_index` and `state` are None before the group's
-    first round starts. `done_count` is how many members have finished the current phase:
-    written their opinion or critique while collecting, rated while rating.
+    first round starts. `done_count` is how many present members have finished the current
+    phase (see `MemberNow.done`). `now` is when the row was read, for relative deadlines.
     """
 
+    pk: int
     number: int
     status: str
     status_label: str
+    ended_reason: str
+    ended_at: datetime | None
     condition: str
     member_count: int
     present_count: int
     round_position: int | None
     round_count: int
     question: str | None
+    iteration_id: int | None
     iteration_index: int | None
     state: str | None
     state_label: str | None
     failure_reason: str
     deadline: datetime | None
-    written_count: int
-    rated_count: int
+    mediation_attempts: int
+    mediation_started_at: datetime | None
+    mediation_finished_at: datetime | None
+    members: tuple[MemberNow, ...]
+    now: datetime
 
     @property
     def done_count(self) -> int:
-        if self.state == Iteration.State.RATING:
-            return self.rated_count
-        return self.written_count
+        return sum(1 for m in self.members if m.present and m.done)
+
+    @property
+    def asks_members(self) -> bool:
+        """The current phase waits for the members (collecting texts or ratings)."""
+        return self.state in (Iteration.State.COLLECTING, Iteration.State.RATING)
 
     @property
     def phase(self) -> str:
         if self.iteration_index is None:
             return ""
         return "critique" if self.iteration_index > 0 else "opinion"
+
+    @property
+    def overdue(self) -> bool:
+        return self.deadline is not None and self.deadline < self.now
+
+    @property
+    def deadline_text(self) -> str:
+        """ "in 4 min", "overdue by 30 s"; empty when the phase waits for nobody."""
+        if self.deadline is None or not self.asks_members:
+            return ""
+        seconds = int((self.deadline - self.now).total_seconds())
+        if seconds < 0:
+            return f"overdue by {_duration(-seconds)}"
+        return f"in {_duration(seconds)}"
+
+    @property
+    def mediation_running_seconds(self) -> int | None:
+        if self.state != Iteration.State.MEDIATING or self.mediation_started_at is None:
+            return None
+        return max(0, int((self.now - self.mediation_started_at).total_seconds()))
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status == Group.Status.ACTIVE and self.state == Iteration.State.FAILED
+
+    @property
+    def can_extend(self) -> bool:
+        return self.status == Group.Status.ACTIVE and self.asks_members
+
+    @property
+    def can_end(self) -> bool:
+        return self.status in (Group.Status.FORMING, Group.Status.ACTIVE)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    created_at: datetime
+    actor: str
+    action: str
+    label: str
+    target: str
+    reason: str
+    details: str
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60} min" if rest >= 60 else f"{hours} h"
 
 
 def join_path(deliberation: Deliberation) -> str:
@@ -92,19 +197,28 @@ def deliberation_questions(deliberation: Deliberation) -> list[str]:
 
 
 def deliberation_overview(deliberation: Deliberation) -> list[GroupOverview]:
-    """Where each group of `deliberation` stands, by group number. Three queries in all."""
-    groups = list(
-        Group.objects.filter(deliberation=deliberation)
-        .select_related("condition")
-        .annotate(
-            member_count=Count("members"),
-            present_count=Count("members", filter=~Q(members__status__in=ABSENT)),
+    """Where each group of `deliberation` stands, by group number, in a constant number of
+    queries however many groups there are."""
+    return _overviews(
+        list(
+            Group.objects.filter(deliberation=deliberation)
+            .select_related("condition")
+            .order_by("number")
         )
-        .order_by("number")
     )
+
+
+def group_overview(group: Group) -> GroupOverview:
+    """Where one group stands now: the live panel of its page (the same reads as above, for a
+    group already loaded)."""
+    return _overviews([group])[0]
+
+
+def _overviews(groups: list[Group]) -> list[GroupOverview]:
+    group_ids = [g.pk for g in groups]
     rounds_by_group: dict[int, list[Round]] = {}
     for round_ in (
-        Round.objects.filter(group__deliberation=deliberation)
+        Round.objects.filter(group_id__in=group_ids)
         .select_related("question")
         .order_by("group_id", "position")
     ):
@@ -112,55 +226,171 @@ def deliberation_overview(deliberation: Deliberation) -> list[GroupOverview]:
     current = {group_id: _current_round(rounds) for group_id, rounds in rounds_by_group.items()}
 
     latest_iteration: dict[int, Iteration] = {}
-    iterations = (
+    for iteration in (
         Iteration.objects.filter(round_id__in=[r.pk for r in current.values()])
-        .annotate(
-            opinion_count=_count_of(
-                Opinion.objects.filter(iteration=OuterRef("pk")).values("iteration"),
-                "participant",
-            ),
-            critique_count=_count_of(
-                Critique.objects.filter(iteration=OuterRef("pk")).values("iteration"),
-                "participant",
-            ),
-            rater_count=_count_of(
-                Rating.objects.filter(iteration=OuterRef("pk")).values("iteration"),
-                "participant",
-            ),
-        )
+        .annotate(shown_count=Count("statements", filter=Q(statements__shown=True)))
         .order_by("round_id", "index")
-    )
-    for iteration in iterations:
+    ):
         latest_iteration[iteration.round_id] = iteration
+    done = _members_done(list(latest_iteration.values()))
 
+    members_by_group: dict[int, list[Participant]] = {}
+    for member in Participant.objects.filter(group_id__in=group_ids).order_by("group_id", "seat"):
+        members_by_group.setdefault(member.group_id, []).append(member)
+
+    now = timezone.now()
     rows = []
     for group in groups:
         round_ = current.get(group.pk)
         iteration = latest_iteration.get(round_.pk) if round_ else None
-        written = 0
-        if iteration is not None:
-            written = iteration.critique_count if iteration.is_critique else iteration.opinion_count
+        finished = done.get(iteration.pk) if iteration is not None else None
+        members = members_by_group.get(group.pk, [])
         rows.append(
             GroupOverview(
+                pk=group.pk,
                 number=group.number,
                 status=group.status,
                 status_label=group.get_status_display(),
+                ended_reason=group.ended_reason,
+                ended_at=group.ended_at,
                 condition=group.condition.name if group.condition else "",
-                member_count=group.member_count,
-                present_count=group.present_count,
+                member_count=len(members),
+                present_count=sum(m.status not in ABSENT for m in members),
                 round_position=round_.position if round_ else None,
                 round_count=len(rounds_by_group.get(group.pk, [])),
                 question=round_.question.text if round_ else None,
+                iteration_id=iteration.pk if iteration else None,
                 iteration_index=iteration.index if iteration else None,
                 state=iteration.state if iteration else None,
                 state_label=iteration.get_state_display() if iteration else None,
                 failure_reason=iteration.failure_reason if iteration else "",
                 deadline=iteration.deadline if iteration else None,
-                written_count=written,
-                rated_count=iteration.rater_count if iteration else 0,
+                mediation_attempts=iteration.mediation_attempts if iteration else 0,
+                mediation_started_at=iteration.mediation_started_at if iteration else None,
+                mediation_finished_at=iteration.mediation_finished_at if iteration else None,
+                members=tuple(
+                    MemberNow(
+                        pk=m.pk,
+                        seat=m.seat,
+                        status=m.status,
+                        status_label=m.get_status_display(),
+                        is_bot=m.is_bot,
+                        last_seen_at=m.last_seen_at,
+                        done=(
+                            m.pk in finished
+                            if finished is not None and m.status not in ABSENT
+                            else None
+                        ),
+                    )
+                    for m in members
+                ),
+                now=now,
             )
         )
     return rows
+
+
+def _members_done(iterations: list[Iteration]) -> dict[int, set[int]]:
+    """For each iteration that waits for its members, who has finished: written (collecting),
+    or rated every statement shown and, when several were shown, ranked them (rating), as
+    `selectors.participant.members_done_rating` decides for one iteration. Four queries."""
+    collecting = [i for i in iterations if i.state == Iteration.State.COLLECTING]
+    rating = [i for i in iterations if i.state == Iteration.State.RATING]
+    done: dict[int, set[int]] = {i.pk: set() for i in collecting + rating}
+    for model, is_critique in ((Opinion, False), (Critique, True)):
+        ids = [i.pk for i in collecting if i.is_critique == is_critique]
+        for iteration_id, participant_id in model.objects.filter(iteration_id__in=ids).values_list(
+            "iteration_id", "participant_id"
+        ):
+            done[iteration_id].add(participant_id)
+    shown = {i.pk: i.shown_count for i in rating}
+    for row in (
+        Rating.objects.filter(iteration_id__in=list(shown))
+        .values("iteration_id", "participant_id")
+        .annotate(n=Count("pk"))
+    ):
+        if row["n"] >= shown[row["iteration_id"]]:
+            done[row["iteration_id"]].add(row["participant_id"])
+    several = [pk for pk, n in shown.items() if n > 1]
+    ranked = set(
+        Ranking.objects.filter(iteration_id__in=several, kind=Ranking.Kind.STATEMENTS).values_list(
+            "iteration_id", "participant_id"
+        )
+    )
+    for pk in several:
+        done[pk] = {m for m in done[pk] if (pk, m) in ranked}
+    return done
+
+
+def group_audit_log(group: Group) -> list[AuditEntry]:
+    """The moderators' actions on `group`, its iterations and its members' texts, newest first.
+    One query."""
+    entries = (
+        AuditLog.objects.filter(
+            Q(target_type="group", target_id=group.pk)
+            | Q(
+                target_type="iteration",
+                target_id__in=Iteration.objects.filter(round__group=group).values("pk"),
+            )
+            | Q(
+                target_type="opinion",
+                target_id__in=Opinion.objects.filter(iteration__round__group=group).values("pk"),
+            )
+            | Q(
+                target_type="critique",
+                target_id__in=Critique.objects.filter(iteration__round__group=group).values("pk"),
+            )
+        )
+        .select_related("actor")
+        .order_by("-created_at", "-pk")
+    )
+    return [_audit_entry(entry) for entry in entries]
+
+
+def _audit_entry(entry: AuditLog) -> AuditEntry:
+    data = entry.data or {}
+    before, after = data.get("before") or {}, data.get("after") or {}
+    if entry.target_type in ("opinion", "critique"):
+        seat = data.get("seat")
+        target = f"{entry.target_type} of seat {seat + 1 if isinstance(seat, int) else '?'}"
+    elif entry.target_type == "iteration":
+        target = f"iteration {entry.target_id}"
+    else:
+        target = entry.target_type
+    details = ""
+    if entry.action == "text_hide":
+        details = {
+            "not_yet": "before its mediation: left out",
+            "running": "while its mediation was running",
+            "done": "after its mediation: the statements made stay",
+        }.get(data.get("mediation"), "")
+    elif entry.action == "iteration_extend_deadline":
+        details = (
+            f"by {int(data.get('seconds', 0)) // 60} min: "
+            f"{_short_time(before.get('deadline'))} → {_short_time(after.get('deadline'))}"
+        )
+    elif entry.action == "iteration_retry":
+        details = f"after {before.get('mediation_attempts', 0)} attempt(s)"
+    elif entry.action == "group_end":
+        details = (
+            f"{len(before.get('members') or {})} member(s) completed, "
+            f"{len(before.get('iterations') or {})} open phase(s) closed"
+        )
+    return AuditEntry(
+        created_at=entry.created_at,
+        actor=entry.actor.get_username() if entry.actor else "—",
+        action=entry.action,
+        label=ACTION_LABELS.get(entry.action, entry.action),
+        target=target,
+        reason=entry.reason,
+        details=details,
+    )
+
+
+def _short_time(value: str | None) -> str:
+    if not value:
+        return "none"
+    return datetime.fromisoformat(value).strftime("%H:%M:%S UTC")
 
 
 def _current_round(rounds: list[Round]) -> Round:

@@ -67,15 +67,14 @@ def group_results(group: Group) -> list[dict]:
             "iteration_id", "index"
         )
     )
-    texts = list(
-        Opinion.objects.filter(iteration__in=iterations).values(
-            "iteration_id", "participant_id", "text", "hidden"
-        )
-    ) + list(
-        Critique.objects.filter(iteration__in=iterations).values(
-            "iteration_id", "participant_id", "text", "hidden"
-        )
-    )
+    fields = ("pk", "iteration_id", "participant_id", "text", "hidden", "hidden_reason")
+    texts = [
+        {**t, "kind": "opinion"}
+        for t in Opinion.objects.filter(iteration__in=iterations).values(*fields)
+    ] + [
+        {**t, "kind": "critique"}
+        for t in Critique.objects.filter(iteration__in=iterations).values(*fields)
+    ]
     ratings = list(
         Rating.objects.filter(iteration__in=iterations).values(
             "iteration_id", "participant_id", "statement_id", "agreement", "quality"
@@ -91,7 +90,15 @@ def group_results(group: Group) -> list[dict]:
         result = IterationResult(iteration=iteration)
         result.texts = sorted(
             (
-                {"seat": seat.get(t["participant_id"]), "text": t["text"], "hidden": t["hidden"]}
+                {
+                    "seat": seat.get(t["participant_id"]),
+                    "text": t["text"],
+                    "hidden": t["hidden"],
+                    # For the moderator's hide and show forms.
+                    "pk": t["pk"],
+                    "kind": t["kind"],
+                    "hidden_reason": t["hidden_reason"],
+                }
                 for t in texts
                 if t["iteration_id"] == iteration.pk
             ),

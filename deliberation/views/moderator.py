@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from deliberation.access import (
     get_moderated_deliberation,
     get_moderated_group,
+    get_moderated_iteration,
+    get_moderated_text,
     moderator_required,
 )
 from deliberation.errors import DomainError
@@ -20,11 +24,21 @@ from deliberation.selectors.moderator import (
     deliberation_list,
     deliberation_overview,
     deliberation_questions,
+    group_audit_log,
+    group_overview,
     join_path,
 )
 from deliberation.selectors.question_picker import question_picker
 from deliberation.selectors.results import group_results
 from deliberation.services.deliberations import deliberation_create as create_deliberation
+from deliberation.services.moderation import (
+    REASON_MAX,
+    iteration_extend_deadline,
+    iteration_retry,
+    member_text_hide,
+    member_text_unhide,
+)
+from deliberation.services.moderation import group_end as end_group
 
 GROUPS_POLL_SECONDS = 3
 
@@ -110,12 +124,196 @@ def _render_detail(request: HttpRequest, deliberation, *, fragment: bool) -> Htt
 @require_GET
 @moderator_required
 def group_detail(request: HttpRequest, public_id: UUID, number: int) -> HttpResponse:
-    """Every iteration of a group: opinions, candidates and their group scores, the reward
-    model's predictions, and the ratings of the winner."""
+    """A group now (live: members, phase, deadline, mediation, and the moderator's actions),
+    then every iteration: opinions, candidates and their group scores, the reward model's
+    predictions, the ratings of the winner; and the audit log of what moderators did."""
     deliberation = get_moderated_deliberation(request.user, public_id)
     group = get_moderated_group(request.user, deliberation, number)
+    return _render_group(request, deliberation, group, fragment=False)
+
+
+@require_GET
+@moderator_required
+def group_now(request: HttpRequest, public_id: UUID, number: int) -> HttpResponse:
+    """The group's live panel alone for htmx polling; the whole page for anyone else."""
+    deliberation = get_moderated_deliberation(request.user, public_id)
+    group = get_moderated_group(request.user, deliberation, number)
+    return _render_group(request, deliberation, group, fragment=bool(request.htmx))
+
+
+def _render_group(request: HttpRequest, deliberation, group, *, fragment: bool) -> HttpResponse:
+    context = {
+        "deliberation": deliberation,
+        "group": group,
+        "now": group_overview(group),
+        "poll_seconds": GROUPS_POLL_SECONDS,
+        "reason_max": REASON_MAX,
+    }
+    if fragment:
+        return render(request, "deliberation/moderator/_group_now.html", context)
+    context.update(rounds=group_results(group), audit_log=group_audit_log(group))
+    return render(request, "deliberation/moderator/group.html", context)
+
+
+def _group_url(deliberation, group, anchor: str = "") -> str:
+    url = reverse("moderator:group_detail", args=[deliberation.public_id, group.number])
+    return f"{url}#{anchor}" if anchor else url
+
+
+HIDE_MESSAGES = {
+    "not_yet": "Hid the {kind} of seat {seat}. Its mediation has not run yet and will leave it out.",
+    "running": (
+        "Hid the {kind} of seat {seat}. Its mediation was already running and may have read it; "
+        "the statements it makes are not redone. Later mediations of the round leave it out."
+    ),
+    "done": (
+        "Hid the {kind} of seat {seat}. It had already been mediated: the statements already "
+        "made from it are not redone. Later mediations of the round leave it out."
+    ),
+}
+
+
+def _seat(text) -> str:
+    seat = text.participant.seat
+    return "?" if seat is None else str(seat + 1)
+
+
+@require_http_methods(["GET", "POST"])
+@moderator_required
+def text_hide(
+    request: HttpRequest, public_id: UUID, number: int, kind: str, text_id: int
+) -> HttpResponse:
+    """GET: the text and the hide form (changes nothing). POST: hide it with the reason given;
+    a refused reason comes back on this page with the error and the reason as typed."""
+    deliberation = get_moderated_deliberation(request.user, public_id)
+    group = get_moderated_group(request.user, deliberation, number)
+    text = get_moderated_text(group, kind, text_id)
+    reason, error, status = "", "", 200
+    if request.method == "POST":
+        reason = request.POST.get("reason", "")
+        try:
+            outcome = member_text_hide(text=text, actor=request.user, reason=reason)
+        except DomainError as exc:
+            error, status = exc.message, exc.status
+        else:
+            messages.success(
+                request, HIDE_MESSAGES[outcome.mediation].format(kind=kind, seat=_seat(text))
+            )
+            return redirect(_group_url(deliberation, group, f"{kind}-{text.pk}"))
     return render(
         request,
-        "deliberation/moderator/group.html",
-        {"deliberation": deliberation, "group": group, "rounds": group_results(group)},
+        "deliberation/moderator/text_hide.html",
+        {
+            "deliberation": deliberation,
+            "group": group,
+            "text": text,
+            "kind": kind,
+            "seat": _seat(text),
+            "reason": reason,
+            "error": error,
+            "reason_max": REASON_MAX,
+        },
+        status=status,
+    )
+
+
+@require_POST
+@moderator_required
+def text_unhide(
+    request: HttpRequest, public_id: UUID, number: int, kind: str, text_id: int
+) -> HttpResponse:
+    deliberation = get_moderated_deliberation(request.user, public_id)
+    group = get_moderated_group(request.user, deliberation, number)
+    text = get_moderated_text(group, kind, text_id)
+    try:
+        member_text_unhide(text=text, actor=request.user, reason=request.POST.get("reason", ""))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"The {kind} of seat {_seat(text)} is shown again. Mediations that ran while it was "
+            "hidden are not redone; later ones include it.",
+        )
+    return redirect(_group_url(deliberation, group, f"{kind}-{text.pk}"))
+
+
+@require_POST
+@moderator_required
+def iteration_retry_view(
+    request: HttpRequest, public_id: UUID, number: int, iteration_id: int
+) -> HttpResponse:
+    deliberation = get_moderated_deliberation(request.user, public_id)
+    group = get_moderated_group(request.user, deliberation, number)
+    iteration = get_moderated_iteration(group, iteration_id)
+    try:
+        iteration_retry(iteration=iteration, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "The mediation was sent to run again.")
+    return redirect(_group_url(deliberation, group, "now"))
+
+
+@require_POST
+@moderator_required
+def iteration_extend(
+    request: HttpRequest, public_id: UUID, number: int, iteration_id: int
+) -> HttpResponse:
+    deliberation = get_moderated_deliberation(request.user, public_id)
+    group = get_moderated_group(request.user, deliberation, number)
+    iteration = get_moderated_iteration(group, iteration_id)
+    try:
+        minutes = int(request.POST.get("minutes", "").strip())
+    except ValueError:
+        messages.error(request, "Give the extension as a whole number of minutes (1 to 1,440).")
+        return redirect(_group_url(deliberation, group, "now"))
+    try:
+        iteration = iteration_extend_deadline(
+            iteration=iteration, actor=request.user, seconds=minutes * 60
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"Deadline extended by {minutes} min, to {iteration.deadline:%H:%M:%S} UTC.",
+        )
+    return redirect(_group_url(deliberation, group, "now"))
+
+
+@require_http_methods(["GET", "POST"])
+@moderator_required
+def group_end(request: HttpRequest, public_id: UUID, number: int) -> HttpResponse:
+    """Two steps: GET, or a POST without `confirm`, shows what ending does, with the reason;
+    a POST with `confirm=yes` ends the group. A refused reason comes back with the error."""
+    deliberation = get_moderated_deliberation(request.user, public_id)
+    group = get_moderated_group(request.user, deliberation, number)
+    reason, error, status = "", "", 200
+    if request.method == "POST":
+        reason = request.POST.get("reason", "")
+        if request.POST.get("confirm") == "yes":
+            try:
+                end_group(group=group, actor=request.user, reason=reason)
+            except DomainError as exc:
+                error, status = exc.message, exc.status
+            else:
+                messages.success(
+                    request,
+                    f"Group {group.number} has ended. Its members who were still taking part "
+                    "are marked as completed.",
+                )
+                return redirect(_group_url(deliberation, group, "now"))
+    return render(
+        request,
+        "deliberation/moderator/group_end.html",
+        {
+            "deliberation": deliberation,
+            "group": group,
+            "now": group_overview(group),
+            "reason": reason,
+            "error": error,
+            "reason_max": REASON_MAX,
+        },
+        status=status,
     )

@@ -346,3 +346,110 @@ def test_detail_says_which_backends_mediate_and_what_the_embedded_ones_are(
     html = mod_client.get(detail_url(deliberation)).content.decode()
     assert "vllm · llama-70b" in html
     assert "Not a language model" not in html
+
+
+def group_page_url(d, number=1, name="group_detail"):
+    return reverse(f"moderator:{name}", args=[d.public_id, number])
+
+
+def test_groups_table_shows_deadlines_who_is_done_and_the_mediation(mod_client, deliberation):
+    make_groups(deliberation, 3)
+    first, second, third = (
+        Iteration.objects.get(round__group__number=n, round__group__deliberation=deliberation)
+        for n in (1, 2, 3)
+    )
+    Iteration.objects.filter(pk=second.pk).update(deadline=timezone.now() - timedelta(seconds=90))
+    Iteration.objects.filter(pk=third.pk).update(
+        state=Iteration.State.FAILED,
+        failure_reason="BackendUnavailable: the generator is down",
+        mediation_attempts=2,
+    )
+
+    html = mod_client.get(detail_url(deliberation)).content.decode()
+
+    assert ">in 4 min</time>" in html  # five minutes, less the time the test took
+    assert 'class="overdue">overdue by 1 min</time>' in html
+    assert "failed after 2 attempts: BackendUnavailable: the generator is down" in html
+    # One dot per seat, each saying what it means.
+    assert html.count(">Seat 1: done</span>") == 2  # groups 1 and 2 collect; group 3 failed
+    assert html.count(">Seat 3: not done yet</span>") == 2
+    assert html.count(">Seat 5: dropped out</span>") == 3
+    assert html.count(">Seat 1: active</span>") == 1
+
+
+def test_group_page_has_a_live_panel_with_each_member_and_the_actions_that_apply(
+    mod_client, deliberation
+):
+    make_groups(deliberation, 1)
+    member = Participant.objects.get(group__number=1, seat=1)
+    Participant.objects.filter(pk=member.pk).update(
+        last_seen_at=timezone.now() - timedelta(minutes=2)
+    )
+
+    response = mod_client.get(group_page_url(deliberation))
+
+    html = response.content.decode()
+    assert (
+        'id="now"' in html
+        and 'hx-trigger="every 3s [!this.contains(document.activeElement)]"' in html
+    )
+    assert "2 of 4 written" in html
+    assert "2\xa0minutes ago" in html and "never" in html
+    assert html.count("<strong>done</strong>") == 2 and html.count("not done yet") == 2
+    assert "Dropped out" in html
+    assert "Extend the deadline" in html and "End the group…" in html
+    assert "Retry the mediation" not in html  # nothing has failed
+    assert "No moderator action on this group yet" in html
+
+    Iteration.objects.filter(round__group__number=1).update(state=Iteration.State.FAILED)
+    html = mod_client.get(group_page_url(deliberation)).content.decode()
+    assert "Retry the mediation" in html and "Extend the deadline" not in html
+
+    Group.objects.filter(number=1).update(status=Group.Status.ENDED, ended_reason="Stopped.")
+    html = mod_client.get(group_page_url(deliberation)).content.decode()
+    assert "No action applies now: the group has finished" in html
+    assert "Ended by a moderator" in html and "Stopped." in html
+
+
+def test_group_now_for_htmx_is_only_the_panel(mod_client, deliberation):
+    make_groups(deliberation, 1)
+    url = group_page_url(deliberation, name="group_now")
+
+    html = mod_client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert html.lstrip().startswith('<section id="now"')
+    assert "<html" not in html and "What the mediator did" not in html
+    assert "Seat" in html
+
+    html = mod_client.get(url).content.decode()
+    assert "<html" in html and "What the mediator did" in html
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_group_page_query_count_does_not_grow_with_members_texts_or_the_audit_log(
+    mod_client, deliberation, moderator, django_assert_max_num_queries, htmx
+):
+    from deliberation.services.moderation import iteration_extend_deadline, member_text_hide
+
+    url = group_page_url(deliberation, name="group_now" if htmx else "group_detail")
+    headers = {"HX-Request": "true"} if htmx else {}
+    make_groups(deliberation, 1)
+    with CaptureQueriesContext(connection) as few:
+        assert mod_client.get(url, headers=headers).status_code == 200
+
+    group = Group.objects.get(deliberation=deliberation, number=1)
+    iteration = Iteration.objects.get(round__group=group)
+    for seat in range(5, 15):
+        member = Participant.objects.create(
+            deliberation=deliberation, group=group, seat=seat, status=Participant.Status.ACTIVE
+        )
+        Opinion.objects.create(iteration=iteration, participant=member, text="Another view.")
+    for opinion in Opinion.objects.filter(iteration=iteration)[:3]:
+        member_text_hide(text=opinion, actor=moderator, reason="Off topic.")
+    iteration_extend_deadline(iteration=iteration, actor=moderator, seconds=300)
+
+    with django_assert_max_num_queries(len(few)):
+        response = mod_client.get(url, headers=headers)
+    html = response.content.decode()
+    assert "12 of 14 written" in html
+    if not htmx:
+        assert html.count("Hid a text") == 3 and "Extended a deadline" in html
