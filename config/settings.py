@@ -154,6 +154,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "deliberation.tasks.advance_overdue_iterations",
         "schedule": env_int("DEADLINE_SWEEP_SECONDS", 15),
     },
+    # Members gone silent drop out (their group goes on); overdue waiting pools start or release.
+    "sweep-presence": {
+        "task": "deliberation.tasks.sweep_presence",
+        "schedule": env_int("DEADLINE_SWEEP_SECONDS", 15),
+    },
 }
 
 # Inference: read once here, turned into backends by deliberation.mediator when a task needs them.

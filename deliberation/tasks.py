@@ -8,6 +8,7 @@ from celery import shared_task
 from deliberation.models import Group
 from deliberation.services.bots import bots_act as bots_act_service
 from deliberation.services.mediation import iteration_mediate
+from deliberation.services.presence import presence_sweep
 from deliberation.services.rounds import iterations_advance_overdue
 
 logger = logging.getLogger(__name__)
@@ -32,3 +33,13 @@ def advance_overdue_iterations() -> int:
     if moved:
         logger.info("deadline sweep moved %d iteration(s) on", moved)
     return moved
+
+
+@shared_task
+def sweep_presence() -> dict[str, int]:
+    """Drop members gone silent mid-phase (their groups go on) and resolve waiting pools that have
+    waited too long; counts of what it did. Safe to run twice or in parallel."""
+    counts = presence_sweep()
+    if any(counts.values()):
+        logger.info("presence sweep: %s", counts)
+    return counts
