@@ -1,78 +1,157 @@
-"""`manage.py simulate`: bot groups through the real services and the mediation task, reported as
-one JSON object. The tests use `transactional_db`: the services enqueue their tasks on commit,
-and the subprocess run must see the schema and the rows."""
+"""`manage.py simulate`: bot groups pilot a whole study (rounds, critique iterations, conditions)
+through the real services and the mediation task, reported as one JSON object. The tests use
+`transactional_db`: the services enqueue their tasks on commit, and the subprocess run and the
+worker must see the schema and the rows."""
 
 import io
 import json
+import re
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from deliberation.models import (
     CandidateSet,
+    Critique,
     Deliberation,
     Group,
     Iteration,
     Opinion,
     Participant,
+    PositionRating,
     Prediction,
     Provenance,
+    Question,
+    Ranking,
     Rating,
+    Round,
     Statement,
+    SurveyResponse,
 )
 from deliberation.services.deliberations import question_create
-from tests.worker import REPO_ROOT, subprocess_env
+from tests.worker import REPO_ROOT, running_worker, subprocess_env
 
 pytestmark = pytest.mark.timeout(180)
 
+# The issue's command line, with smaller groups for speed.
+STUDY = [
+    "--groups", "4", "--size", "3", "--rounds", "2", "--iterations", "2",
+    "--conditions", "baseline,exclusion", "--json",
+]  # fmt: skip
 
-def _check_report(report: dict, *, groups: int, size: int) -> None:
+
+def _simulate(*args: str) -> dict:
+    out = io.StringIO()
+    call_command("simulate", *args, stdout=out)
+    return json.loads(out.getvalue())  # the whole of stdout is one JSON object
+
+
+def _winner(iteration: dict) -> dict:
+    """The winner as it was shown: the first of `shown`, the candidate `winner` indexes."""
+    shown = iteration["shown"][0]
+    assert shown["role"] == Statement.Role.CANDIDATE
+    assert shown["candidate"] == iteration["winner"]
+    assert shown["id"] == iteration["candidates"][iteration["winner"]]["id"]
+    return shown
+
+
+def _check_report(report: dict, *, groups: int, size: int, rounds: int = 1, iterations: int = 1):
     """The JSON's shape and its invariants, without the database."""
     assert len(report["groups"]) == groups
+    assert len(report["questions"]) == rounds == len(set(report["questions"]))
     seen: set[str] = set()
     for group in report["groups"]:
         participants = group["participants"]
         assert len(participants) == size and len(set(participants)) == size
         assert not seen & set(participants), "a participant is in two groups"
         seen |= set(participants)
-        assert len(group["rounds"]) == 1
-        round_ = group["rounds"][0]
-        assert round_["question"]
-        assert len(round_["opinions"]) == size and all(round_["opinions"])
-        assert [it["index"] for it in round_["iterations"]] == [0]
-        for iteration in round_["iterations"]:
-            candidates = iteration["candidates"]
-            assert candidates
-            for candidate in candidates:
-                assert candidate["text"].strip()
-                assert candidate["provenance"]["backend"]
-                assert "sample_index" in candidate["provenance"]
-            assert iteration["members"] == participants
-            predictions = iteration["predictions"]
-            assert len(predictions) == size
-            assert all(len(row) == len(candidates) for row in predictions)
-            assert all(1 <= value <= 7 for row in predictions for value in row)
-            scores = iteration["scores"]
-            assert len(scores) == len(candidates)
-            winner = iteration["winner"]
-            assert isinstance(winner, int) and scores[winner] == max(scores)
+        assert group["status"] == Group.Status.DONE
+        assert [r["position"] for r in group["rounds"]] == list(range(rounds))
+        assert [r["question"] for r in group["rounds"]] == report["questions"]  # asked in order
+        for round_ in group["rounds"]:
+            _check_round(round_, participants, iterations)
+
+
+def _check_round(round_: dict, participants: list[str], iterations: int) -> None:
+    everyone = set(participants)
+    assert round_["status"] == Round.Status.DONE
+    assert set(round_["excluded"]) <= everyone
+    assert [it["index"] for it in round_["iterations"]] == list(range(iterations))
+    winners = []
+    for iteration in round_["iterations"]:
+        assert iteration["state"] == Iteration.State.DONE
+        if iteration["index"] == 0:
+            assert {o["participant"] for o in iteration["opinions"]} == everyone
+            assert all(o["text"].strip() for o in iteration["opinions"])
             assert iteration["critiques"] == []
-            ratings = iteration["ratings"]
-            assert len(ratings) == size
-            assert {r["participant"] for r in ratings} == set(participants)
-            for rating in ratings:
-                assert rating["statement"] == winner
+        else:
+            assert iteration["opinions"] == []
+            assert {c["participant"] for c in iteration["critiques"]} == everyone
+            for critique in iteration["critiques"]:
+                # Each critiques the winner of the iteration before, as the member saw it.
+                assert critique["statement"] == winners[-1]["id"]
+                quoted = re.search(r'"(.+?)"', critique["text"])
+                if quoted:
+                    assert quoted.group(1) in winners[-1]["text"]
+        candidates = iteration["candidates"]
+        assert candidates
+        for candidate in candidates:
+            assert candidate["text"].strip()
+            assert candidate["provenance"]["backend"]
+            assert "sample_index" in candidate["provenance"]
+        assert iteration["members"] == participants
+        assert set(iteration["included"]) == everyone - set(round_["excluded"])
+        predictions = iteration["predictions"]
+        assert len(predictions) == len(participants)
+        assert all(len(row) == len(candidates) for row in predictions)
+        assert all(1 <= value <= 7 for row in predictions for value in row)
+        scores = iteration["scores"]
+        assert len(scores) == len(candidates)
+        winner = iteration["winner"]
+        assert isinstance(winner, int) and scores[winner] == max(scores)
+        winners.append(_winner(iteration))
+        # Every member rated every statement shown, excluded members included.
+        for shown in iteration["shown"]:
+            assert {r["participant"] for r in shown["ratings"]} == everyone
+            assert len(shown["ratings"]) == len(participants)
+            for rating in shown["ratings"]:
                 assert 1 <= rating["agreement"] <= 7 and 1 <= rating["quality"] <= 7
-            assert iteration["state"] == Iteration.State.DONE
+        flat = {(r["participant"], r["statement_id"]) for r in iteration["ratings"]}
+        assert flat == {
+            (r["participant"], s["id"]) for s in iteration["shown"] for r in s["ratings"]
+        }
+        shown_ids = {s["id"] for s in iteration["shown"]}
+        if len(shown_ids) > 1:
+            assert {r["participant"] for r in iteration["rankings"]} == everyone
+            assert all(set(r["statements"]) == shown_ids for r in iteration["rankings"])
+        else:
+            assert iteration["rankings"] == []
+    if iterations > 1:
+        assert {r["participant"] for r in round_["final_ranking"]} == everyone
+        assert all(
+            set(r["statements"]) == {w["id"] for w in winners} for r in round_["final_ranking"]
+        )
+    else:
+        assert round_["final_ranking"] == []
+    assert round_["position_statement"]
+    assert {p["participant"] for p in round_["position_ratings"]} == everyone
+    assert all(p["before"] and p["after"] for p in round_["position_ratings"])
+    assert {s["participant"] for s in round_["survey"]} == everyone
 
 
 def _check_database(report: dict, *, groups: int, size: int) -> None:
-    """Every row the JSON reports is in the database."""
+    """Every row the JSON reports is in the database, and nothing it leaves out."""
     deliberation = Deliberation.objects.get(public_id=report["deliberation"])
     assert deliberation.group_size == size and deliberation.min_group_size == size
+    assert deliberation.critique_iterations == report["settings"]["iterations"] - 1
     assert not deliberation.fill_with_bots
+    assert [q.text for q in deliberation.questions.order_by("deliberationquestion__position")] == (
+        report["questions"]
+    )
     members = Participant.objects.filter(deliberation=deliberation)
     assert members.count() == groups * size
     assert set(members.values_list("provenance", flat=True)) == {Provenance.BOT_CITIZEN}
@@ -80,42 +159,113 @@ def _check_database(report: dict, *, groups: int, size: int) -> None:
     assert Group.objects.filter(deliberation=deliberation, status=Group.Status.DONE).count() == (
         groups
     )
-    in_deliberation = {"iteration__round__group__deliberation": deliberation}
-    assert Opinion.objects.filter(**in_deliberation).count() == groups * size
-    assert Rating.objects.filter(**in_deliberation).count() == groups * size
+    public = {str(p.public_id): p.pk for p in members}
     for group in report["groups"]:
-        iteration = group["rounds"][0]["iterations"][0]
-        candidate_set = CandidateSet.objects.get(iteration_id=iteration["id"])
+        stored = Group.objects.select_related("condition").get(pk=group["id"])
+        assert (stored.condition.name if stored.condition else None) == group["condition"]
+        for round_ in group["rounds"]:
+            _check_round_rows(round_, public)
+
+
+def _check_round_rows(round_: dict, public: dict[str, int]) -> None:
+    def rows(model, *fields, **where):
+        return set(model.objects.filter(**where).values_list(*fields))
+
+    stored_round = Round.objects.get(pk=round_["id"])
+    assert set(stored_round.excluded.values_list("pk", flat=True)) == {
+        public[p] for p in round_["excluded"]
+    }
+    assert rows(PositionRating, "participant", "index", "agreement", round=stored_round) == {
+        (public[p["participant"]], index, p[key])
+        for p in round_["position_ratings"]
+        for index, key in ((0, "before"), (1, "after"))
+    }
+    assert _rankings(round=stored_round, kind=Ranking.Kind.FINAL) == _reported_rankings(
+        round_["final_ranking"], public
+    )
+    assert SurveyResponse.objects.filter(round=stored_round).count() == sum(
+        len(s["answers"]) for s in round_["survey"]
+    )
+    for iteration in round_["iterations"]:
+        where = {"iteration_id": iteration["id"]}
+        assert rows(Opinion, "participant", "text", **where) == {
+            (public[o["participant"]], o["text"]) for o in iteration["opinions"]
+        }
+        assert rows(Critique, "participant", "text", "statement", **where) == {
+            (public[c["participant"]], c["text"], c["statement"]) for c in iteration["critiques"]
+        }
+        candidate_set = CandidateSet.objects.get(**where)
         assert candidate_set.predictions == iteration["predictions"]
         assert candidate_set.scores == iteration["scores"]
-        statements = Statement.objects.filter(iteration_id=iteration["id"])
-        assert statements.count() == len(iteration["candidates"])
-        assert statements.get(is_winner=True).index == iteration["winner"]
-        assert Prediction.objects.filter(statement__iteration_id=iteration["id"]).count() == (
-            size * len(iteration["candidates"])
-        )
-        stored = {
-            (str(r.participant.public_id), r.agreement, r.quality)
-            for r in Rating.objects.filter(iteration_id=iteration["id"]).select_related(
-                "participant"
-            )
+        assert candidate_set.member_ids == [public[p] for p in iteration["members"]]
+        candidates = Statement.objects.filter(candidate_set=candidate_set)
+        assert candidates.count() == len(iteration["candidates"])
+        assert candidates.get(is_winner=True).index == iteration["winner"]
+        assert rows(Statement, "pk", "role", "text", shown=True, **where) == {
+            (s["id"], s["role"], s["text"]) for s in iteration["shown"]
         }
-        reported = {(r["participant"], r["agreement"], r["quality"]) for r in iteration["ratings"]}
-        assert stored == reported
+        assert Prediction.objects.filter(statement__iteration_id=iteration["id"]).count() == (
+            len(iteration["members"]) * (len(iteration["candidates"]) + len(iteration["shown"]) - 1)
+        )
+        assert rows(Rating, "participant", "statement", "agreement", "quality", **where) == {
+            (public[r["participant"]], s["id"], r["agreement"], r["quality"])
+            for s in iteration["shown"]
+            for r in s["ratings"]
+        }
+        assert _rankings(kind=Ranking.Kind.STATEMENTS, **where) == _reported_rankings(
+            iteration["rankings"], public
+        )
 
 
-def test_simulate_json_reports_every_group_and_stores_every_row(transactional_db):
-    out = io.StringIO()
-    call_command("simulate", "--groups", "2", "--size", "5", "--json", "--seed", "7", stdout=out)
-
-    report = json.loads(out.getvalue())  # the whole of stdout is one JSON object
-    _check_report(report, groups=2, size=5)
-    _check_database(report, groups=2, size=5)
+def _rankings(**where) -> list[tuple]:
+    stored = Ranking.objects.filter(**where).values_list(
+        "participant", "statement_ids", "numerical_ranks"
+    )
+    return sorted((p, tuple(ids), tuple(ranks)) for p, ids, ranks in stored)
 
 
-def test_simulate_as_a_subprocess_prints_only_json(transactional_db):
+def _reported_rankings(reported: list[dict], public: dict[str, int]) -> list[tuple]:
+    return sorted(
+        (public[r["participant"]], tuple(r["statements"]), tuple(r["ranks"])) for r in reported
+    )
+
+
+def _check_study(report: dict, *, groups: int, size: int) -> None:
+    """The issue's study: two conditions over four groups, balanced; the exclusion groups leave
+    a member out of each round's mediation, who still rates; the baseline groups rate a
+    baseline statement beside every winner."""
+    assert report["settings"]["conditions"] == ["baseline", "exclusion"]
+    assert Counter(g["condition"] for g in report["groups"]) == {"baseline": 2, "exclusion": 2}
+    by_name = {c["name"]: c for c in report["conditions"]}
+    assert by_name["baseline"]["comparisons"] == ["baseline"]
+    assert by_name["exclusion"]["exclusion"] is True
+    for name, condition in by_name.items():
+        assert condition["groups"] == [
+            g["number"] for g in report["groups"] if g["condition"] == name
+        ]
+    for group in report["groups"]:
+        for round_ in group["rounds"]:
+            if group["condition"] == "exclusion":
+                assert len(round_["excluded"]) == report["settings"]["exclusion_count"] == 1
+                left_out = round_["excluded"][0]
+                for iteration in round_["iterations"]:
+                    assert left_out in iteration["members"]
+                    assert left_out not in iteration["included"]
+                    assert left_out in {r["participant"] for r in _winner(iteration)["ratings"]}
+                    assert [s["role"] for s in iteration["shown"]] == [Statement.Role.CANDIDATE]
+            else:
+                assert round_["excluded"] == []
+                for iteration in round_["iterations"]:
+                    roles = [s["role"] for s in iteration["shown"]]
+                    assert roles == [Statement.Role.CANDIDATE, Statement.Role.BASELINE]
+                    baseline = iteration["shown"][1]
+                    assert len(baseline["ratings"]) == size
+    _check_report(report, groups=groups, size=size, rounds=2, iterations=2)
+
+
+def test_simulate_pilots_the_issue_study_as_a_subprocess(transactional_db, fake_model_servers):
     result = subprocess.run(
-        [sys.executable, "manage.py", "simulate", "--groups", "1", "--size", "3", "--json"],
+        [sys.executable, "manage.py", "simulate", *STUDY],
         cwd=REPO_ROOT,
         env=subprocess_env(),
         capture_output=True,
@@ -124,28 +274,127 @@ def test_simulate_as_a_subprocess_prints_only_json(transactional_db):
     )
 
     assert result.returncode == 0, result.stderr[-4000:]
-    report = json.loads(result.stdout)
-    _check_report(report, groups=1, size=3)
-    _check_database(report, groups=1, size=3)
+    report = json.loads(result.stdout)  # stdout carries only the JSON
+    _check_study(report, groups=4, size=3)
+    _check_database(report, groups=4, size=3)
 
 
-def test_simulate_summary_names_the_winner_and_the_mean_agreement(transactional_db):
-    question_create(
-        text="Should libraries open on Sundays?",
-        affirming_statement="Libraries should open on Sundays.",
-        negating_statement="Libraries should NOT open on Sundays.",
-        source="demo",
-    )
+def test_simulate_json_reports_every_group_and_stores_every_row(transactional_db):
+    """One round of one iteration, no conditions, on the embedded default backends."""
+    report = _simulate("--groups", "2", "--size", "4", "--json", "--seed", "7")
+
+    assert report["settings"]["rounds"] == 1 and report["settings"]["iterations"] == 1
+    assert report["conditions"] == []
+    assert all(g["condition"] is None for g in report["groups"])
+    assert all(r["excluded"] == [] for g in report["groups"] for r in g["rounds"])
+    _check_report(report, groups=2, size=4)
+    _check_database(report, groups=2, size=4)
+
+
+def test_simulate_presets_change_what_is_mediated_and_shown(transactional_db, fake_model_servers):
+    report = _simulate(
+        "--groups", "3", "--size", "3", "--iterations", "2",
+        "--conditions", "control,best_opinion,no_rerank", "--json",
+    )  # fmt: skip
+
+    assert sorted(g["condition"] for g in report["groups"]) == [
+        "best_opinion",
+        "control",
+        "no_rerank",
+    ]
+    for group in report["groups"]:
+        opinion, critique = group["rounds"][0]["iterations"]
+        if group["condition"] == "best_opinion":
+            # The best human opinion is shown beside the winner once, in the opinion iteration.
+            assert [s["role"] for s in opinion["shown"]] == ["candidate", "best_opinion"]
+            assert opinion["shown"][1]["text"] in {o["text"] for o in opinion["opinions"]}
+            assert [s["role"] for s in critique["shown"]] == ["candidate"]
+        else:
+            assert [s["role"] for s in opinion["shown"]] == ["candidate"]
+        if group["condition"] == "no_rerank":
+            assert len(opinion["candidates"]) == len(critique["candidates"]) == 1
+        else:
+            assert len(opinion["candidates"]) > 1
+    _check_report(report, groups=3, size=3, iterations=2)
+    _check_database(report, groups=3, size=3)
+
+
+def test_simulate_summary_shows_rounds_iterations_and_conditions(
+    transactional_db, fake_model_servers
+):
+    for text in ("Should libraries open on Sundays?", "Should parks stay open at night?"):
+        question_create(
+            text=text,
+            affirming_statement=text.replace("Should ", "").rstrip("?") + ".",
+            source="demo",
+        )
     out = io.StringIO()
-    call_command("simulate", "--groups", "1", "--size", "3", stdout=out)
+    call_command(
+        "simulate", "--groups", "2", "--size", "3", "--rounds", "2", "--iterations", "2",
+        "--conditions", "exclusion,control", stdout=out,
+    )  # fmt: skip
 
     text = out.getvalue()
-    assert "Question: Should libraries open on Sundays?" in text  # demo questions come first
-    assert "Group 1, iteration 0: winner" in text
+    # Demo questions come first when there are enough of them.
+    assert re.search(
+        r"^Round 1: Should (libraries open on Sundays|parks stay open at night)\?", text, re.M
+    )
+    for round_ in (1, 2):
+        for index in (0, 1):
+            assert re.search(
+                rf"Group \d, round {round_}, iteration {index}: 3 \w+\(s\), winner", text
+            )
+    assert re.search(r"Group \d, round 1: left out of the mediation: \w{8}", text)
+    assert re.search(r"^  control: \d\.\d\d from 12 rating\(s\)$", text, re.M)
+    assert re.search(
+        r"^  exclusion: \d\.\d\d from 12 rating\(s\); included members \d\.\d\d \(8\), "
+        r"excluded members \d\.\d\d \(4\)$",
+        text,
+        re.M,
+    )
     assert "Mean agreement overall:" in text
 
 
-def test_simulate_refuses_demo_source_without_demo_questions(transactional_db):
-    with pytest.raises(CommandError, match="seed_demo"):
-        call_command("simulate", "--question-source", "demo", stdout=io.StringIO())
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--conditions", "baseline,placebo"], "Unknown condition.*placebo.*presets are: control"),
+        (["--conditions", "exclusion,exclusion"], "named once; repeated: exclusion"),
+        (["--size", "1", "--conditions", "exclusion"], "minimum group size must be at least 2"),
+        (["--iterations", "7"], "--iterations must be from 1 to 6"),
+        (["--rounds", "9", "--question-source", "built-in"], "8 built-in questions"),
+        (["--rounds", "2", "--question-source", "demo"], "seed_demo"),
+    ],
+)
+def test_simulate_refuses_a_bad_study_and_writes_nothing(transactional_db, args, message):
+    """Bad input tried: an unknown condition name, a condition named twice, an exclusion
+    condition in groups of one (nobody could be left out), too many iterations, more rounds than
+    the chosen source has questions (built-in; demo with none)."""
+    questions = Question.objects.count()
+    with pytest.raises(CommandError, match=message):
+        call_command("simulate", *args, stdout=io.StringIO())
     assert not Deliberation.objects.exists()
+    assert Question.objects.count() == questions
+
+
+@pytest.fixture(scope="module")
+def fake_worker(django_db_setup, django_db_blocker):
+    """A real Celery worker on the fake model servers."""
+    with override_settings(INFERENCE_ENV={"GENERATOR_BACKEND": "fake", "REWARD_BACKEND": "fake"}):
+        with running_worker(django_db_blocker) as worker:
+            yield worker
+
+
+@pytest.mark.worker
+def test_simulate_with_broker_waits_until_every_member_completed(
+    transactional_db, fake_model_servers, fake_worker
+):
+    report = _simulate(
+        "--groups", "2", "--size", "3", "--rounds", "2", "--iterations", "2",
+        "--conditions", "baseline,exclusion", "--json", "--use-broker", "--timeout", "120",
+    )  # fmt: skip
+
+    # The command returned only after the worker had run the bots' end-of-round answers too.
+    _check_report(report, groups=2, size=3, rounds=2, iterations=2)
+    _check_database(report, groups=2, size=3)
+    assert "mediate_iteration" in fake_worker.log()

@@ -1,16 +1,33 @@
-"""Run whole rounds with bot participants, through the same services and tasks as people.
+"""Pilot a whole study with bot participants, through the same services and tasks as people.
 
-    python manage.py simulate --groups 2 --size 5 [--json] [--question-source demo|bank]
-                              [--seed S] [--use-broker [--timeout SECONDS]]
+    python manage.py simulate [--groups G] [--size K] [--rounds R] [--iterations I]
+                              [--conditions NAME,...] [--exclusion-count N] [--json]
+                              [--question-source demo|bank|built-in] [--seed S]
+                              [--use-broker [--timeout SECONDS]]
 
-Bots join and consent (groups form as they fill), write opinions, the round is mediated by the
-`deliberation.tasks.mediate_iteration` task the services enqueue on commit, and the bots rate the
-winner. Tasks run eagerly in this process for the command's duration, unless `--use-broker` is
-given: then a running Celery worker does the work and the command waits for it.
+A deliberation of R questions (one round each, asked in order) with I iterations per round (the
+opinion iteration and I - 1 critique iterations) and one condition per name given, each a preset
+of `PRESETS`. Bots join and consent (groups form as they fill, and the platform assigns each new
+group a condition, balanced and at random), then walk the step machine as people do: position
+rating, opinion, ratings and ranking of the statements shown, critiques of the winner they saw,
+the final ranking between a round's winners, the position rating after the round and the survey.
+Mediation runs in the `deliberation.tasks.mediate_iteration` task the services enqueue on
+commit. Tasks run in this process, one after another, for the command's duration (see
+`_tasks_in_this_process`), unless `--use-broker` is given: then a running Celery worker does the work and the command waits until every group has
+finished and every member has completed, or something failed.
 
-With `--json`, stdout carries exactly one JSON object, `{"deliberation", "groups": [...]}` with
-each group as `deliberation.selectors.simulation.group_report` builds it; progress and logging go
-to stderr.
+With `--json`, stdout carries exactly one JSON object::
+
+    {"deliberation": public id,
+     "settings": {"groups", "size", "rounds", "iterations", "conditions": [name],
+                  "exclusion_count", "question_source", "seed"},
+     "questions": [text, in the order asked],
+     "conditions": [{"name", "description", "mediation_config", "comparisons", "exclusion",
+                     "groups": [group number]}],
+     "groups": [each as `deliberation.selectors.simulation.group_report` builds it]}
+
+Progress and logging go to stderr. After printing, the command fails when a group did not finish
+every round and iteration or a member still owes an answer.
 """
 
 from __future__ import annotations
@@ -23,33 +40,110 @@ import random
 import statistics
 import sys
 import time
+from collections import defaultdict, deque
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
 from config import celery_app
 from deliberation.errors import DomainError
-from deliberation.models import Deliberation, Group, Iteration, Provenance, Question
-from deliberation.selectors.simulation import group_report
+from deliberation.models import Deliberation, Group, Iteration, Participant, Provenance, Question
+from deliberation.selectors.simulation import conditions_report, group_report
 from deliberation.services.bots import bots_act
-from deliberation.services.deliberations import GROUP_SIZE_MAX, deliberation_create, question_create
+from deliberation.services.deliberations import (
+    CRITIQUE_ITERATIONS_MAX,
+    GROUP_SIZE_MAX,
+    deliberation_create,
+    question_create,
+)
 from deliberation.services.participants import participant_consent, participant_join
 
 GROUPS_MAX = 1000
-# Rounds over which bots are nudged before the command gives up on a group that does not finish
-# (each pass lets every bot do what its phase asks; a round needs two: opinions, ratings).
-BOT_PASSES_MAX = 20
+ROUNDS_MAX = 20
+ITERATIONS_MAX = 1 + CRITIQUE_ITERATIONS_MAX
+# Passes over a group's bots allowed per iteration before the command gives up on a group that
+# does not finish (a pass lets every bot do all its step allows; an iteration needs about two).
+BOT_PASSES_PER_ITERATION = 4
 
-BUILT_IN_QUESTION = {
-    "text": "Should towns close their central streets to cars on weekends?",
-    "affirming_statement": "Towns should close their central streets to cars on weekends.",
-    "negating_statement": "Towns should NOT close their central streets to cars on weekends.",
-    "topic": "transport",
-    "source": "simulate",
+# What `--conditions` can name: `deliberation_create`'s condition dicts, less the name.
+PRESETS: dict[str, dict] = {
+    "control": {"description": "The deliberation's own mediation; the winner is shown alone."},
+    "baseline": {
+        "description": "A baseline model's statement (N = 1) is shown beside the winner.",
+        "comparisons": ["baseline"],
+    },
+    "best_opinion": {
+        "description": "The group's best human opinion is shown beside the winner.",
+        "comparisons": ["best_opinion"],
+    },
+    "exclusion": {
+        "description": "Each round mediates from all members but a random few; everyone rates.",
+        "exclusion": True,
+    },
+    "no_rerank": {
+        "description": "One candidate, no reranking by the reward model (N = 1).",
+        "mediation_config": {"n_candidates": 1},
+    },
 }
+
+SOURCES = ("demo", "bank", "built-in")
+BUILT_IN_SOURCE = "simulate"
+# The built-in source, for a machine with neither demo questions nor the question bank:
+# (question, affirming statement, negating statement, topic).
+BUILT_IN_QUESTIONS = [
+    (
+        "Should towns close their central streets to cars on weekends?",
+        "Towns should close their central streets to cars on weekends.",
+        "Towns should NOT close their central streets to cars on weekends.",
+        "transport",
+    ),
+    (
+        "Should public libraries open on Sundays?",
+        "Public libraries should open on Sundays.",
+        "Public libraries should NOT open on Sundays.",
+        "culture",
+    ),
+    (
+        "Should secondary schools start later in the morning?",
+        "Secondary schools should start later in the morning.",
+        "Secondary schools should NOT start later in the morning.",
+        "education",
+    ),
+    (
+        "Should supermarkets be required to give unsold food to charities?",
+        "Supermarkets should be required to give unsold food to charities.",
+        "Supermarkets should NOT be required to give unsold food to charities.",
+        "food",
+    ),
+    (
+        "Should the voting age be lowered to 16?",
+        "The voting age should be lowered to 16.",
+        "The voting age should NOT be lowered to 16.",
+        "democracy",
+    ),
+    (
+        "Should cities plant trees in place of some parking spaces?",
+        "Cities should plant trees in place of some parking spaces.",
+        "Cities should NOT plant trees in place of some parking spaces.",
+        "environment",
+    ),
+    (
+        "Should employers offer a four-day working week?",
+        "Employers should offer a four-day working week.",
+        "Employers should NOT offer a four-day working week.",
+        "work",
+    ),
+    (
+        "Should museums be free to enter for everyone?",
+        "Museums should be free to enter for everyone.",
+        "Museums should NOT be free to enter for everyone.",
+        "culture",
+    ),
+]
 BANK_SOURCE = "hm_questions"
 
 
@@ -60,25 +154,66 @@ def bank_path() -> Path:
     return Path(shared) / "data" / "hm_questions.json"
 
 
+def condition_presets(names: str) -> list[dict]:
+    """`deliberation_create`'s conditions for a comma-separated list of preset names (an empty
+    list for none); `CommandError` naming the presets for an unknown or repeated name."""
+    chosen = [name.strip() for name in (names or "").split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in PRESETS]
+    if unknown:
+        raise CommandError(
+            f"Unknown condition(s): {', '.join(unknown)}. The presets are: {', '.join(PRESETS)}."
+        )
+    repeated = sorted({name for name in chosen if chosen.count(name) > 1})
+    if repeated:
+        raise CommandError(f"Each condition can be named once; repeated: {', '.join(repeated)}.")
+    return [{"name": name, **PRESETS[name]} for name in chosen]
+
+
 class Command(BaseCommand):
     help = (
-        "Simulate deliberation rounds with bot participants through the real services and the "
-        "mediation task; print a summary, or with --json one JSON object on stdout."
+        "Pilot a study with bot participants through the real services and the mediation task: "
+        "several rounds, critique iterations and conditions; print a summary, or with --json "
+        "one JSON object on stdout."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--groups", type=int, default=1, help="Number of groups (default 1).")
         parser.add_argument("--size", type=int, default=5, help="Members per group (default 5).")
         parser.add_argument(
+            "--rounds",
+            type=int,
+            default=1,
+            help="Questions asked in order, one round each (default 1).",
+        )
+        parser.add_argument(
+            "--iterations",
+            type=int,
+            default=1,
+            help="Iterations per round: the opinion iteration and I - 1 critique iterations "
+            f"(default 1, at most {ITERATIONS_MAX}).",
+        )
+        parser.add_argument(
+            "--conditions",
+            default="",
+            help="Comma-separated conditions, groups assigned to them balanced and at random; "
+            f"presets: {', '.join(PRESETS)}. Default: none.",
+        )
+        parser.add_argument(
+            "--exclusion-count",
+            type=int,
+            default=1,
+            help="Members each round leaves out in the exclusion condition (default 1).",
+        )
+        parser.add_argument(
             "--json", action="store_true", help="Print one JSON object on stdout, nothing else."
         )
         parser.add_argument(
             "--question-source",
-            choices=["demo", "bank"],
-            help="Take the question from the demo questions in the database or from the question "
-            "bank. Default: demo questions if any, else the bank if present, else a built-in one.",
+            choices=SOURCES,
+            help="Take the questions from the demo questions in the database, the question bank "
+            "or the built-in ones. Default: the first of these with enough questions.",
         )
-        parser.add_argument("--seed", type=int, help="Seed for the choice of question.")
+        parser.add_argument("--seed", type=int, help="Seed for the choice of questions.")
         parser.add_argument(
             "--use-broker",
             action="store_true",
@@ -93,10 +228,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         groups, size = options["groups"], options["size"]
-        if not 1 <= groups <= GROUPS_MAX:
-            raise CommandError(f"--groups must be from 1 to {GROUPS_MAX}.")
-        if not 1 <= size <= GROUP_SIZE_MAX:
-            raise CommandError(f"--size must be from 1 to {GROUP_SIZE_MAX}.")
+        rounds, iterations = options["rounds"], options["iterations"]
+        for value, name, high in (
+            (groups, "--groups", GROUPS_MAX),
+            (size, "--size", GROUP_SIZE_MAX),
+            (rounds, "--rounds", ROUNDS_MAX),
+            (iterations, "--iterations", ITERATIONS_MAX),
+        ):
+            if not 1 <= value <= high:
+                raise CommandError(f"{name} must be from 1 to {high}.")
+        conditions = condition_presets(options["conditions"])
         use_broker = options["use_broker"]
         if use_broker and settings.CELERY_BROKER_URL.startswith("memory://"):
             raise CommandError("--use-broker needs CELERY_BROKER_URL pointing at a real broker.")
@@ -105,48 +246,75 @@ class Command(BaseCommand):
 
         # stdout is for the result only: anything else that writes there goes to stderr.
         with contextlib.redirect_stdout(sys.stderr), _quiet_celery(verbose):
-            question = choose_question(options["question_source"], random.Random(seed))
-            try:
-                deliberation = deliberation_create(
-                    created_by=None,
-                    title=f"Simulation {timezone.now():%Y-%m-%d %H:%M:%S}",
-                    questions=[question],
-                    group_size=size,
-                    min_group_size=size,
-                    fill_with_bots=False,
+            # A refused set-up writes nothing, not even the questions it chose.
+            with transaction.atomic():
+                source, questions = choose_questions(
+                    options["question_source"], rounds, random.Random(seed)
                 )
-            except DomainError as exc:
-                raise CommandError(exc.message) from exc
+                try:
+                    deliberation = deliberation_create(
+                        created_by=None,
+                        title=f"Simulation {timezone.now():%Y-%m-%d %H:%M:%S}",
+                        questions=questions,
+                        group_size=size,
+                        min_group_size=size,
+                        critique_iterations=iterations - 1,
+                        conditions=conditions,
+                        exclusion_count=options["exclusion_count"],
+                        fill_with_bots=False,
+                    )
+                except DomainError as exc:
+                    raise CommandError(exc.message) from exc
             logging.getLogger(__name__).info(
-                "simulating %d group(s) of %d in deliberation %s (seed %d)",
+                "simulating %d group(s) of %d, %d round(s) of %d iteration(s), conditions %s, "
+                "in deliberation %s (questions from %s, seed %d)",
                 groups,
                 size,
+                rounds,
+                iterations,
+                ",".join(c["name"] for c in conditions) or "none",
                 deliberation.public_id,
+                source,
                 seed,
             )
             if use_broker:
                 self._join(deliberation, groups * size)
                 self._wait_for_worker(deliberation, groups, options["timeout"])
             else:
-                with _eager_tasks():
+                with _tasks_in_this_process():
                     self._join(deliberation, groups * size)
-                    self._run_bots(deliberation)
+                    self._run_bots(deliberation, rounds * iterations)
             reports = [
                 group_report(group)
-                for group in Group.objects.filter(deliberation=deliberation).order_by("number")
+                for group in Group.objects.filter(deliberation=deliberation)
+                .select_related("condition")
+                .order_by("number")
             ]
 
         if options["json"]:
-            self.stdout.write(
-                json.dumps({"deliberation": str(deliberation.public_id), "groups": reports})
-            )
+            result = {
+                "deliberation": str(deliberation.public_id),
+                "settings": {
+                    "groups": groups,
+                    "size": size,
+                    "rounds": rounds,
+                    "iterations": iterations,
+                    "conditions": [c["name"] for c in conditions],
+                    "exclusion_count": deliberation.exclusion_count,
+                    "question_source": source,
+                    "seed": seed,
+                },
+                "questions": [q.text for q in questions],
+                "conditions": conditions_report(deliberation),
+                "groups": reports,
+            }
+            self.stdout.write(json.dumps(result))
         else:
-            self.stdout.write(summary(deliberation, question, reports))
-        unfinished = [r for r in reports if not _finished(r)]
-        if unfinished:
+            self.stdout.write(summary(deliberation, questions, reports))
+        problems = [p for p in (_problem(r, rounds, iterations) for r in reports) if p]
+        if problems:
             raise CommandError(
-                f"{len(unfinished)} of {len(reports)} group(s) did not finish their round: "
-                + "; ".join(_problem(r) for r in unfinished)
+                f"{len(problems)} of {len(reports)} group(s) did not finish: " + "; ".join(problems)
             )
 
     def _join(self, deliberation: Deliberation, count: int) -> None:
@@ -155,22 +323,26 @@ class Command(BaseCommand):
             bot = participant_join(deliberation=deliberation, provenance=Provenance.BOT_CITIZEN)
             participant_consent(participant=bot, version=deliberation.consent_version)
 
-    def _run_bots(self, deliberation: Deliberation) -> None:
-        """Let the bots of every group act until the group is done or nothing moves any more.
+    def _run_bots(self, deliberation: Deliberation, iterations: int) -> None:
+        """Let the bots of every group act until nothing moves any more.
 
-        The services already enqueue `bots_act` whenever a phase opens, so with eager tasks most
-        of the round has happened by now; these passes make sure of it."""
+        The services already enqueue `bots_act` whenever a phase opens, so with the tasks run in this process most
+        of the study has happened by now; these passes make sure of it."""
         groups = list(Group.objects.filter(deliberation=deliberation).order_by("number"))
-        for group in tqdm(groups, desc="rounds", unit="group", file=sys.stderr):
-            for _ in range(BOT_PASSES_MAX):
+        for group in tqdm(groups, desc="groups", unit="group", file=sys.stderr):
+            for _ in range(BOT_PASSES_PER_ITERATION * iterations):
                 # A finished group may still owe end-of-round answers: go on while bots act.
                 if _has_failed(group) or bots_act(group=group) == 0:
                     break
 
     def _wait_for_worker(self, deliberation: Deliberation, groups: int, timeout: float) -> None:
+        """Until every group has finished and its members have completed (every answer they owe
+        saved), or an iteration of the group failed."""
         deadline = time.monotonic() + timeout
-        finished = Group.objects.filter(deliberation=deliberation).exclude(
-            status__in=[Group.Status.FORMING, Group.Status.ACTIVE]
+        settled = (
+            Group.objects.filter(deliberation=deliberation)
+            .exclude(status__in=[Group.Status.FORMING, Group.Status.ACTIVE])
+            .exclude(members__status=Participant.Status.ACTIVE)
         )
         failed = Iteration.objects.filter(
             round__group__deliberation=deliberation, state=Iteration.State.FAILED
@@ -179,7 +351,10 @@ class Command(BaseCommand):
             total=groups, desc="waiting for the worker", unit="group", file=sys.stderr
         ) as bar:
             while True:
-                done = finished.count() + failed.values("round__group").distinct().count()
+                done = len(
+                    set(settled.values_list("pk", flat=True))
+                    | set(failed.values_list("round__group_id", flat=True))
+                )
                 bar.update(done - bar.n)
                 if done >= groups:
                     return
@@ -191,22 +366,53 @@ class Command(BaseCommand):
                 time.sleep(0.25)
 
 
-def choose_question(source: str | None, rng: random.Random) -> Question:
-    """A demo question from the database, a question from the bank, or the built-in one."""
+def choose_questions(
+    source: str | None, count: int, rng: random.Random
+) -> tuple[str, list[Question]]:
+    """`count` distinct questions, in the order to ask them, and the source they came from: the
+    demo questions in the database, the question bank, or the built-in ones. Without a source,
+    the first of these that has `count` questions."""
     demo = list(Question.objects.filter(source="demo").order_by("pk"))
-    if source == "demo" or (source is None and demo):
-        if not demo:
-            raise CommandError("There are no demo questions; run `manage.py seed_demo` first.")
-        return rng.choice(demo)
     path = bank_path()
-    if source == "bank" or (source is None and path.exists()):
+    if source is None:
+        if len(demo) >= count:
+            source = "demo"
+        elif path.exists():
+            source = "bank"
+        else:
+            source = "built-in"
+    if source == "demo":
+        if len(demo) < count:
+            raise CommandError(
+                f"There are {len(demo)} demo question(s) for {count} round(s); run "
+                "`manage.py seed_demo` first, ask fewer rounds or choose another "
+                "--question-source."
+            )
+        return source, rng.sample(demo, count)
+    if source == "bank":
         if not path.exists():
             raise CommandError(f"The question bank is missing at {path}; set CG_SHARED_DIR.")
-        return _bank_question(rng.choice(json.loads(path.read_text())))
-    existing = Question.objects.filter(
-        source=BUILT_IN_QUESTION["source"], text=BUILT_IN_QUESTION["text"]
-    ).first()
-    return existing or question_create(**BUILT_IN_QUESTION)
+        bank = json.loads(path.read_text())
+        if len(bank) < count:
+            raise CommandError(f"The question bank has {len(bank)} question(s) for {count}.")
+        return source, [_bank_question(entry) for entry in rng.sample(bank, count)]
+    if len(BUILT_IN_QUESTIONS) < count:
+        raise CommandError(
+            f"There are {len(BUILT_IN_QUESTIONS)} built-in questions for {count} round(s); "
+            "use --question-source bank or demo for more."
+        )
+    return source, [_built_in_question(*spec) for spec in rng.sample(BUILT_IN_QUESTIONS, count)]
+
+
+def _built_in_question(text: str, affirming: str, negating: str, topic: str) -> Question:
+    existing = Question.objects.filter(source=BUILT_IN_SOURCE, text=text).first()
+    return existing or question_create(
+        text=text,
+        affirming_statement=affirming,
+        negating_statement=negating,
+        topic=topic,
+        source=BUILT_IN_SOURCE,
+    )
 
 
 def _bank_question(entry: dict) -> Question:
@@ -226,19 +432,47 @@ def _bank_question(entry: dict) -> Question:
 
 
 @contextlib.contextmanager
-def _eager_tasks():
-    """Run Celery tasks in this process, inline, for the duration."""
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
+def _tasks_in_this_process():
+    """Run the Celery tasks sent during the block in this process, one at a time, in the order
+    they were sent.
+
+    Celery's eager mode runs a task inside the call that sent it, and in a study every phase
+    sends the next one (a mediation sends the bots, whose last rating starts the next iteration,
+    which sends the bots again...), so a long study would nest one level per phase and exhaust
+    Python's recursion limit. Here the app's `send_task`, which `Task.apply_async` calls when
+    tasks are not eager, queues the task instead; the outermost send runs the queue until it is
+    empty. A task that raises is logged by Celery and the queue goes on, as eager mode does.
+    """
+    pending: deque[tuple[str, tuple, dict]] = deque()
+    running = False
+
+    def send_task(name, args=None, kwargs=None, **options):
+        nonlocal running
+        pending.append((name, tuple(args or ()), dict(kwargs or {})))
+        if running:
+            return None
+        running = True
+        try:
+            while pending:
+                task_name, task_args, task_kwargs = pending.popleft()
+                celery_app.tasks[task_name].apply(args=task_args, kwargs=task_kwargs)
+        finally:
+            running = False
+        return None
+
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    celery_app.send_task = send_task
     try:
         yield
     finally:
-        celery_app.conf.task_always_eager = before
+        del celery_app.send_task  # the class's own method again
+        celery_app.conf.task_always_eager = eager
 
 
 @contextlib.contextmanager
 def _quiet_celery(verbose: bool):
-    """Celery logs a line per eager task; keep that for -v 2."""
+    """Celery logs a line per task it runs in this process; keep that for -v 2."""
     logger = logging.getLogger("celery.app.trace")
     before = logger.level
     if not verbose:
@@ -253,50 +487,100 @@ def _has_failed(group: Group) -> bool:
     return Iteration.objects.filter(round__group=group, state=Iteration.State.FAILED).exists()
 
 
-def _iterations(report: dict) -> list[dict]:
-    return [it for round_ in report["rounds"] for it in round_["iterations"]]
-
-
-def _finished(report: dict) -> bool:
-    iterations = _iterations(report)
-    return bool(iterations) and all(it["state"] == Iteration.State.DONE for it in iterations)
-
-
-def _problem(report: dict) -> str:
-    for iteration in _iterations(report):
+def _problem(report: dict, rounds: int, iterations: int) -> str | None:
+    """Why a group did not run the whole study, or None when it did."""
+    label = f"group {report['number']}"
+    for iteration in (it for round_ in report["rounds"] for it in round_["iterations"]):
         if iteration["state"] == Iteration.State.FAILED:
-            return f"group {report['number']} failed: {iteration['failure_reason']}"
+            return f"{label} failed: {iteration['failure_reason']}"
         if iteration["state"] != Iteration.State.DONE:
-            return f"group {report['number']} stopped in state {iteration['state']}"
-    return f"group {report['number']} has no round"
+            return f"{label} stopped in state {iteration['state']}"
+    counts = [len(round_["iterations"]) for round_ in report["rounds"]]
+    if counts != [iterations] * rounds:
+        return f"{label} ran {len(counts)} of {rounds} round(s), with {counts} iteration(s)"
+    owing = Participant.objects.filter(
+        group_id=report["id"], status=Participant.Status.ACTIVE
+    ).count()
+    if owing:
+        return f"{label} has {owing} member(s) who still owe answers"
+    return None
 
 
-def summary(deliberation: Deliberation, question: Question, reports: list[dict]) -> str:
-    """A few lines for people: each group's winner and how much its members agreed with it."""
+def summary(deliberation: Deliberation, questions: list[Question], reports: list[dict]) -> str:
+    """Lines for people: each round and iteration of each group with its winner and how much the
+    members agreed with it (and with any comparison shown); per condition, the mean agreement
+    with the winners and, in exclusion groups, that of included and excluded members apart."""
     lines = [
         f"{deliberation.title}: {len(reports)} group(s) of {deliberation.group_size}, "
+        f"{len(questions)} round(s) of {deliberation.iterations_per_round} iteration(s), "
         f"deliberation {deliberation.public_id}",
-        f"Question: {question.text}",
     ]
+    lines += [f"Round {n}: {q.text}" for n, q in enumerate(questions, start=1)]
+    by_condition: dict[str, list[int]] = defaultdict(list)
+    included: dict[str, list[int]] = defaultdict(list)
+    excluded: dict[str, list[int]] = defaultdict(list)
     everyone: list[int] = []
     for report in reports:
+        condition = report["condition"]
+        heading = f"Group {report['number']}" + (f" ({condition})" if condition else "")
+        lines.append(heading)
         for round_ in report["rounds"]:
+            where = f"Group {report['number']}, round {round_['position'] + 1}"
+            left_out = set(round_["excluded"])
+            if left_out:
+                lines.append(f"{where}: left out of the mediation: {_short_ids(left_out)}")
             for iteration in round_["iterations"]:
-                label = f"Group {report['number']}, iteration {iteration['index']}"
+                label = f"{where}, iteration {iteration['index']}"
+                written = iteration["critiques"] if iteration["index"] else iteration["opinions"]
+                what = "critique(s)" if iteration["index"] else "opinion(s)"
                 if iteration["winner"] is None:
-                    lines.append(f"{label}: no winner ({iteration['state']})")
+                    lines.append(
+                        f"{label}: {len(written)} {what}, no winner ({iteration['state']})"
+                    )
                     continue
-                agreement = [r["agreement"] for r in iteration["ratings"]]
+                winner, *comparisons = iteration["shown"] or [None]
+                ratings = winner["ratings"] if winner else []
+                agreement = [r["agreement"] for r in ratings]
                 everyone += agreement
-                mean = f"{statistics.fmean(agreement):.2f}" if agreement else "n/a"
+                by_condition[condition or "(none)"] += agreement
+                if left_out:
+                    for rating in ratings:
+                        side = excluded if rating["participant"] in left_out else included
+                        side[condition].append(rating["agreement"])
                 text = iteration["candidates"][iteration["winner"]]["text"]
                 lines.append(
-                    f"{label}: winner {iteration['winner']} of {len(iteration['candidates'])}, "
-                    f"mean agreement {mean} from {len(agreement)} rating(s)\n  {_shorten(text)}"
+                    f"{label}: {len(written)} {what}, winner {iteration['winner']} of "
+                    f"{len(iteration['candidates'])}, mean agreement {_mean(agreement)} "
+                    f"from {len(agreement)} rating(s)\n    {_shorten(text)}"
                 )
+                for shown in comparisons:
+                    values = [r["agreement"] for r in shown["ratings"]]
+                    lines.append(
+                        f"    beside it, {shown['role']}: mean agreement {_mean(values)} "
+                        f"from {len(values)} rating(s)"
+                    )
+    if any(report["condition"] for report in reports):
+        lines.append("Mean agreement with the winners, by condition (1-7):")
+        for condition, values in sorted(by_condition.items()):
+            line = f"  {condition}: {_mean(values)} from {len(values)} rating(s)"
+            if condition in included or condition in excluded:
+                line += (
+                    f"; included members {_mean(included[condition])} "
+                    f"({len(included[condition])}), excluded members "
+                    f"{_mean(excluded[condition])} ({len(excluded[condition])})"
+                )
+            lines.append(line)
     if everyone:
         lines.append(f"Mean agreement overall: {statistics.fmean(everyone):.2f} (1-7)")
     return "\n".join(lines)
+
+
+def _mean(values: list[int]) -> str:
+    return f"{statistics.fmean(values):.2f}" if values else "n/a"
+
+
+def _short_ids(public_ids) -> str:
+    return ", ".join(sorted(public_id[:8] for public_id in public_ids))
 
 
 def _shorten(text: str, limit: int = 200) -> str:
