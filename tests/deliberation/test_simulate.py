@@ -32,6 +32,7 @@ from deliberation.models import (
     Statement,
     SurveyResponse,
 )
+from deliberation.selectors.simulation import group_report
 from deliberation.services.deliberations import question_create
 from tests.worker import REPO_ROOT, running_worker, subprocess_env
 
@@ -263,7 +264,9 @@ def _check_study(report: dict, *, groups: int, size: int) -> None:
     _check_report(report, groups=groups, size=size, rounds=2, iterations=2)
 
 
-def test_simulate_pilots_the_issue_study_as_a_subprocess(transactional_db, fake_model_servers):
+def test_simulate_pilots_the_issue_study_as_a_subprocess(
+    transactional_db, fake_model_servers, django_assert_num_queries
+):
     result = subprocess.run(
         [sys.executable, "manage.py", "simulate", *STUDY],
         cwd=REPO_ROOT,
@@ -277,6 +280,9 @@ def test_simulate_pilots_the_issue_study_as_a_subprocess(transactional_db, fake_
     report = json.loads(result.stdout)  # stdout carries only the JSON
     _check_study(report, groups=4, size=3)
     _check_database(report, groups=4, size=3)
+    group = Group.objects.select_related("condition").get(pk=report["groups"][0]["id"])
+    with django_assert_num_queries(12):  # the same however many rounds and iterations
+        assert group_report(group) == report["groups"][0]
 
 
 def test_simulate_json_reports_every_group_and_stores_every_row(transactional_db):
