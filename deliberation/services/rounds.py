@@ -238,6 +238,8 @@ def iteration_close_if_complete(*, iteration: Iteration, force: bool = False) ->
         if iteration.state != Iteration.State.COLLECTING:
             return False
         group = iteration.round.group
+        if group.status == Group.Status.ENDED:
+            return False  # ended by a moderator (services.moderation.group_end)
         deliberation = group.deliberation
         present = present_members(group).count()
         written = written_count(iteration)
@@ -299,6 +301,8 @@ def iteration_finish_if_rated(*, iteration: Iteration, force: bool = False) -> b
 def _advance(iteration: Iteration) -> None:
     round_ = iteration.round
     group = round_.group
+    if group.status == Group.Status.ENDED:
+        return  # ended by a moderator (services.moderation.group_end): nothing starts
     deliberation = group.deliberation
     if iteration.index < deliberation.critique_iterations:
         iteration_start(round_=round_, index=iteration.index + 1)
@@ -329,6 +333,9 @@ def iteration_advance_if_overdue(*, iteration: Iteration, now=None) -> bool:
     now = now or timezone.now()
     if iteration.deadline is None or iteration.deadline >= now:
         return False
+    from deliberation.services.presence import iteration_drop_absent  # (imports this module)
+
+    iteration_drop_absent(iteration=iteration, now=now)  # the silent non-answerers drop out first
     if iteration.state == Iteration.State.COLLECTING:
         iteration_close_if_complete(iteration=iteration, force=True)
     elif iteration.state == Iteration.State.RATING:

@@ -10,15 +10,37 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from deliberation import access
 from deliberation.errors import DomainError
-from deliberation.forms import ConsentForm, RatingForm, TextForm
+from deliberation.forms import (
+    ConsentForm,
+    PositionForm,
+    RankingForm,
+    RatingForm,
+    SurveyForm,
+    TextForm,
+)
 from deliberation.ratelimit import check_rate
-from deliberation.selectors.participant import participant_step
+from deliberation.selectors.participant import (
+    participant_step,
+    position_statement,
+    round_winners,
+    statement_letters,
+    statements_for,
+)
+from deliberation.services import panels
 from deliberation.services.participants import (
     participant_consent,
     participant_join,
     participant_touch,
 )
+from deliberation.services.presence import participant_leave, participant_presence_check
 from deliberation.services.ratings import rating_submit
+from deliberation.services.responses import (
+    final_ranking_submit,
+    participant_complete_if_done,
+    position_rating_submit,
+    ranking_submit,
+    survey_submit,
+)
 from deliberation.services.rounds import (
     critique_submit,
     iteration_advance_if_overdue,
@@ -26,6 +48,17 @@ from deliberation.services.rounds import (
 )
 
 STEP_TEMPLATE = "deliberation/participant/step.html"
+# Steps whose page does not poll; they send a heartbeat instead (see `heartbeat`).
+ANSWERING_STEPS = (
+    "position_before",
+    "write_opinion",
+    "write_critique",
+    "rate",
+    "rank",
+    "final_ranking",
+    "position_after",
+    "survey",
+)
 
 
 def _client(request: HttpRequest) -> str:
@@ -44,15 +77,51 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+def _panel_session_key(deliberation) -> str:
+    return f"cg-panel-{deliberation.public_id}"
+
+
 @require_http_methods(["GET", "POST"])
 def join(request: HttpRequest, public_id) -> HttpResponse:
+    """The invitation link. Panel ids (Prolific, MTurk, ?xid=) come on the URL; they are checked,
+    kept in the session until consent, and let a returning panel member resume where they were."""
     deliberation = access.get_open_deliberation(public_id)
     participant = access.get_session_participant(request, deliberation)
+    panel_ids = None
+    if request.method == "GET" and deliberation.panel != deliberation.Panel.NONE:
+        try:
+            panel_ids = panels.panel_ids_parse(deliberation, request.GET)
+        except DomainError as exc:
+            if participant is None:
+                return render(
+                    request,
+                    "deliberation/error.html",
+                    {"title": "This link cannot be used", "message": exc.message},
+                    status=400,
+                )
+        else:
+            returning = panels.panel_participant(deliberation, panel_ids)
+            if returning is not None:
+                access.remember_participant(request, returning)
+                return redirect("deliberation:step", public_id=public_id)
+            request.session[_panel_session_key(deliberation)] = panel_ids.as_dict()
     if participant is not None and participant.status != participant.Status.JOINED:
         return redirect("deliberation:step", public_id=public_id)
     form = ConsentForm(request.POST or None, initial={"version": deliberation.consent_version})
     status = 200
     if request.method == "POST":
+        stored = request.session.get(_panel_session_key(deliberation))
+        if deliberation.panel != deliberation.Panel.NONE and not stored and participant is None:
+            return render(
+                request,
+                "deliberation/error.html",
+                {
+                    "title": "This link cannot be used",
+                    "message": "Please open the study again from the page that sent you here; "
+                    "the link needs your panel ID.",
+                },
+                status=400,
+            )
         if form.is_valid():
             check_rate(
                 scope="join", who=_client(request), per_minute=settings.RATE_LIMIT_JOIN_PER_MINUTE
@@ -60,6 +129,10 @@ def join(request: HttpRequest, public_id) -> HttpResponse:
             try:
                 if participant is None:
                     participant = participant_join(deliberation=deliberation)
+                    if stored:
+                        participant = panels.panel_identity_attach(
+                            participant=participant, ids=panels.PanelIds(**stored)
+                        )
                     access.remember_participant(request, participant)
                 participant_consent(participant=participant, version=form.cleaned_data["version"])
                 return redirect("deliberation:step", public_id=public_id)
@@ -78,6 +151,7 @@ def join(request: HttpRequest, public_id) -> HttpResponse:
 
 def _current_step(participant):
     """The participant's step, after closing their group's phase if its deadline has passed."""
+    participant_presence_check(participant=participant)  # a dropout returns; an overdue pool forms
     step = participant_step(participant)
     if step.iteration is not None and iteration_advance_if_overdue(iteration=step.iteration):
         step = participant_step(participant)
@@ -86,12 +160,33 @@ def _current_step(participant):
 
 def _step_context(request, deliberation, participant, **extra) -> dict:
     step = _current_step(participant)
-    context = {"deliberation": deliberation, "step": step, "participant": participant}
+    context = {
+        "deliberation": deliberation,
+        "step": step,
+        "participant": participant,
+        "answering_steps": ANSWERING_STEPS,
+    }
     if step.kind in ("write_opinion", "write_critique") and "text_form" not in extra:
         label = "Your opinion" if step.kind == "write_opinion" else "Your critique"
         context["text_form"] = TextForm(label=label)
     if step.kind == "rate" and "rating_form" not in extra:
         context["rating_form"] = RatingForm()
+    if step.kind in ("rate", "rank"):
+        letters = dict((s.pk, letter) for letter, s in statement_letters(step.statements))
+        context["statement_letter"] = letters.get(step.statement.pk) if step.statement else ""
+    if step.kind in ("rank", "final_ranking") and "ranking_form" not in extra:
+        context["ranking_form"] = RankingForm(statements=step.statements)
+    if step.kind in ("position_before", "position_after"):
+        context["position_statement"] = position_statement(step.round)
+        if "position_form" not in extra:
+            context["position_form"] = PositionForm()
+    if step.kind == "survey" and "survey_form" not in extra:
+        context["survey_form"] = SurveyForm(items=deliberation.survey_items)
+    if step.kind in ("done", "ended", "released"):
+        if step.kind != "released" and participant.status == participant.Status.ACTIVE:
+            participant_complete_if_done(participant=participant)
+            participant.refresh_from_db()
+        context["completion"] = panels.completion_for(participant)
     context.update(extra)
     return context
 
@@ -133,7 +228,7 @@ def status(request: HttpRequest, public_id) -> HttpResponse:
 
 def _post_text(request, public_id, iteration_id: int, *, submit, label: str) -> HttpResponse:
     deliberation = access.get_open_deliberation(public_id)
-    participant = access.require_session_participant(request, deliberation)
+    participant = _answering_member(request, deliberation)
     iteration = access.get_member_iteration(participant, iteration_id)
     check_rate(
         scope="post", who=str(participant.public_id), per_minute=settings.RATE_LIMIT_POST_PER_MINUTE
@@ -172,7 +267,7 @@ def critique(request: HttpRequest, public_id, iteration_id: int) -> HttpResponse
 @require_POST
 def rate(request: HttpRequest, public_id, statement_id: int) -> HttpResponse:
     deliberation = access.get_open_deliberation(public_id)
-    participant = access.require_session_participant(request, deliberation)
+    participant = _answering_member(request, deliberation)
     statement = access.get_member_statement(participant, statement_id)
     check_rate(
         scope="post", who=str(participant.public_id), per_minute=settings.RATE_LIMIT_POST_PER_MINUTE
@@ -195,3 +290,170 @@ def rate(request: HttpRequest, public_id, statement_id: int) -> HttpResponse:
         status = 400
     context = _step_context(request, deliberation, participant, rating_form=form)
     return render(request, STEP_TEMPLATE, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def leave(request: HttpRequest, public_id) -> HttpResponse:
+    """Leave the study on purpose. A GET, or a POST without `confirm=yes`, only shows the
+    confirmation form; nothing changes until it is sent."""
+    deliberation = access.get_open_deliberation(public_id)
+    participant = access.require_session_participant(request, deliberation)
+    error, status = "", 200
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        check_rate(
+            scope="post",
+            who=str(participant.public_id),
+            per_minute=settings.RATE_LIMIT_POST_PER_MINUTE,
+        )
+        try:
+            participant_leave(participant=participant)
+            return redirect("deliberation:step", public_id=public_id)
+        except DomainError as exc:
+            error, status = exc.message, exc.status
+    return render(
+        request,
+        "deliberation/participant/leave.html",
+        {"deliberation": deliberation, "participant": participant, "error": error},
+        status=status,
+    )
+
+
+@require_GET
+def heartbeat(request: HttpRequest, public_id) -> HttpResponse:
+    """Pages without the waiting poll (writing, rating) call this now and then, so that a member
+    who takes long to write is not taken for one who has gone. Always 204."""
+    deliberation = access.get_open_deliberation(public_id, light=True)
+    participant = access.require_session_participant(request, deliberation)
+    participant_touch(participant=participant)
+    participant_presence_check(participant=participant)
+    return HttpResponse(status=204)
+
+
+def _answering_member(request, deliberation):
+    """The member sending an answer. Sending counts as being here: a member who was marked as
+    dropped while writing (on a page without JavaScript, which sends no heartbeat) comes back
+    before the answer is stored."""
+    participant = access.require_session_participant(request, deliberation)
+    participant_touch(participant=participant)
+    participant_presence_check(participant=participant)
+    return participant
+
+
+def _answer(request, public_id, *, submit, form_key: str, make_form) -> HttpResponse:
+    """The shared shape of the end-of-step answers: check the form, call the service, redirect
+    to the current step; on an error redraw the step with what was sent and the message."""
+    deliberation = access.get_open_deliberation(public_id)
+    participant = _answering_member(request, deliberation)
+    check_rate(
+        scope="post", who=str(participant.public_id), per_minute=settings.RATE_LIMIT_POST_PER_MINUTE
+    )
+    form = make_form(participant)
+    if form.is_valid():
+        try:
+            submit(participant, form)
+            return redirect("deliberation:step", public_id=public_id)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+            status = exc.status
+    else:
+        status = 400
+    context = _step_context(request, deliberation, participant, **{form_key: form})
+    if form.errors and form_key not in _STEP_FORMS.get(context["step"].kind, ()):
+        # The member has moved on (a second tab, a double submission): say why nothing changed.
+        context["notice"] = " ".join(str(e) for errors in form.errors.values() for e in errors)
+    return render(request, STEP_TEMPLATE, context, status=status)
+
+
+_STEP_FORMS = {
+    "position_before": ("position_form",),
+    "position_after": ("position_form",),
+    "rank": ("ranking_form",),
+    "final_ranking": ("ranking_form",),
+    "survey": ("survey_form",),
+}
+
+
+@require_POST
+def position(request: HttpRequest, public_id, round_id: int, index: int) -> HttpResponse:
+    def submit(participant, form):
+        position_rating_submit(
+            participant=participant,
+            round_=access.get_member_round(participant, round_id),
+            index=index,
+            agreement=form.cleaned_data["agreement"],
+        )
+
+    return _answer(
+        request,
+        public_id,
+        submit=submit,
+        form_key="position_form",
+        make_form=lambda participant: PositionForm(request.POST),
+    )
+
+
+@require_POST
+def rank(request: HttpRequest, public_id, iteration_id: int) -> HttpResponse:
+    def make_form(participant):
+        iteration = access.get_member_iteration(participant, iteration_id)
+        return RankingForm(request.POST, statements=statements_for(participant, iteration))
+
+    def submit(participant, form):
+        ranking_submit(
+            participant=participant,
+            iteration=access.get_member_iteration(participant, iteration_id),
+            places=form.places(),
+        )
+
+    return _answer(request, public_id, submit=submit, form_key="ranking_form", make_form=make_form)
+
+
+@require_POST
+def final_ranking(request: HttpRequest, public_id, round_id: int) -> HttpResponse:
+    def make_form(participant):
+        round_ = access.get_member_round(participant, round_id)
+        return RankingForm(request.POST, statements=round_winners(participant, round_))
+
+    def submit(participant, form):
+        final_ranking_submit(
+            participant=participant,
+            round_=access.get_member_round(participant, round_id),
+            places=form.places(),
+        )
+
+    return _answer(request, public_id, submit=submit, form_key="ranking_form", make_form=make_form)
+
+
+@require_POST
+def survey(request: HttpRequest, public_id, round_id: int) -> HttpResponse:
+    def make_form(participant):
+        round_ = access.get_member_round(participant, round_id)
+        return SurveyForm(request.POST, items=round_.group.deliberation.survey_items)
+
+    def submit(participant, form):
+        survey_submit(
+            participant=participant,
+            round_=access.get_member_round(participant, round_id),
+            answers=form.answers(),
+        )
+
+    return _answer(request, public_id, submit=submit, form_key="survey_form", make_form=make_form)
+
+
+@require_GET
+def complete(request: HttpRequest, public_id) -> HttpResponse:
+    """The way back to the panel, with the completion code. Only a member whose every required
+    step is saved (or who was released from the pool) is sent on; anyone else, whatever URL they
+    typed, is taken to the step they are on."""
+    deliberation = access.get_open_deliberation(public_id)
+    participant = access.require_session_participant(request, deliberation)
+    completion = panels.completion_for(participant)
+    if completion is None or not completion.url:
+        return redirect("deliberation:step", public_id=public_id)
+    if completion.post_fields:
+        return render(
+            request,
+            "deliberation/participant/submit.html",
+            {"deliberation": deliberation, "completion": completion},
+        )
+    return redirect(completion.url)
