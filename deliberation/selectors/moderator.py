@@ -162,12 +162,14 @@ class AuditEntry:
 
 
 def _duration(seconds: int) -> str:
+    """Seconds under a minute, else to the nearest minute: "40 s", "5 min", "1 h 5 min"."""
     if seconds < 60:
         return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours} h {rest // 60} min" if rest >= 60 else f"{hours} h"
+    minutes = (seconds + 30) // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
 
 
 def join_path(deliberation: Deliberation) -> str:

@@ -152,6 +152,38 @@ def test_an_opinion_hidden_before_the_mediation_is_left_out_of_it(make_group, mo
     assert FIRST_SENTENCES[1] in candidates  # the check above can see an opinion's sentence
 
 
+def test_a_critique_hidden_before_its_mediation_is_left_out_of_the_revision(make_group, moderator):
+    from deliberation.services.ratings import rating_submit
+    from deliberation.services.rounds import critique_submit
+
+    _, members = make_group(3, critique_iterations=1)
+    opinion_iteration = write(members)
+    winner = Statement.objects.get(iteration=opinion_iteration, is_winner=True)
+    for member in members:
+        rating_submit(participant=member, statement=winner, agreement=4, quality=4)
+    critique_iteration = current_iteration(members)
+    assert (critique_iteration.index, critique_iteration.state) == (1, "collecting")
+    critiques = ["Say who pays for it.", "Mention the village buses.", "Add the summer trial."]
+    for member, text in zip(members[:2], critiques, strict=False):
+        critique_submit(participant=member, iteration=critique_iteration, text=text)
+    hidden = critique_iteration.critiques.get(participant=members[0])
+
+    outcome = member_text_hide(text=hidden, actor=moderator, reason="Mocks another member.")
+    assert outcome.mediation == "not_yet"
+    critique_submit(participant=members[2], iteration=critique_iteration, text=critiques[2])
+
+    critique_iteration.refresh_from_db()
+    assert critique_iteration.state == Iteration.State.RATING
+    generator, _ = mediator.backends(mediator.iteration_config(critique_iteration))
+    assert generator.calls[-1]["critiques"] == critiques[1:]
+    assert CandidateSet.objects.get(iteration=critique_iteration).member_ids == [
+        members[1].pk,
+        members[2].pk,
+    ]
+    entry = AuditLog.objects.get()
+    assert (entry.target_type, entry.target_id) == ("critique", hidden.pk)
+
+
 @pytest.mark.parametrize(
     ("reason", "message"),
     [

@@ -367,8 +367,8 @@ def test_groups_table_shows_deadlines_who_is_done_and_the_mediation(mod_client, 
 
     html = mod_client.get(detail_url(deliberation)).content.decode()
 
-    assert ">in 4 min</time>" in html  # five minutes, less the time the test took
-    assert 'class="overdue">overdue by 1 min</time>' in html
+    assert ">in 5 min</time>" in html  # to the nearest minute
+    assert 'class="overdue">overdue by 2 min</time>' in html
     assert "failed after 2 attempts: BackendUnavailable: the generator is down" in html
     # One dot per seat, each saying what it means.
     assert html.count(">Seat 1: done</span>") == 2  # groups 1 and 2 collect; group 3 failed
@@ -453,3 +453,22 @@ def test_group_page_query_count_does_not_grow_with_members_texts_or_the_audit_lo
     assert "12 of 14 written" in html
     if not htmx:
         assert html.count("Hid a text") == 3 and "Extended a deadline" in html
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0 s"),
+        (59, "59 s"),
+        (60, "1 min"),
+        (89, "1 min"),
+        (90, "2 min"),
+        (3599, "1 h"),
+        (3900, "1 h 5 min"),
+        (86400, "24 h"),
+    ],
+)
+def test_relative_durations_read_to_the_nearest_minute(seconds, text):
+    from deliberation.selectors.moderator import _duration
+
+    assert _duration(seconds) == text
