@@ -300,14 +300,21 @@ def test_seed_demo_is_idempotent_and_prints_the_links(monkeypatch):
         out, err = StringIO(), StringIO()
         call_command("seed_demo", stdout=out, stderr=err)
         outputs.append((out.getvalue(), err.getvalue()))
-    deliberation = Deliberation.objects.get()
-    assert deliberation.title == "Demo deliberation"
+    deliberation = Deliberation.objects.get(title="Demo deliberation")
+    study = Deliberation.objects.get(title__startswith="Demo study")
+    assert Deliberation.objects.count() == 2
+    assert (study.critique_iterations, study.question_links.count()) == (1, 2)
+    assert sorted(study.conditions.values_list("name", flat=True)) == [
+        "mediator-only",
+        "with-best-opinion",
+    ]
     assert deliberation.fill_with_bots
     assert (deliberation.group_size, deliberation.min_group_size) == (5, 3)
     assert deliberation.question_links.count() == 1
     assert Question.objects.filter(source="demo").count() >= 4
     for out, err in outputs:
         assert f"http://127.0.0.1:8000/j/{deliberation.public_id}/" in out
+        assert f"http://127.0.0.1:8000/j/{study.public_id}/" in out
         assert "http://127.0.0.1:8000/accounts/login/" in out
         assert "username: moderator" in out
         assert "password: common-ground-demo" in out

@@ -19,6 +19,7 @@ DEMO_USERNAME = "moderator"
 # Only acceptable because this is the embedded demo on 127.0.0.1; never deploy it.
 DEMO_PASSWORD = "common-ground-demo"
 DEMO_TITLE = "Demo deliberation"
+STUDY_TITLE = "Demo study: two questions, a revision, two conditions"
 DEMO_BASE_URL = "http://127.0.0.1:8000"
 
 # Written for this project (not taken from any published question bank).
@@ -117,6 +118,31 @@ class Command(BaseCommand):
                         alpha=1.0,
                         fill_with_bots=True,
                     )
+                study = Deliberation.objects.filter(title=STUDY_TITLE).first()
+                if study is None:
+                    study = deliberation_create(
+                        created_by=None,
+                        title=STUDY_TITLE,
+                        description=(
+                            "The whole protocol: two questions, each with an opinion and a "
+                            "critique iteration, rankings, position ratings and a short survey. "
+                            "Groups alternate between two conditions; bots fill the empty seats."
+                        ),
+                        questions=questions[1:3],
+                        group_size=4,
+                        min_group_size=3,
+                        n_candidates=8,
+                        critique_iterations=1,
+                        fill_with_bots=True,
+                        conditions=[
+                            {"name": "mediator-only", "description": "The winner alone."},
+                            {
+                                "name": "with-best-opinion",
+                                "description": "The winner beside the group's best opinion.",
+                                "comparisons": ["best_opinion"],
+                            },
+                        ],
+                    )
         except DomainError as exc:
             raise CommandError(exc.message) from None
 
@@ -132,6 +158,7 @@ class Command(BaseCommand):
         state = "Created" if created else "Found"
         self.stdout.write(f"{state} the demo deliberation {DEMO_TITLE!r}.")
         self.stdout.write(f"Participant join link: {DEMO_BASE_URL}{join_path(deliberation)}")
+        self.stdout.write(f"Whole-protocol study:  {DEMO_BASE_URL}{join_path(study)}")
         self.stdout.write(f"Moderator login:       {DEMO_BASE_URL}/accounts/login/")
         self.stdout.write(f"  username: {DEMO_USERNAME}")
         self.stdout.write(f"  password: {password}")
