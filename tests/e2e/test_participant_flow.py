@@ -6,29 +6,17 @@ Screenshots of the rating and the done page go to `$CG_SCREENSHOTS` when set, el
 temporary directory.
 """
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
 from deliberation.models import CandidateSet, Iteration, Opinion, Participant, Rating, Statement
 from deliberation.services.deliberations import deliberation_create
-from tests.worker import running_worker, wait_until
+from tests.worker import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.timeout(240)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PHONE = {"width": 390, "height": 844}
 WAIT_MS = 60_000
 N_CANDIDATES = 6
@@ -37,48 +25,6 @@ OPINION = (
     "Shops and people with limited mobility need a say before anything becomes permanent. "
     "If the trial goes well, it could become a regular thing."
 )
-
-
-@pytest.fixture(scope="module")
-def live_worker(django_db_setup, django_db_blocker):
-    with running_worker(django_db_blocker) as worker:
-        yield worker
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"The browser tests drive Debian's chromium at {CHROMIUM}, which is missing. "
-            "Install it (`sudo apt-get install chromium`, or `make browser` as root)."
-        )
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls of the test itself
-    # are still plain synchronous code.
-    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
-            try:
-                yield browser
-            finally:
-                browser.close()
-    finally:
-        if before is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
-
-
-@pytest.fixture
-def screenshots(tmp_path) -> Path:
-    folder = Path(os.environ.get("CG_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _choose_by_keyboard(page, name: str, value: int) -> None:
@@ -276,9 +222,9 @@ def test_a_two_iteration_round_with_ranking_and_position_ratings(
 
     # Ranking by keyboard: focus "Move statement B up", press Enter; the move is announced.
     expect(page.get_by_role("heading", name="Put the statements in order")).to_be_visible()
+    page.wait_for_load_state("load")
     move_up = page.get_by_role("button", name="Move statement B up")
-    move_up.focus()
-    page.keyboard.press("Enter")
+    move_up.press("Enter")  # focuses the button, then the key
     expect(page.locator("#rank-status")).to_have_text("Statement B moved to place 1 of 2.")
     assert page.evaluate("document.activeElement.getAttribute('aria-label')") == (
         "Move statement B up"
