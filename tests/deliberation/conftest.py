@@ -68,3 +68,22 @@ def make_group(fake_model_servers, eager_tasks):
         return deliberation, [Participant.objects.get(pk=pk) for pk in members]
 
     return make
+
+
+@pytest.fixture
+def moderator(django_user_model):
+    """A user with the moderator permission (and nothing else)."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("mod", password="pw-for-tests-only")
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="deliberation", codename="moderate")
+    )
+    return user
+
+
+@pytest.fixture
+def mod_client(client, moderator):
+    """The test client, logged in as the moderator."""
+    client.force_login(moderator)
+    return client

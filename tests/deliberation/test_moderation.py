@@ -15,7 +15,6 @@ session; GET on every action address; a POST without a CSRF token.
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -52,15 +51,6 @@ OPINIONS = [
 ]
 FIRST_SENTENCES = [text.split(". ")[0] for text in OPINIONS]
 FAILING_GENERATOR = {"generator": {"backend": "fake", "options": {"fail": "unavailable"}}}
-
-
-@pytest.fixture
-def moderator(django_user_model):
-    user = django_user_model.objects.create_user("mod", password="pw-for-tests-only")
-    user.user_permissions.add(
-        Permission.objects.get(content_type__app_label="deliberation", codename="moderate")
-    )
-    return user
 
 
 @pytest.fixture

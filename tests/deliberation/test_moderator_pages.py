@@ -2,7 +2,6 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -24,21 +23,6 @@ from deliberation.services.deliberations import deliberation_create, question_cr
 pytestmark = pytest.mark.django_db
 
 CREATE_URL = "/moderate/new/"
-
-
-@pytest.fixture
-def moderator(django_user_model):
-    user = django_user_model.objects.create_user("mod", password="pw-for-tests-only")
-    user.user_permissions.add(
-        Permission.objects.get(content_type__app_label="deliberation", codename="moderate")
-    )
-    return user
-
-
-@pytest.fixture
-def mod_client(client, moderator):
-    client.force_login(moderator)
-    return client
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ panel and conditions, through the browser's plain form (the test client posts wh
 without JavaScript posts)."""
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from deliberation.models import Condition, Deliberation, Question
@@ -13,21 +12,6 @@ pytestmark = pytest.mark.django_db
 
 CREATE_URL = "/moderate/new/"
 PICKER_URL = "/moderate/new/questions/"
-
-
-@pytest.fixture
-def moderator(django_user_model):
-    user = django_user_model.objects.create_user("mod", password="pw-for-tests-only")
-    user.user_permissions.add(
-        Permission.objects.get(content_type__app_label="deliberation", codename="moderate")
-    )
-    return user
-
-
-@pytest.fixture
-def mod_client(client, moderator):
-    client.force_login(moderator)
-    return client
 
 
 def study_form(**overrides):

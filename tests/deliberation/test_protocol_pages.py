@@ -18,8 +18,8 @@ from deliberation.models import (
     Condition,
     Critique,
     Group,
-    Participant,
     PanelIdentity,
+    Participant,
     PositionRating,
     Ranking,
     Rating,
@@ -288,13 +288,13 @@ def test_prolific_ids_are_stored_apart_and_the_redirect_comes_only_after_complet
     deliberation = study(panel="prolific", completion_code="C1A2B3")
     clients = [Client() for _ in range(3)]
     pids = [f"5f8a1c2b3d4e5f6a7b8c9d0{i}" for i in range(3)]
-    members = [join(c, deliberation, prolific_query(p)) for c, p in zip(clients, pids)]
+    members = [join(c, deliberation, prolific_query(p)) for c, p in zip(clients, pids, strict=True)]
     identity = PanelIdentity.objects.get(participant=members[0])
     assert (identity.external_id, identity.study_id) == (pids[0], "study-1")
     assert identity.deliberation_id == deliberation.pk
     assert pids[0] not in str(members[0].public_id)
 
-    client, member = clients[0], members[0]
+    client = clients[0]
     # Typing the completion URL before the end takes the member back to their step; no code.
     response = client.get(f"/j/{deliberation.public_id}/complete/")
     assert response.status_code == 302

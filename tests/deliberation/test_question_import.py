@@ -8,7 +8,6 @@ from collections import Counter
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -333,21 +332,6 @@ def test_the_command_fails_on_a_malformed_file_and_imports_nothing(tmp_path):
 
 
 # The moderator's page --------------------------------------------------------------------
-
-
-@pytest.fixture
-def moderator(django_user_model):
-    user = django_user_model.objects.create_user("mod", password="pw-for-tests-only")
-    user.user_permissions.add(
-        Permission.objects.get(content_type__app_label="deliberation", codename="moderate")
-    )
-    return user
-
-
-@pytest.fixture
-def mod_client(client, moderator):
-    client.force_login(moderator)
-    return client
 
 
 def upload(name: str, content: str | bytes) -> SimpleUploadedFile:
