@@ -11,6 +11,7 @@ from deliberation.models import (
     Iteration,
     Opinion,
     Participant,
+    PositionRating,
     Rating,
     Statement,
 )
@@ -35,6 +36,7 @@ class IterationResult:
     heatmap: list[dict] = field(default_factory=list)
     ratings: list[dict] = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
+    comparisons: list[dict] = field(default_factory=list)
 
 
 def heat_colour(value: float) -> str:
@@ -81,11 +83,28 @@ def group_results(group: Group) -> list[dict]:
         )
     )
 
+    compared = list(
+        Statement.objects.filter(iteration__in=iterations, shown=True, candidate_set__isnull=True)
+    )
+    positions = list(
+        PositionRating.objects.filter(round__group=group).values(
+            "round_id", "participant_id", "index", "agreement"
+        )
+    )
+
     rounds: dict[int, dict] = {}
     for iteration in iterations:
         round_ = iteration.round
         entry = rounds.setdefault(
-            round_.pk, {"round": round_, "question": round_.question, "iterations": []}
+            round_.pk,
+            {
+                "round": round_,
+                "question": round_.question,
+                "iterations": [],
+                "positions": _positions(
+                    [p for p in positions if p["round_id"] == round_.pk], seat
+                ),
+            },
         )
         result = IterationResult(iteration=iteration)
         result.texts = sorted(
@@ -107,8 +126,58 @@ def group_results(group: Group) -> list[dict]:
         candidate_set = getattr(iteration, "candidate_set", None)
         if candidate_set is not None:
             _fill_mediation(result, candidate_set, statements, seat, ratings)
+        result.comparisons = [
+            _observed(statement.get_role_display(), statement.pk, ratings)
+            for statement in compared
+            if statement.iteration_id == iteration.pk
+        ]
         entry["iterations"].append(result)
     return list(rounds.values())
+
+
+def _observed(label: str, statement_id: int, ratings: list[dict]) -> dict:
+    observed = [r for r in ratings if r["statement_id"] == statement_id]
+    agreements = [r["agreement"] for r in observed]
+    return {
+        "label": label,
+        "count": len(observed),
+        "mean_agreement": mean(agreements) if agreements else None,
+        "mean_quality": mean(r["quality"] for r in observed) if observed else None,
+    }
+
+
+def _positions(rows: list[dict], seat: dict) -> dict | None:
+    """Agreement with the position statement before and after the round, per member, with the
+    spread (mean pairwise difference, as `divisiveness`) of each: [T24] found that positions
+    moved closer together after deliberation. None when nobody rated the position."""
+    if not rows:
+        return None
+    members: dict[int, dict] = {}
+    for row in rows:
+        key = "before" if row["index"] == 0 else "after"
+        members.setdefault(row["participant_id"], {})[key] = row["agreement"]
+    before = [m["before"] for m in members.values() if "before" in m]
+    after = [m["after"] for m in members.values() if "after" in m]
+    return {
+        "members": sorted(
+            (
+                {
+                    "seat": seat.get(pk),
+                    "before": m.get("before"),
+                    "after": m.get("after"),
+                    # Positions on the 1-7 line, for the dot chart (percent from the left).
+                    "before_x": round(100 * (m["before"] - 1) / 6) if "before" in m else None,
+                    "after_x": round(100 * (m["after"] - 1) / 6) if "after" in m else None,
+                }
+                for pk, m in members.items()
+            ),
+            key=lambda m: (m["seat"] is None, m["seat"]),
+        ),
+        "mean_before": mean(before) if before else None,
+        "mean_after": mean(after) if after else None,
+        "spread_before": divisiveness(before),
+        "spread_after": divisiveness(after),
+    }
 
 
 def _fill_mediation(result, candidate_set, statements, seat, ratings) -> None:
@@ -165,3 +234,10 @@ def _fill_mediation(result, candidate_set, statements, seat, ratings) -> None:
         "mean_quality": mean(r["quality"] for r in observed) if observed else None,
         "divisiveness": divisiveness(agreements),
     }
+    if candidate_set.included_ids != candidate_set.member_ids:
+        # The exclusion condition: agreement of the members written from vs those left out.
+        included = set(candidate_set.included_ids)
+        inside = [r["agreement"] for r in observed if r["participant_id"] in included]
+        outside = [r["agreement"] for r in observed if r["participant_id"] not in included]
+        result.metrics["included_agreement"] = mean(inside) if inside else None
+        result.metrics["excluded_agreement"] = mean(outside) if outside else None

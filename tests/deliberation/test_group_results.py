@@ -51,7 +51,7 @@ def test_results_page_shows_what_the_mediator_did(
     candidate_set = CandidateSet.objects.get(iteration=iteration)
 
     url = f"/moderate/d/{deliberation.public_id}/g/{members[0].group.number}/"
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(17):
         response = moderator_client.get(url)
     html = response.content.decode()
     assert response.status_code == 200
@@ -78,3 +78,49 @@ def test_results_page_needs_the_permission_and_an_existing_group(
     plain = django_user_model.objects.create_user("plain", password="x")
     client.force_login(plain)
     assert client.get(f"/moderate/d/{deliberation.public_id}/g/1/").status_code == 403
+
+
+def test_results_show_comparisons_included_and_excluded_agreement_and_positions(
+    make_group, moderator_client
+):
+    """An exclusion group with the best opinion beside the winner: the page shows the
+    comparison's ratings, the agreement of included and excluded members, and the position
+    ratings before and after as a table and a dot chart."""
+    from deliberation.models import Question, Round
+    from deliberation.services.responses import position_rating_submit
+
+    question = Question.objects.create(
+        text="Should public libraries open on Sundays?",
+        affirming_statement="Public libraries should open on Sundays.",
+    )
+    deliberation, members = make_group(
+        3,
+        n_candidates=4,
+        questions=[question],
+        exclusion_count=1,
+        min_group_size=2,
+        conditions=[{"name": "excl", "comparisons": ["best_opinion"], "exclusion": True}],
+    )
+    round_ = Round.objects.get(group=members[0].group)
+    (left_out,) = round_.excluded.all()
+    iteration = round_.iterations.get(index=0)
+    for member, agreement in zip(members, (2, 4, 6), strict=True):
+        position_rating_submit(participant=member, round_=round_, index=0, agreement=agreement)
+    for member, text in zip(members, OPINIONS, strict=True):
+        opinion_submit(participant=member, iteration=iteration, text=text)
+    winner = Statement.objects.get(iteration=iteration, is_winner=True)
+    best = Statement.objects.get(iteration=iteration, role="best_opinion")
+    for member in members:
+        low = member.pk == left_out.pk
+        rating_submit(participant=member, statement=winner, agreement=2 if low else 6, quality=5)
+        rating_submit(participant=member, statement=best, agreement=3, quality=4)
+
+    url = f"/moderate/d/{deliberation.public_id}/g/{members[0].group.number}/"
+    html = moderator_client.get(url).content.decode()
+    assert "Included members</dt><dd>6.00" in html
+    assert "Excluded members</dt><dd>2.00" in html
+    assert "Shown beside the winner" in html
+    assert "Best human opinion (comparison)</th><td>3</td><td>3.00</td><td>4.00" in html
+    assert "Positions before and after" in html
+    assert html.count('class="dot before"') == 3 and 'class="dot after"' not in html
+    assert "Mean 4.00 → —" in html
