@@ -57,7 +57,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 
 TARGET_P95_MS = 250.0
-KINDS = ("join", "static", "consent", "step", "opinion", "status", "rate", "done")
+KINDS = ("join", "static", "consent", "step", "opinion", "status", "rate", "answer", "done")
 # What each kind answers when all is well; anything else is an error.
 EXPECTED_STATUS = {
     "join": {200},
@@ -67,6 +67,7 @@ EXPECTED_STATUS = {
     "opinion": {302},
     "status": {200, 204},
     "rate": {302},
+    "answer": {302},
     "done": {200},
 }
 POLL_SECONDS = 2.0  # hx-trigger="every 2s" in _progress.html
@@ -80,6 +81,10 @@ CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 VERSION_RE = re.compile(r'name="version" value="([^"]*)"')
 TEXT_ACTION_RE = re.compile(r'action="(/j/[^"]+/(?:opinion|critique)/\d+/)"')
 RATE_ACTION_RE = re.compile(r'action="(/j/[^"]+/rate/(\d+)/)"')
+# The end-of-round answers (survey, position rating, rankings): radio groups and place selects.
+ANSWER_ACTION_RE = re.compile(r'action="(/j/[^"]+/(?:survey|position|rank|final)/[\d/]+)"')
+RADIO_RE = re.compile(r'type="radio" name="([^"]+)"')
+PLACE_RE = re.compile(r'<select name="(place_\d+)"')
 POLL_RE = re.compile(r'hx-get="([^"]+/status/[^"]*)"')
 STATIC_RE = re.compile(r'(?:href|src)="(/static/[^"]+\.(?:css|js))"')
 DONE_MARK = "you are done"
@@ -264,6 +269,7 @@ class Person:
             token = CSRF_RE.search(body)
             text_action = TEXT_ACTION_RE.search(body)
             rate_action = RATE_ACTION_RE.search(body)
+            answer_action = ANSWER_ACTION_RE.search(body)
             poll = POLL_RE.search(body)
             if text_action and token:
                 await self.think()
@@ -296,6 +302,19 @@ class Person:
                     self.state.recorder.ratings_acknowledged.add(
                         (self.index, int(rate_action.group(2)))
                     )
+            elif answer_action and token:
+                await self.think()
+                data = {"csrfmiddlewaretoken": token.group(1)}
+                data |= {name: str(self.rng.randint(1, 7)) for name in RADIO_RE.findall(body)}
+                places = PLACE_RE.findall(body)
+                data |= {name: str(place) for place, name in enumerate(places, start=1)}
+                await self.request(
+                    "answer",
+                    "POST",
+                    answer_action.group(1),
+                    data=data,
+                    headers=self.post_headers(step_path),
+                )
             elif poll:
                 await self.wait(html.unescape(poll.group(1)), step_path)
             else:
