@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/questions/", moderator.question_picker_fragment, name="question_picker"),
     path("questions/", moderator_questions.questions, name="questions"),
     path("d/<uuid:public_id>/", moderator.deliberation_detail, name="deliberation_detail"),
+    path("d/<uuid:public_id>/status/", moderator.deliberation_status, name="deliberation_status"),
     path("d/<uuid:public_id>/groups/", moderator.groups_fragment, name="groups_fragment"),
     path("d/<uuid:public_id>/g/<int:number>/", moderator.group_detail, name="group_detail"),
     path("d/<uuid:public_id>/g/<int:number>/now/", moderator.group_now, name="group_now"),

@@ -31,6 +31,7 @@ from deliberation.selectors.moderator import (
 from deliberation.selectors.question_picker import question_picker
 from deliberation.selectors.results import group_results
 from deliberation.services.deliberations import deliberation_create as create_deliberation
+from deliberation.services.deliberations import deliberation_set_status
 from deliberation.services.moderation import (
     REASON_MAX,
     iteration_extend_deadline,
@@ -317,3 +318,24 @@ def group_end(request: HttpRequest, public_id: UUID, number: int) -> HttpRespons
         },
         status=status,
     )
+
+
+@require_POST
+@moderator_required
+def deliberation_status(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """Close a deliberation to new participants (those already in go on), or open it again."""
+    deliberation = get_moderated_deliberation(request.user, public_id)
+    try:
+        deliberation_set_status(
+            deliberation=deliberation, status=request.POST.get("status", ""), actor=request.user
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            "Open: new participants can join."
+            if deliberation.status == deliberation.Status.OPEN
+            else "Closed: nobody new can join; those already taking part go on.",
+        )
+    return redirect("moderator:deliberation_detail", public_id=public_id)

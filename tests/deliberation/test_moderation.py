@@ -617,3 +617,52 @@ def test_an_action_without_a_csrf_token_is_rejected(make_group, moderator):
     assert response.status_code == 302
     opinion.refresh_from_db()
     assert opinion.hidden
+
+
+def test_a_moderator_closes_a_deliberation_to_new_people_and_opens_it_again(
+    make_group, mod_client, django_user_model
+):
+    """Closing stops new joins (the page says so, a POST is refused and stores nothing) while
+    members already in go on; reopening lets people join again. Tried: GET on the action (405),
+    an unknown status (refused, nothing changed), a user without the permission (403)."""
+    from django.test import Client
+
+    from deliberation.models import AuditLog, Deliberation, Participant
+
+    deliberation, members = make_group(2)
+    url = f"/moderate/d/{deliberation.public_id}/status/"
+    assert mod_client.get(url).status_code == 405
+    response = mod_client.post(url, {"status": "draft"}, follow=True)
+    assert "A deliberation can be set to" in response.content.decode()
+    assert Deliberation.objects.get(pk=deliberation.pk).status == "open"
+
+    response = mod_client.post(url, {"status": "closed"}, follow=True)
+    assert "Closed: nobody new can join" in response.content.decode()
+    assert "Open to new participants" in response.content.decode()
+    assert Deliberation.objects.get(pk=deliberation.pk).status == "closed"
+    assert (
+        AuditLog.objects.filter(action="deliberation_status", target_id=deliberation.pk).count()
+        == 1
+    )
+
+    visitor = Client()
+    page = visitor.get(f"/j/{deliberation.public_id}/")
+    assert "closed to new participants" in page.content.decode()
+    refused = visitor.post(
+        f"/j/{deliberation.public_id}/", {"agree": "on", "version": deliberation.consent_version}
+    )
+    assert refused.status_code == 409
+    assert "closed to new participants" in refused.content.decode()
+    assert Participant.objects.filter(deliberation=deliberation).count() == 2
+
+    mod_client.post(url, {"status": "open"})
+    assert Deliberation.objects.get(pk=deliberation.pk).status == "open"
+    joined = visitor.post(
+        f"/j/{deliberation.public_id}/", {"agree": "on", "version": deliberation.consent_version}
+    )
+    assert joined.status_code == 302
+    assert Participant.objects.filter(deliberation=deliberation).count() == 3
+
+    outsider = Client()
+    outsider.force_login(django_user_model.objects.create_user("plain", password="x"))
+    assert outsider.post(url, {"status": "closed"}).status_code == 403
