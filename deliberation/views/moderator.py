@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+import re
+import time
+from uuid import UUID, uuid4
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -64,19 +67,46 @@ def deliberation_create(request: HttpRequest) -> HttpResponse:
         draft=action in ("search", "add_condition"),
         add_row=action == "add_condition",
     )
+    submission = request.POST.get("submission", "")
+    if not SUBMISSION_RE.match(submission):
+        submission = uuid4().hex
     if request.method == "POST" and setup.form.is_bound and setup.is_valid():
+        # A double click or a resent form creates the deliberation once: the page carries a
+        # submission id, and the deliberation it created is remembered for a day.
+        created_key = f"cg:created:{request.user.pk}:{submission}"
+        earlier = cache.get(created_key)
+        if earlier is None and not cache.add(f"{created_key}:running", 1, timeout=120):
+            earlier = _wait_for(created_key)
+        if earlier is not None:
+            return redirect("moderator:deliberation_detail", public_id=earlier)
         try:
             deliberation = create_deliberation(created_by=request.user, **setup.service_kwargs())
         except DomainError as exc:
+            cache.delete(f"{created_key}:running")
             setup.add_domain_error(exc)
         else:
+            cache.set(created_key, str(deliberation.public_id), timeout=24 * 3600)
             return redirect("moderator:deliberation_detail", public_id=deliberation.public_id)
     picker = question_picker(query=setup.query, picked_ids=setup.picked_ids)
     return render(
         request,
         "deliberation/moderator/create.html",
-        {"form": setup.form, "setup": setup, "picker": picker},
+        {"form": setup.form, "setup": setup, "picker": picker, "submission": submission},
     )
+
+
+SUBMISSION_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _wait_for(key: str, seconds: float = 10.0) -> str | None:
+    """The public id a concurrent identical submission is creating, once it has."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = cache.get(key)
+        if value is not None:
+            return value
+        time.sleep(0.1)
+    return None
 
 
 @require_GET

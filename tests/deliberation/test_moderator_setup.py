@@ -2,6 +2,8 @@
 panel and conditions, through the browser's plain form (the test client posts what a browser
 without JavaScript posts)."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -358,3 +360,23 @@ def test_a_picked_question_that_no_longer_exists_is_reported(mod_client):
         response.context["form"].errors["picked_questions"]
     )
     assert Deliberation.objects.count() == 0
+
+
+def test_a_double_submission_creates_one_deliberation(mod_client):
+    """The same form sent twice (a double click, a resent POST) creates the deliberation once and
+    both answers lead to it; a page redrawn after an error keeps its submission id; a forged,
+    malformed submission id is replaced, never trusted."""
+    page = mod_client.get(CREATE_URL).content.decode()
+    submission = re.search(r'name="submission" value="([0-9a-f]{32})"', page).group(1)
+    first = mod_client.post(CREATE_URL, study_form(submission=submission))
+    second = mod_client.post(CREATE_URL, study_form(submission=submission))
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"]
+    assert Deliberation.objects.count() == 1
+
+    refused = mod_client.post(CREATE_URL, study_form(title="", submission="b" * 32))
+    assert refused.status_code == 200
+    assert 'name="submission" value="' + "b" * 32 + '"' in refused.content.decode()
+    forged = mod_client.post(CREATE_URL, study_form(title="", submission="x' onload=1"))
+    assert "onload" not in forged.content.decode().split('name="submission"')[1][:60]
+    assert Deliberation.objects.count() == 1
