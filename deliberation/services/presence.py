@@ -305,7 +305,21 @@ def group_form_if_waited(*, group: Group, now=None) -> str:
         overdue = [p.pk for p in waiting if p.grouped_at is not None and p.grouped_at <= cutoff]
         if not overdue:
             return ""
-        if len(waiting) >= deliberation.min_group_size:
+        # Waiters whose page has not polled for `dropout_seconds` have closed it: they do not
+        # count towards the minimum, and a group that starts without them releases them.
+        seen_after = now - timedelta(seconds=deliberation.dropout_seconds)
+        gone = [
+            p.pk
+            for p in waiting
+            if not p.is_bot and p.last_seen_at is not None and p.last_seen_at < seen_after
+        ]
+        if len(waiting) - len(gone) >= deliberation.min_group_size:
+            if gone:
+                Participant.objects.filter(pk__in=gone).update(
+                    status=Participant.Status.RELEASED, left_at=now, group=None, seat=None
+                )
+                _audit(RELEASED, "participant", gone, group=group.pk, reason="not seen")
+            waiting = [p for p in waiting if p.pk not in gone]
             group_start(group=group)
             _audit(
                 STARTED_SHORT,

@@ -518,3 +518,33 @@ def test_a_waiter_who_leaves_gives_up_their_seat(pool_deliberation):
     newcomer = join(Client(), deliberation)
     assert newcomer.group_id == group_id
     assert fresh(newcomer).status == Participant.Status.WAITING  # one member, not yet full
+
+
+def test_a_waiter_who_closed_the_page_does_not_count_when_the_pool_times_out(pool_deliberation):
+    """Three waiters, a minimum of two; one stopped polling long ago (closed the tab). The group
+    starts with the two who are here and the third is released, not seated as a ghost. With only
+    one of two present, nobody starts and the overdue waiters are released."""
+    deliberation = pool_deliberation(group_size=4, min_group_size=2, pool_wait_seconds=60)
+    here, also_here, gone = (join(Client(), deliberation) for _ in range(3))
+    waited(here, also_here, gone, seconds=61)
+    Participant.objects.filter(pk=gone.pk).update(
+        last_seen_at=timezone.now() - timedelta(seconds=deliberation.dropout_seconds + 60)
+    )
+    Participant.objects.filter(pk__in=[here.pk, also_here.pk]).update(last_seen_at=timezone.now())
+
+    assert presence_sweep()["started"] == 1
+
+    group = Group.objects.get(pk=here.group_id)
+    assert group.status == Group.Status.ACTIVE
+    assert sorted(group.members.values_list("pk", flat=True)) == sorted([here.pk, also_here.pk])
+    assert fresh(gone).status == Participant.Status.RELEASED and fresh(gone).group is None
+    assert AuditLog.objects.filter(action="participant_released", target_id=gone.pk).exists()
+
+    other = pool_deliberation(group_size=4, min_group_size=2, pool_wait_seconds=60)
+    present, absent = join(Client(), other), join(Client(), other)
+    waited(present, absent, seconds=61)
+    Participant.objects.filter(pk=absent.pk).update(
+        last_seen_at=timezone.now() - timedelta(seconds=other.dropout_seconds + 60)
+    )
+    assert presence_sweep()["released"] == 1
+    assert {fresh(present).status, fresh(absent).status} == {Participant.Status.RELEASED}
