@@ -109,26 +109,30 @@ def _ranks(places: dict, statement_ids: list[int]) -> list[int]:
     return [dense[v] for v in values]
 
 
-def ranking_submit(*, participant: Participant, iteration: Iteration, places: dict) -> Ranking:
-    """A member's ranking of the statements shown to them in an iteration.
-
-    `places` maps statement id to place (1 = best; equal places are ties, as in [T24]'s data).
-    Stored in the order the member saw the statements, with 0-based numerical ranks.
-    """
-    shown = [s.pk for s in statements_for(participant, iteration)]
-    ranks = _ranks(places, shown)
+def _ranking_store(
+    *,
+    participant: Participant,
+    round_: Round,
+    iteration: Iteration | None,
+    kind: str,
+    statement_ids: list[int],
+    places: dict,
+    check_phase,
+    what: str,
+) -> tuple[Ranking, bool]:
+    """Store a ranking once: (ranking, created). The same ranking again returns the stored one;
+    a different one is refused. `check_phase` raises when the ranking is not asked now."""
+    ranks = _ranks(places, statement_ids)
     existing = Ranking.objects.filter(
-        participant=participant, iteration=iteration, kind=Ranking.Kind.STATEMENTS
+        participant=participant, round=round_, iteration=iteration, kind=kind
     ).first()
     if existing is not None:
-        if existing.statement_ids == shown and existing.numerical_ranks == ranks:
-            return existing
-        raise _already("ranking")
-    round_ = iteration.round
+        if existing.statement_ids == statement_ids and existing.numerical_ranks == ranks:
+            return existing, False
+        raise _already(what)
     _check_member(participant, round_)
-    if iteration.state != Iteration.State.RATING:
-        raise WrongPhase("Ranking has closed for these statements.", code="wrong_phase")
-    if len(shown) < 2:
+    check_phase()
+    if len(statement_ids) < 2:
         raise WrongPhase("There is only one statement; there is nothing to rank.", code="no_rank")
     try:
         with transaction.atomic():
@@ -136,45 +140,60 @@ def ranking_submit(*, participant: Participant, iteration: Iteration, places: di
                 participant=participant,
                 round=round_,
                 iteration=iteration,
-                kind=Ranking.Kind.STATEMENTS,
-                statement_ids=shown,
+                kind=kind,
+                statement_ids=statement_ids,
                 numerical_ranks=ranks,
             )
     except IntegrityError:
-        raise _already("ranking") from None
-    iteration_finish_if_rated(iteration=iteration)
+        raise _already(what) from None
+    return ranking, True
+
+
+def ranking_submit(*, participant: Participant, iteration: Iteration, places: dict) -> Ranking:
+    """A member's ranking of the statements shown to them in an iteration.
+
+    `places` maps statement id to place (1 = best; equal places are ties, as in [T24]'s data).
+    Stored in the order the member saw the statements, with 0-based numerical ranks.
+    """
+
+    def check_phase():
+        if iteration.state != Iteration.State.RATING:
+            raise WrongPhase("Ranking has closed for these statements.", code="wrong_phase")
+
+    ranking, created = _ranking_store(
+        participant=participant,
+        round_=iteration.round,
+        iteration=iteration,
+        kind=Ranking.Kind.STATEMENTS,
+        statement_ids=[s.pk for s in statements_for(participant, iteration)],
+        places=places,
+        check_phase=check_phase,
+        what="ranking",
+    )
+    if created:
+        iteration_finish_if_rated(iteration=iteration)
     return ranking
 
 
 def final_ranking_submit(*, participant: Participant, round_: Round, places: dict) -> Ranking:
     """The member's preference between the round's winners (one per iteration), after the round."""
-    winners = [s.pk for s in round_winners(participant, round_)]
-    ranks = _ranks(places, winners)
-    existing = Ranking.objects.filter(
-        participant=participant, round=round_, iteration__isnull=True, kind=Ranking.Kind.FINAL
-    ).first()
-    if existing is not None:
-        if existing.statement_ids == winners and existing.numerical_ranks == ranks:
-            return existing
-        raise _already("final ranking")
-    _check_member(participant, round_)
-    if round_.status != Round.Status.DONE:
-        raise WrongPhase("This question is asked at the end of the round.", code="wrong_phase")
-    if len(winners) < 2:
-        raise WrongPhase("This round had one statement; there is nothing to rank.", code="no_rank")
-    try:
-        with transaction.atomic():
-            ranking = Ranking.objects.create(
-                participant=participant,
-                round=round_,
-                iteration=None,
-                kind=Ranking.Kind.FINAL,
-                statement_ids=winners,
-                numerical_ranks=ranks,
-            )
-    except IntegrityError:
-        raise _already("final ranking") from None
-    participant_complete_if_done(participant=participant)
+
+    def check_phase():
+        if round_.status != Round.Status.DONE:
+            raise WrongPhase("This question is asked at the end of the round.", code="wrong_phase")
+
+    ranking, created = _ranking_store(
+        participant=participant,
+        round_=round_,
+        iteration=None,
+        kind=Ranking.Kind.FINAL,
+        statement_ids=[s.pk for s in round_winners(participant, round_)],
+        places=places,
+        check_phase=check_phase,
+        what="final ranking",
+    )
+    if created:
+        participant_complete_if_done(participant=participant)
     return ranking
 
 
