@@ -33,6 +33,11 @@ def test_question_create_trims_and_stores_positions():
     assert question.text == "Should the school week be four days?"
     assert question.source == "manual"
     assert question.external_id is None
+    assert (question.affirming_statement, question.negating_statement, question.topic) == (
+        "Yes, four days.",
+        "No, keep five.",
+        "education",
+    )
 
 
 @pytest.mark.parametrize("text", ["", "   \n ", "x" * 2001])
@@ -51,6 +56,7 @@ def test_question_create_refuses_a_duplicate_external_id():
     question_create(text="First", external_id="q-1")
     with pytest.raises(DomainError, match="already exists"):
         question_create(text="Second", external_id="q-1")
+    assert list(Question.objects.values_list("text", flat=True)) == ["First"]
 
 
 def test_deliberation_create_links_questions_in_order_and_stores_mediation_overrides():
