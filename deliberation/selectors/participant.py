@@ -20,6 +20,16 @@ from deliberation.models import (
 
 # The steps a member owes after a round, in the order they are asked (METHOD.md §1.9).
 FOLLOWUPS = ("final_ranking", "position_after", "survey")
+# The steps that ask the member for something; every other step (waiting, mediating, done, ...)
+# waits for the group. Bots act on these; their pages send a heartbeat instead of polling.
+ANSWER_STEPS = (
+    "position_before",
+    "write_opinion",
+    "write_critique",
+    "rate",
+    "rank",
+    *FOLLOWUPS,
+)
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -55,6 +65,14 @@ class Step:
     def progress_key(self) -> str:
         """Changes whenever what the waiting block shows changes."""
         return f"{self.key}:{self.done_count}/{self.member_count}"
+
+    @property
+    def statement_letter(self) -> str:
+        """The neutral label (A, B, ...) of the statement being rated, in this member's order."""
+        for letter, statement in statement_letters(self.statements):
+            if self.statement is not None and statement.pk == self.statement.pk:
+                return letter
+        return ""
 
     @property
     def progress_percent(self) -> int:

@@ -122,34 +122,21 @@ def bot_places(opinion: str, statements, rng: random.Random) -> dict[int, int]:
 def bot_position(opinion: str, question, rng: random.Random) -> int:
     """Agreement with the position statement: from the side the bot's opinion took, plus noise."""
     affirming = _clause(question.affirming_statement or "")
-    leans_yes = bool(affirming) and affirming in opinion or "yes" in opinion.lower()
+    leans_yes = (bool(affirming) and affirming in opinion) or "yes" in opinion.lower()
     centre = 5.5 if leans_yes else 2.5
     return min(7, max(1, round(centre + rng.gauss(0, 1))))
-
-
-# The steps a bot can take; any other step (waiting, mediating, done) means there is nothing to do.
-BOT_STEPS = (
-    "position_before",
-    "write_opinion",
-    "write_critique",
-    "rate",
-    "rank",
-    "final_ranking",
-    "position_after",
-    "survey",
-)
 
 
 def bot_step(bot: Participant) -> bool:
     """Do what the bot's current step asks, through the same services as people; False when the
     bot has to wait for its group."""
-    from deliberation.selectors.participant import participant_step
+    from deliberation.selectors.participant import ANSWER_STEPS, participant_step
     from deliberation.services import responses
     from deliberation.services.ratings import rating_submit
     from deliberation.services.rounds import critique_submit, opinion_submit
 
     step = participant_step(bot)
-    if step.kind not in BOT_STEPS:
+    if step.kind not in ANSWER_STEPS:
         return False
     round_ = step.round
     key = f"{bot.pk}-{step.key}"

@@ -135,56 +135,67 @@ def opinion_submit(
     Sending the same text again (a double click, a resubmitted form) returns the stored opinion;
     sending different text after the first is refused, never silently overwritten.
     """
-    text = clean_text(text, what="opinion")
-    existing = Opinion.objects.filter(iteration=iteration, participant=participant).first()
-    if existing is not None:
-        return _same_or_refuse(existing, text, what="opinion")
-    if iteration.index != 0:
-        raise WrongPhase("This step asks for a critique, not an opinion.", code="wrong_phase")
-    _check_member_can_write(participant, iteration)
-    try:
-        with transaction.atomic():
-            opinion = Opinion.objects.create(
-                iteration=iteration,
-                participant=participant,
-                text=text,
-                response_duration_ms=_duration(response_duration_ms),
-            )
-    except IntegrityError:
-        existing = Opinion.objects.get(iteration=iteration, participant=participant)
-        return _same_or_refuse(existing, text, what="opinion")
-    iteration_close_if_complete(iteration=iteration)
-    return opinion
+    return _text_submit(
+        Opinion,
+        participant=participant,
+        iteration=iteration,
+        text=clean_text(text, what="opinion"),
+        response_duration_ms=response_duration_ms,
+        asked=iteration.index == 0,
+        refusal="This step asks for a critique, not an opinion.",
+        fields=dict,
+    )
 
 
 def critique_submit(
     *, participant: Participant, iteration: Iteration, text, response_duration_ms: int | None = None
 ) -> Critique:
     """Store a member's critique of the previous iteration's winner, once (as `opinion_submit`)."""
-    text = clean_text(text, what="critique")
-    existing = Critique.objects.filter(iteration=iteration, participant=participant).first()
+
+    def fields() -> dict:
+        winner = previous_winner(iteration)
+        if winner is None:
+            raise WrongPhase("There is no statement to critique yet.", code="wrong_phase")
+        return {"statement": winner}
+
+    return _text_submit(
+        Critique,
+        participant=participant,
+        iteration=iteration,
+        text=clean_text(text, what="critique"),
+        response_duration_ms=response_duration_ms,
+        asked=iteration.index > 0,
+        refusal="This step asks for an opinion, not a critique.",
+        fields=fields,
+    )
+
+
+def _text_submit(
+    model, *, participant, iteration, text, response_duration_ms, asked, refusal, fields
+):
+    """Store an opinion or critique once. `asked`: the iteration asks for this kind of text
+    (else `refusal`); `fields()` gives the further fields to store, or raises."""
+    what = model._meta.model_name
+    existing = model.objects.filter(iteration=iteration, participant=participant).first()
     if existing is not None:
-        return _same_or_refuse(existing, text, what="critique")
-    if iteration.index == 0:
-        raise WrongPhase("This step asks for an opinion, not a critique.", code="wrong_phase")
+        return _same_or_refuse(existing, text, what=what)
+    if not asked:
+        raise WrongPhase(refusal, code="wrong_phase")
     _check_member_can_write(participant, iteration)
-    winner = previous_winner(iteration)
-    if winner is None:
-        raise WrongPhase("There is no statement to critique yet.", code="wrong_phase")
     try:
         with transaction.atomic():
-            critique = Critique.objects.create(
+            stored = model.objects.create(
                 iteration=iteration,
                 participant=participant,
-                statement=winner,
                 text=text,
                 response_duration_ms=_duration(response_duration_ms),
+                **fields(),
             )
     except IntegrityError:
-        existing = Critique.objects.get(iteration=iteration, participant=participant)
-        return _same_or_refuse(existing, text, what="critique")
+        existing = model.objects.get(iteration=iteration, participant=participant)
+        return _same_or_refuse(existing, text, what=what)
     iteration_close_if_complete(iteration=iteration)
-    return critique
+    return stored
 
 
 def _same_or_refuse(existing, text: str, *, what: str):

@@ -20,10 +20,10 @@ from deliberation.forms import (
 )
 from deliberation.ratelimit import check_rate
 from deliberation.selectors.participant import (
+    ANSWER_STEPS,
     participant_step,
     position_statement,
     round_winners,
-    statement_letters,
     statements_for,
 )
 from deliberation.services import panels
@@ -36,7 +36,6 @@ from deliberation.services.presence import participant_leave, participant_presen
 from deliberation.services.ratings import rating_submit
 from deliberation.services.responses import (
     final_ranking_submit,
-    participant_complete_if_done,
     position_rating_submit,
     ranking_submit,
     survey_submit,
@@ -48,17 +47,19 @@ from deliberation.services.rounds import (
 )
 
 STEP_TEMPLATE = "deliberation/participant/step.html"
-# Steps whose page does not poll; they send a heartbeat instead (see `heartbeat`).
-ANSWERING_STEPS = (
-    "position_before",
-    "write_opinion",
-    "write_critique",
-    "rate",
-    "rank",
-    "final_ranking",
-    "position_after",
-    "survey",
-)
+# The form each answering step's page holds, and the context name of each answer form.
+STEP_FORMS = {
+    "position_before": "position_form",
+    "position_after": "position_form",
+    "rank": "ranking_form",
+    "final_ranking": "ranking_form",
+    "survey": "survey_form",
+}
+ANSWER_FORMS = {
+    PositionForm: "position_form",
+    RankingForm: "ranking_form",
+    SurveyForm: "survey_form",
+}
 
 
 def _client(request: HttpRequest) -> str:
@@ -164,16 +165,13 @@ def _step_context(request, deliberation, participant, **extra) -> dict:
         "deliberation": deliberation,
         "step": step,
         "participant": participant,
-        "answering_steps": ANSWERING_STEPS,
+        "answering_steps": ANSWER_STEPS,
     }
     if step.kind in ("write_opinion", "write_critique") and "text_form" not in extra:
         label = "Your opinion" if step.kind == "write_opinion" else "Your critique"
         context["text_form"] = TextForm(label=label)
     if step.kind == "rate" and "rating_form" not in extra:
         context["rating_form"] = RatingForm()
-    if step.kind in ("rate", "rank"):
-        letters = dict((s.pk, letter) for letter, s in statement_letters(step.statements))
-        context["statement_letter"] = letters.get(step.statement.pk) if step.statement else ""
     if step.kind in ("rank", "final_ranking") and "ranking_form" not in extra:
         context["ranking_form"] = RankingForm(statements=step.statements)
     if step.kind in ("position_before", "position_after"):
@@ -183,9 +181,6 @@ def _step_context(request, deliberation, participant, **extra) -> dict:
     if step.kind == "survey" and "survey_form" not in extra:
         context["survey_form"] = SurveyForm(items=deliberation.survey_items)
     if step.kind in ("done", "ended", "released"):
-        if step.kind != "released" and participant.status == participant.Status.ACTIVE:
-            participant_complete_if_done(participant=participant)
-            participant.refresh_from_db()
         context["completion"] = panels.completion_for(participant)
     context.update(extra)
     return context
@@ -339,105 +334,93 @@ def _answering_member(request, deliberation):
     return participant
 
 
-def _answer(request, public_id, *, submit, form_key: str, make_form) -> HttpResponse:
-    """The shared shape of the end-of-step answers: check the form, call the service, redirect
-    to the current step; on an error redraw the step with what was sent and the message."""
+def _answer(request, public_id, *, load, make_form, submit) -> HttpResponse:
+    """The shared shape of the end-of-step answers: load what is answered (404 when it is not
+    the member's), check the form, call the service, redirect to the current step; on an error
+    redraw the step with what was sent and the message."""
     deliberation = access.get_open_deliberation(public_id)
     participant = _answering_member(request, deliberation)
     check_rate(
         scope="post", who=str(participant.public_id), per_minute=settings.RATE_LIMIT_POST_PER_MINUTE
     )
-    form = make_form(participant)
+    target = load(participant)
+    form = make_form(participant, target)
     if form.is_valid():
         try:
-            submit(participant, form)
+            submit(participant, target, form)
             return redirect("deliberation:step", public_id=public_id)
         except DomainError as exc:
             form.add_error(None, exc.message)
             status = exc.status
     else:
         status = 400
+    form_key = ANSWER_FORMS[type(form)]
     context = _step_context(request, deliberation, participant, **{form_key: form})
-    if form.errors and form_key not in _STEP_FORMS.get(context["step"].kind, ()):
+    if form.errors and STEP_FORMS.get(context["step"].kind) != form_key:
         # The member has moved on (a second tab, a double submission): say why nothing changed.
         context["notice"] = " ".join(str(e) for errors in form.errors.values() for e in errors)
     return render(request, STEP_TEMPLATE, context, status=status)
 
 
-_STEP_FORMS = {
-    "position_before": ("position_form",),
-    "position_after": ("position_form",),
-    "rank": ("ranking_form",),
-    "final_ranking": ("ranking_form",),
-    "survey": ("survey_form",),
-}
-
-
 @require_POST
 def position(request: HttpRequest, public_id, round_id: int, index: int) -> HttpResponse:
-    def submit(participant, form):
-        position_rating_submit(
-            participant=participant,
-            round_=access.get_member_round(participant, round_id),
-            index=index,
-            agreement=form.cleaned_data["agreement"],
-        )
-
     return _answer(
         request,
         public_id,
-        submit=submit,
-        form_key="position_form",
-        make_form=lambda participant: PositionForm(request.POST),
+        load=lambda participant: access.get_member_round(participant, round_id),
+        make_form=lambda participant, round_: PositionForm(request.POST),
+        submit=lambda participant, round_, form: position_rating_submit(
+            participant=participant,
+            round_=round_,
+            index=index,
+            agreement=form.cleaned_data["agreement"],
+        ),
     )
 
 
 @require_POST
 def rank(request: HttpRequest, public_id, iteration_id: int) -> HttpResponse:
-    def make_form(participant):
-        iteration = access.get_member_iteration(participant, iteration_id)
-        return RankingForm(request.POST, statements=statements_for(participant, iteration))
-
-    def submit(participant, form):
-        ranking_submit(
-            participant=participant,
-            iteration=access.get_member_iteration(participant, iteration_id),
-            places=form.places(),
-        )
-
-    return _answer(request, public_id, submit=submit, form_key="ranking_form", make_form=make_form)
+    return _answer(
+        request,
+        public_id,
+        load=lambda participant: access.get_member_iteration(participant, iteration_id),
+        make_form=lambda participant, iteration: RankingForm(
+            request.POST, statements=statements_for(participant, iteration)
+        ),
+        submit=lambda participant, iteration, form: ranking_submit(
+            participant=participant, iteration=iteration, places=form.places()
+        ),
+    )
 
 
 @require_POST
 def final_ranking(request: HttpRequest, public_id, round_id: int) -> HttpResponse:
-    def make_form(participant):
-        round_ = access.get_member_round(participant, round_id)
-        return RankingForm(request.POST, statements=round_winners(participant, round_))
-
-    def submit(participant, form):
-        final_ranking_submit(
-            participant=participant,
-            round_=access.get_member_round(participant, round_id),
-            places=form.places(),
-        )
-
-    return _answer(request, public_id, submit=submit, form_key="ranking_form", make_form=make_form)
+    return _answer(
+        request,
+        public_id,
+        load=lambda participant: access.get_member_round(participant, round_id),
+        make_form=lambda participant, round_: RankingForm(
+            request.POST, statements=round_winners(participant, round_)
+        ),
+        submit=lambda participant, round_, form: final_ranking_submit(
+            participant=participant, round_=round_, places=form.places()
+        ),
+    )
 
 
 @require_POST
 def survey(request: HttpRequest, public_id, round_id: int) -> HttpResponse:
-    def make_form(participant):
-        round_ = access.get_member_round(participant, round_id)
-        return SurveyForm(request.POST, items=round_.group.deliberation.survey_items)
-
-    def submit(participant, form):
-        survey_submit(
-            participant=participant,
-            round_=access.get_member_round(participant, round_id),
-            answers=form.answers(),
-        )
-
-    return _answer(request, public_id, submit=submit, form_key="survey_form", make_form=make_form)
+    return _answer(
+        request,
+        public_id,
+        load=lambda participant: access.get_member_round(participant, round_id),
+        make_form=lambda participant, round_: SurveyForm(
+            request.POST, items=round_.group.deliberation.survey_items
+        ),
+        submit=lambda participant, round_, form: survey_submit(
+            participant=participant, round_=round_, answers=form.answers()
+        ),
+    )
 
 
 @require_GET
