@@ -27,15 +27,7 @@ from deliberation.selectors.participant import (
     statements_for,
 )
 from deliberation.services.ratings import likert_value
-from deliberation.services.rounds import iteration_finish_if_rated
-
-
-def _already(what: str) -> DomainError:
-    return DomainError(
-        f"You have already sent your {what}; it cannot be changed.",
-        code="already_submitted",
-        status=409,
-    )
+from deliberation.services.rounds import already_sent, iteration_finish_if_rated
 
 
 def _check_member(participant: Participant, round_: Round) -> None:
@@ -58,7 +50,7 @@ def position_rating_submit(
     if existing is not None:
         if existing.agreement == agreement:
             return existing
-        raise _already("position rating")
+        raise already_sent("position rating")
     _check_member(participant, round_)
     if not position_statement(round_):
         raise WrongPhase("This question has no position statement to rate.", code="wrong_phase")
@@ -77,7 +69,7 @@ def position_rating_submit(
         existing = PositionRating.objects.get(participant=participant, round=round_, index=index)
         if existing.agreement == agreement:
             return existing
-        raise _already("position rating") from None
+        raise already_sent("position rating") from None
     participant_complete_if_done(participant=participant)
     return rating
 
@@ -129,7 +121,7 @@ def _ranking_store(
     if existing is not None:
         if existing.statement_ids == statement_ids and existing.numerical_ranks == ranks:
             return existing, False
-        raise _already(what)
+        raise already_sent(what)
     _check_member(participant, round_)
     check_phase()
     if len(statement_ids) < 2:
@@ -145,7 +137,7 @@ def _ranking_store(
                 numerical_ranks=ranks,
             )
     except IntegrityError:
-        raise _already(what) from None
+        raise already_sent(what) from None
     return ranking, True
 
 
@@ -239,7 +231,7 @@ def survey_submit(*, participant: Participant, round_: Round, answers: dict) -> 
     if stored:
         if stored == cleaned:
             return 0
-        raise _already("answers to the survey")
+        raise already_sent("answers to the survey")
     _check_member(participant, round_)
     if round_.status != Round.Status.DONE:
         raise WrongPhase("The survey is asked at the end of the round.", code="wrong_phase")
@@ -252,7 +244,7 @@ def survey_submit(*, participant: Participant, round_: Round, answers: dict) -> 
                 for key, value in cleaned.items()
             )
     except IntegrityError:
-        raise _already("answers to the survey") from None
+        raise already_sent("answers to the survey") from None
     participant_complete_if_done(participant=participant)
     return len(cleaned)
 

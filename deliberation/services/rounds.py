@@ -198,14 +198,19 @@ def _text_submit(
     return stored
 
 
-def _same_or_refuse(existing, text: str, *, what: str):
-    if existing.text == text:
-        return existing
-    raise DomainError(
+def already_sent(what: str) -> DomainError:
+    """The refusal of a second, different answer: answers are never silently overwritten."""
+    return DomainError(
         f"You have already sent your {what}; it cannot be changed.",
         code="already_submitted",
         status=409,
     )
+
+
+def _same_or_refuse(existing, text: str, *, what: str):
+    if existing.text == text:
+        return existing
+    raise already_sent(what)
 
 
 def _duration(value) -> int | None:
