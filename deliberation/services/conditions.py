@@ -13,7 +13,7 @@ import random
 from django.db import transaction
 from django.db.models import Count
 
-from deliberation.models import Condition, Deliberation, Group, Participant, Round
+from deliberation.models import Condition, Deliberation, Group, Round
 from deliberation.services.study_settings import COMPARISONS
 
 # The names a condition's `comparisons` may hold (checked by `deliberation_create`).
@@ -70,12 +70,10 @@ def round_exclusion_choose(*, round_: Round, rng: random.Random | None = None) -
     existing = sorted(round_.excluded.values_list("pk", flat=True))
     if existing:
         return existing
+    from deliberation.services.rounds import present_members  # (it imports this module)
+
     group: Group = round_.group
-    # The members present, as `services.rounds.present_members` counts them (not imported:
-    # `round_start` calls this function).
-    members = sorted(
-        group.members.filter(status=Participant.Status.ACTIVE).values_list("pk", flat=True)
-    )
+    members = sorted(present_members(group).values_list("pk", flat=True))
     count = min(group.deliberation.exclusion_count, max(len(members) - 1, 0))
     chosen = sorted((rng or _system_random).sample(members, count))
     round_.excluded.add(*chosen)

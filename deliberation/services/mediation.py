@@ -43,7 +43,7 @@ from deliberation.models import (
 )
 from deliberation.services.conditions import BASELINE, BEST_OPINION, COMPARISONS
 from deliberation.services.rounds import _enqueue_bots, iteration_fail, previous_winner
-from inference.base import InferenceError, RewardModel
+from inference.base import Generator, InferenceError, RewardModel
 from inference.comparisons import BestOpinion, best_opinion
 from inference.config import MediationConfig
 from inference.mediation import MediationResult, mediate_with_config
@@ -136,16 +136,7 @@ def iteration_mediate(*, iteration_id: int) -> CandidateSet | None:
             raise ValueError("every member who wrote was left out of the mediation")
         config = mediator.iteration_config(iteration)
         generator, reward_model = mediator.backends(config)
-        result = mediate_with_config(
-            config=config,
-            generator=generator,
-            reward_model=reward_model,
-            question=inputs.question,
-            opinions=inputs.opinions,
-            previous_winner=inputs.previous_winner.text if inputs.previous_winner else None,
-            critiques=inputs.critiques,
-            include=inputs.include,
-        )
+        result = _mediate(inputs, config, generator, reward_model)
         comparisons = comparisons_compute(
             iteration=iteration, inputs=inputs, config=config, reward_model=reward_model
         )
@@ -162,6 +153,22 @@ def iteration_mediate(*, iteration_id: int) -> CandidateSet | None:
     except IntegrityError:
         # Another worker stored this iteration's candidates first; theirs stand.
         return CandidateSet.objects.filter(iteration_id=iteration_id).first()
+
+
+def _mediate(
+    inputs: RoundInputs, config: MediationConfig, generator: Generator, reward_model: RewardModel
+) -> MediationResult:
+    """One mediation of the round's inputs with `config` (the iteration's, or the baseline's)."""
+    return mediate_with_config(
+        config=config,
+        generator=generator,
+        reward_model=reward_model,
+        question=inputs.question,
+        opinions=inputs.opinions,
+        previous_winner=inputs.previous_winner.text if inputs.previous_winner else None,
+        critiques=inputs.critiques,
+        include=inputs.include,
+    )
 
 
 class ComparisonFailed(Exception):
@@ -223,16 +230,8 @@ def comparisons_compute(
     if BASELINE in names:
         try:
             baseline_config = mediator.baseline_iteration_config(iteration, config)
-            generator, baseline_reward = mediator.backends(baseline_config)
-            found["baseline"] = mediate_with_config(
-                config=baseline_config,
-                generator=generator,
-                reward_model=baseline_reward,
-                question=inputs.question,
-                opinions=inputs.opinions,
-                previous_winner=inputs.previous_winner.text if inputs.previous_winner else None,
-                critiques=inputs.critiques,
-                include=inputs.include,
+            found["baseline"] = _mediate(
+                inputs, baseline_config, *mediator.backends(baseline_config)
             )
         except (InferenceError, ValueError) as exc:
             raise ComparisonFailed(_failure(BASELINE, exc)) from exc

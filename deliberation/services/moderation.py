@@ -59,9 +59,14 @@ def clean_reason(reason, *, required: bool = True) -> str:
     return reason
 
 
+def _user(actor):
+    """The moderator to record, or None for an anonymous or missing actor (the system)."""
+    return actor if actor is not None and actor.is_authenticated else None
+
+
 def _audit(*, actor, action: str, target, reason: str = "", data: dict) -> AuditLog:
     return AuditLog.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor=_user(actor),
         action=action,
         target_type=target._meta.model_name,
         target_id=target.pk,
@@ -90,6 +95,28 @@ def _locked_text(text: MemberTextRow) -> tuple[str, MemberTextRow]:
         .get(pk=text.pk)
     )
     return kind, locked
+
+
+def _text_save_hidden(
+    text: MemberTextRow, *, actor, action: str, reason: str, mediation: str, before, after
+) -> None:
+    """Save the text's hidden fields and write its audit row (hide and show alike)."""
+    text.save(update_fields=["hidden", "hidden_reason", "hidden_at", "hidden_by"])
+    _audit(
+        actor=actor,
+        action=action,
+        target=text,
+        reason=reason,
+        data={
+            "group_id": text.iteration.round.group_id,
+            "iteration_id": text.iteration_id,
+            "participant_id": text.participant_id,
+            "seat": text.participant.seat,
+            "mediation": mediation,
+            "before": before,
+            "after": after,
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -130,22 +157,15 @@ def member_text_hide(*, text: MemberTextRow, actor, reason) -> HideOutcome:
         text.hidden = True
         text.hidden_reason = reason
         text.hidden_at = timezone.now()
-        text.hidden_by = actor if actor is not None and actor.is_authenticated else None
-        text.save(update_fields=["hidden", "hidden_reason", "hidden_at", "hidden_by"])
-        _audit(
+        text.hidden_by = _user(actor)
+        _text_save_hidden(
+            text,
             actor=actor,
             action="text_hide",
-            target=text,
             reason=reason,
-            data={
-                "group_id": text.iteration.round.group_id,
-                "iteration_id": text.iteration_id,
-                "participant_id": text.participant_id,
-                "seat": text.participant.seat,
-                "mediation": mediation,
-                "before": {"hidden": False},
-                "after": {"hidden": True, "hidden_at": _iso(text.hidden_at)},
-            },
+            mediation=mediation,
+            before={"hidden": False},
+            after={"hidden": True, "hidden_at": _iso(text.hidden_at)},
         )
     return HideOutcome(text=text, mediation=mediation)
 
@@ -168,21 +188,14 @@ def member_text_unhide(*, text: MemberTextRow, actor, reason="") -> MemberTextRo
         text.hidden_reason = ""
         text.hidden_at = None
         text.hidden_by = None
-        text.save(update_fields=["hidden", "hidden_reason", "hidden_at", "hidden_by"])
-        _audit(
+        _text_save_hidden(
+            text,
             actor=actor,
             action="text_unhide",
-            target=text,
             reason=reason,
-            data={
-                "group_id": text.iteration.round.group_id,
-                "iteration_id": text.iteration_id,
-                "participant_id": text.participant_id,
-                "seat": text.participant.seat,
-                "mediation": _mediation_progress(text.iteration),
-                "before": before,
-                "after": {"hidden": False},
-            },
+            mediation=_mediation_progress(text.iteration),
+            before=before,
+            after={"hidden": False},
         )
     return text
 

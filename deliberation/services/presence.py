@@ -77,6 +77,28 @@ def _audit(action: str, target_type: str, target_ids, **data) -> None:
     )
 
 
+def _groups_past(now, *, setting: str, group_status: str, members) -> set[int]:
+    """The ids of the groups in `group_status` with a member that `members(cutoff)` finds, the
+    cutoff being `now` less their deliberation's `setting` (a number of seconds). One query per
+    value of the setting in use, so the database compares plain timestamps."""
+    group_ids: set[int] = set()
+    seconds_in_use = (
+        Deliberation.objects.filter(groups__status=group_status)
+        .order_by()
+        .values_list(setting, flat=True)
+        .distinct()
+    )
+    for seconds in seconds_in_use:
+        group_ids.update(
+            members(now - timedelta(seconds=seconds))
+            .filter(group__status=group_status, **{f"deliberation__{setting}": seconds})
+            .order_by()
+            .values_list("group_id", flat=True)
+            .distinct()
+        )
+    return group_ids
+
+
 def members_done(iteration: Iteration, member_ids) -> set[int]:
     """Which of `member_ids` have done what the iteration's phase asks: written while collecting,
     finished rating while rating. Nobody is "done" in a phase that asks nothing."""
@@ -165,26 +187,16 @@ def iteration_drop_absent(*, iteration: Iteration, now=None) -> list[int]:
 def participants_drop_absent(*, now=None) -> int:
     """The sweep's dropout pass over every active group; returns how many members it dropped."""
     now = now or timezone.now()
-    group_ids: set[int] = set()
-    seconds_in_use = (
-        Deliberation.objects.filter(groups__status=Group.Status.ACTIVE)
-        .order_by()
-        .values_list("dropout_seconds", flat=True)
-        .distinct()
-    )
-    for seconds in seconds_in_use:
-        group_ids.update(
-            Participant.objects.filter(
-                status=Participant.Status.ACTIVE,
-                group__status=Group.Status.ACTIVE,
-                deliberation__dropout_seconds=seconds,
-            )
+    group_ids = _groups_past(
+        now,
+        setting="dropout_seconds",
+        group_status=Group.Status.ACTIVE,
+        members=lambda cutoff: (
+            Participant.objects.filter(status=Participant.Status.ACTIVE)
             .exclude(provenance=Provenance.BOT_CITIZEN)
-            .filter(_unseen_since(now - timedelta(seconds=seconds)))
-            .order_by()
-            .values_list("group_id", flat=True)
-            .distinct()
-        )
+            .filter(_unseen_since(cutoff))
+        ),
+    )
     dropped = 0
     for group_id in sorted(group_ids):
         iteration = current_phase(group_id)
@@ -351,25 +363,14 @@ def pools_resolve_overdue(*, now=None) -> dict[str, int]:
     """The sweep's pool pass: every forming group with a waiter who has waited too long."""
     now = now or timezone.now()
     counts = {"started": 0, "released": 0}
-    group_ids: set[int] = set()
-    seconds_in_use = (
-        Deliberation.objects.filter(groups__status=Group.Status.FORMING)
-        .order_by()
-        .values_list("pool_wait_seconds", flat=True)
-        .distinct()
+    group_ids = _groups_past(
+        now,
+        setting="pool_wait_seconds",
+        group_status=Group.Status.FORMING,
+        members=lambda cutoff: Participant.objects.filter(
+            status=Participant.Status.WAITING, grouped_at__lte=cutoff
+        ),
     )
-    for seconds in seconds_in_use:
-        group_ids.update(
-            Participant.objects.filter(
-                status=Participant.Status.WAITING,
-                group__status=Group.Status.FORMING,
-                deliberation__pool_wait_seconds=seconds,
-                grouped_at__lte=now - timedelta(seconds=seconds),
-            )
-            .order_by()
-            .values_list("group_id", flat=True)
-            .distinct()
-        )
     for group in Group.objects.filter(pk__in=group_ids).order_by("pk"):
         outcome = group_form_if_waited(group=group, now=now)
         if outcome:
