@@ -70,7 +70,19 @@ def _state(iteration: Iteration) -> str:
     return Iteration.objects.values_list("state", flat=True).get(pk=iteration.pk)
 
 
+def _ran_in_worker(worker, since: int, result: str) -> re.Match:
+    """The worker's own log line for a mediation that finished with `result` (the candidate set id,
+    or None) after log offset `since`: proof that the worker, not this process, ran the task."""
+    pattern = re.compile(rf"mediate_iteration\[[^\]]+\] succeeded in [\d.]+s: {result}\b")
+    return wait_until(
+        lambda: pattern.search(worker.log()[since:]),
+        timeout=MEDIATION_TIMEOUT_S,
+        what=f"the worker to log a mediation that returned {result}",
+    )
+
+
 def test_worker_mediates_a_closed_iteration_once(transactional_db, live_worker):
+    since = len(live_worker.log())
     iteration = _group_writes_opinions(_deliberation())
 
     wait_until(
@@ -88,6 +100,7 @@ def test_worker_mediates_a_closed_iteration_once(transactional_db, live_worker):
     assert len(candidate_set.predictions) == 3
     assert all(1 <= v <= 7 for row in candidate_set.predictions for v in row)
     assert iteration.mediation_attempts == 1
+    _ran_in_worker(live_worker, since, str(candidate_set.pk))
 
     # The same task again (a redelivery, a moderator's retry): the stored result stands.
     repeat = mediate_iteration.delay(iteration.pk)
@@ -119,6 +132,7 @@ def test_worker_leaves_iteration_failed_when_the_generator_is_down(
         },
     }
     deliberation.save(update_fields=["mediation_config"])
+    since = len(live_worker.log())
     iteration = _group_writes_opinions(deliberation)
 
     wait_until(
@@ -136,6 +150,7 @@ def test_worker_leaves_iteration_failed_when_the_generator_is_down(
     assert sorted(Opinion.objects.filter(iteration=iteration).values_list("text", flat=True)) == (
         sorted(OPINIONS)
     )
+    _ran_in_worker(live_worker, since, "None")  # the worker tried, stored nothing, failed it
 
 
 def _mediations_in_worker(worker) -> int:
