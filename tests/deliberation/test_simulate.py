@@ -65,6 +65,7 @@ def _check_report(report: dict, *, groups: int, size: int, rounds: int = 1, iter
     assert len(report["groups"]) == groups
     assert len(report["questions"]) == rounds == len(set(report["questions"]))
     seen: set[str] = set()
+    quoting = 0
     for group in report["groups"]:
         participants = group["participants"]
         assert len(participants) == size and len(set(participants)) == size
@@ -74,11 +75,17 @@ def _check_report(report: dict, *, groups: int, size: int, rounds: int = 1, iter
         assert [r["position"] for r in group["rounds"]] == list(range(rounds))
         assert [r["question"] for r in group["rounds"]] == report["questions"]  # asked in order
         for round_ in group["rounds"]:
-            _check_round(round_, participants, iterations)
+            quoting += _check_round(round_, participants, iterations)
+    if iterations > 1:
+        # Bots react to the winner they saw by quoting it (one template in four does not quote):
+        # a report whose critiques never quote the winner has bots that ignore it.
+        assert quoting > 0, "no critique quotes the winner it critiques"
 
 
-def _check_round(round_: dict, participants: list[str], iterations: int) -> None:
+def _check_round(round_: dict, participants: list[str], iterations: int) -> int:
+    """Checks one round; returns how many of its critiques quote the winner they critique."""
     everyone = set(participants)
+    quoting = 0
     assert round_["status"] == Round.Status.DONE
     assert set(round_["excluded"]) <= everyone
     assert [it["index"] for it in round_["iterations"]] == list(range(iterations))
@@ -98,6 +105,7 @@ def _check_round(round_: dict, participants: list[str], iterations: int) -> None
                 quoted = re.search(r'"(.+?)"', critique["text"])
                 if quoted:
                     assert quoted.group(1) in winners[-1]["text"]
+                    quoting += 1
         candidates = iteration["candidates"]
         assert candidates
         for candidate in candidates:
@@ -142,6 +150,7 @@ def _check_round(round_: dict, participants: list[str], iterations: int) -> None
     assert {p["participant"] for p in round_["position_ratings"]} == everyone
     assert all(p["before"] and p["after"] for p in round_["position_ratings"])
     assert {s["participant"] for s in round_["survey"]} == everyone
+    return quoting
 
 
 def _check_database(report: dict, *, groups: int, size: int) -> None:
@@ -395,6 +404,7 @@ def fake_worker(django_db_setup, django_db_blocker):
 def test_simulate_with_broker_waits_until_every_member_completed(
     transactional_db, fake_model_servers, fake_worker
 ):
+    since = len(fake_worker.log())
     report = _simulate(
         "--groups", "2", "--size", "3", "--rounds", "2", "--iterations", "2",
         "--conditions", "baseline,exclusion", "--json", "--use-broker", "--timeout", "120",
@@ -404,3 +414,17 @@ def test_simulate_with_broker_waits_until_every_member_completed(
     _check_report(report, groups=2, size=3, rounds=2, iterations=2)
     _check_database(report, groups=2, size=3)
     assert "mediate_iteration" in fake_worker.log()
+    # That name is also in the worker's start-up banner. What shows the worker did the work: its
+    # own log line for the task of every iteration reported, returning that iteration's candidate
+    # set, and the bots' task run there too.
+    log = fake_worker.log()[since:]
+    mediated = set(re.findall(r"mediate_iteration\[[^\]]+\] succeeded in [\d.]+s: (\d+)", log))
+    reported = {
+        str(CandidateSet.objects.get(iteration_id=iteration["id"]).pk)
+        for group in report["groups"]
+        for round_ in group["rounds"]
+        for iteration in round_["iterations"]
+    }
+    assert len(reported) == 2 * 2 * 2
+    assert reported <= mediated
+    assert re.search(r"bots_act\[[^\]]+\] succeeded", log)
