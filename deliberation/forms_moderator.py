@@ -372,6 +372,11 @@ def _or(value: int | None, default: int) -> int:
     return default if value is None else value
 
 
+def picked_question_ids(data) -> list[int]:
+    """The saved questions ticked so far in the picker (well-formed ids only), in order."""
+    return [int(v) for v in data.getlist("picked_questions") if v.isdigit()]
+
+
 def _saved_questions(tokens: list[str]) -> list[Question]:
     """Saved questions by id, in the order given, each once."""
     bad = [str(t) for t in tokens if not str(t).isdigit()]
@@ -593,10 +598,7 @@ class DeliberationSetup:
 
     @property
     def picked_ids(self) -> list[int]:
-        """The saved questions ticked so far (well-formed ids only), in order."""
-        if self.data is None:
-            return []
-        return [int(v) for v in self.data.getlist("picked_questions") if v.isdigit()]
+        return picked_question_ids(self.data) if self.data is not None else []
 
     def is_valid(self) -> bool:
         rows_valid = [row.is_valid() for row in self.conditions]

@@ -7,9 +7,11 @@ so a refused request leaves the database as it was.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 
 from deliberation.errors import DomainError
@@ -35,6 +37,10 @@ PHASE_SECONDS_MIN = 30
 PHASE_SECONDS_MAX = 24 * 60 * 60
 WAIT_SECONDS_MIN = 10
 TITLE_MAX = 200
+# A submission's deliberation is remembered this long; a twin waits at most WAIT for it.
+CREATED_REMEMBERED_SECONDS = 24 * 3600
+CREATING_LOCK_SECONDS = 120
+CREATING_WAIT_SECONDS = 10.0
 
 DEFAULT_CONSENT_VERSION = "1"
 DEFAULT_CONSENT_TEXT = """\
@@ -266,6 +272,40 @@ def deliberation_create(
         )
         Condition.objects.bulk_create(Condition(deliberation=deliberation, **arm) for arm in arms)
     return deliberation
+
+
+def deliberation_create_once(*, submission: str, created_by, **settings: Any) -> str:
+    """`deliberation_create` at most once per `submission` id of `created_by`, for a create
+    page that may be posted twice (a double click, a resent form). Returns the public id of the
+    deliberation the submission created: now, earlier (remembered for a day), or in a concurrent
+    request with the same id, which is waited for up to `CREATING_WAIT_SECONDS`. A refusal
+    raises `DomainError` as `deliberation_create` does, and the same submission may try again.
+    """
+    created_key = f"cg:created:{created_by.pk}:{submission}"
+    running_key = f"{created_key}:running"
+    earlier = cache.get(created_key)
+    if earlier is None and not cache.add(running_key, 1, timeout=CREATING_LOCK_SECONDS):
+        earlier = _cached_soon(created_key, CREATING_WAIT_SECONDS)
+    if earlier is not None:
+        return earlier
+    try:
+        deliberation = deliberation_create(created_by=created_by, **settings)
+    except DomainError:
+        cache.delete(running_key)
+        raise
+    cache.set(created_key, str(deliberation.public_id), timeout=CREATED_REMEMBERED_SECONDS)
+    return str(deliberation.public_id)
+
+
+def _cached_soon(key: str, seconds: float) -> str | None:
+    """The value a concurrent request is about to store under `key`, once it has (or None)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = cache.get(key)
+        if value is not None:
+            return value
+        time.sleep(0.1)
+    return None
 
 
 SETTABLE_STATUSES = (Deliberation.Status.OPEN, Deliberation.Status.CLOSED)

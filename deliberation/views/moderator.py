@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-import time
 from uuid import UUID, uuid4
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,7 +19,7 @@ from deliberation.access import (
     moderator_required,
 )
 from deliberation.errors import DomainError
-from deliberation.forms_moderator import DeliberationSetup
+from deliberation.forms_moderator import DeliberationSetup, picked_question_ids
 from deliberation.mediator import deliberation_mediation_summary
 from deliberation.selectors.moderator import (
     deliberation_list,
@@ -33,8 +31,7 @@ from deliberation.selectors.moderator import (
 )
 from deliberation.selectors.question_picker import question_picker
 from deliberation.selectors.results import group_results
-from deliberation.services.deliberations import deliberation_create as create_deliberation
-from deliberation.services.deliberations import deliberation_set_status
+from deliberation.services.deliberations import deliberation_create_once, deliberation_set_status
 from deliberation.services.moderation import (
     REASON_MAX,
     iteration_extend_deadline,
@@ -71,22 +68,15 @@ def deliberation_create(request: HttpRequest) -> HttpResponse:
     if not SUBMISSION_RE.match(submission):
         submission = uuid4().hex
     if request.method == "POST" and setup.form.is_bound and setup.is_valid():
-        # A double click or a resent form creates the deliberation once: the page carries a
-        # submission id, and the deliberation it created is remembered for a day.
-        created_key = f"cg:created:{request.user.pk}:{submission}"
-        earlier = cache.get(created_key)
-        if earlier is None and not cache.add(f"{created_key}:running", 1, timeout=120):
-            earlier = _wait_for(created_key)
-        if earlier is not None:
-            return redirect("moderator:deliberation_detail", public_id=earlier)
+        # The page carries a submission id, so that a double click creates one deliberation.
         try:
-            deliberation = create_deliberation(created_by=request.user, **setup.service_kwargs())
+            created = deliberation_create_once(
+                submission=submission, created_by=request.user, **setup.service_kwargs()
+            )
         except DomainError as exc:
-            cache.delete(f"{created_key}:running")
             setup.add_domain_error(exc)
         else:
-            cache.set(created_key, str(deliberation.public_id), timeout=24 * 3600)
-            return redirect("moderator:deliberation_detail", public_id=deliberation.public_id)
+            return redirect("moderator:deliberation_detail", public_id=created)
     picker = question_picker(query=setup.query, picked_ids=setup.picked_ids)
     return render(
         request,
@@ -98,17 +88,6 @@ def deliberation_create(request: HttpRequest) -> HttpResponse:
 SUBMISSION_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _wait_for(key: str, seconds: float = 10.0) -> str | None:
-    """The public id a concurrent identical submission is creating, once it has."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = cache.get(key)
-        if value is not None:
-            return value
-        time.sleep(0.1)
-    return None
-
-
 @require_GET
 @moderator_required
 def question_picker_fragment(request: HttpRequest) -> HttpResponse:
@@ -116,8 +95,9 @@ def question_picker_fragment(request: HttpRequest) -> HttpResponse:
     and those matching `question_query`. Anyone else is sent to the create page."""
     if not request.htmx:
         return redirect("moderator:deliberation_create")
-    picked_ids = [int(v) for v in request.GET.getlist("picked_questions") if v.isdigit()]
-    picker = question_picker(query=request.GET.get("question_query", ""), picked_ids=picked_ids)
+    picker = question_picker(
+        query=request.GET.get("question_query", ""), picked_ids=picked_question_ids(request.GET)
+    )
     return render(request, "deliberation/moderator/_question_picker.html", {"picker": picker})
 
 
