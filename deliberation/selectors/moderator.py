@@ -118,6 +118,25 @@ class GroupOverview:
         return "critique" if self.iteration_index > 0 else "opinion"
 
     @property
+    def phase_label(self) -> str:
+        """ "opinion", "critique 2"; empty before the first round."""
+        if self.iteration_index:
+            return f"{self.phase} {self.iteration_index}"
+        return self.phase
+
+    @property
+    def done_text(self) -> str:
+        """ "3 of 5 written", "2 of 5 rated"; empty when the phase waits for nobody."""
+        if not self.asks_members:
+            return ""
+        verb = "rated" if self.state == Iteration.State.RATING else "written"
+        return f"{self.done_count} of {self.present_count} {verb}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (Group.Status.ENDED, Group.Status.DONE)
+
+    @property
     def overdue(self) -> bool:
         return self.deadline is not None and self.deadline < self.now
 
