@@ -64,6 +64,14 @@ def require_session_participant(request: HttpRequest, deliberation: Deliberation
     return participant
 
 
+def _of_own_group(participant: Participant, found, what: str):
+    """`found`, read with the participant's group as a filter, or a 404 when it is missing or
+    the participant has no group."""
+    if found is None or participant.group_id is None:
+        raise Http404(f"No such {what} in your group")
+    return found
+
+
 def get_member_round(participant: Participant, round_id: int) -> Round:
     """A round of the participant's own group; anything else is a 404."""
     round_ = (
@@ -71,9 +79,7 @@ def get_member_round(participant: Participant, round_id: int) -> Round:
         .filter(pk=round_id, group_id=participant.group_id)
         .first()
     )
-    if round_ is None or participant.group_id is None:
-        raise Http404("No such round in your group")
-    return round_
+    return _of_own_group(participant, round_, "round")
 
 
 def get_member_iteration(participant: Participant, iteration_id: int) -> Iteration:
@@ -83,13 +89,16 @@ def get_member_iteration(participant: Participant, iteration_id: int) -> Iterati
         .filter(pk=iteration_id, round__group_id=participant.group_id)
         .first()
     )
-    if iteration is None or participant.group_id is None:
-        raise Http404("No such iteration in your group")
-    return iteration
+    return _of_own_group(participant, iteration, "iteration")
 
 
 def is_moderator(user) -> bool:
     return bool(user.is_authenticated and (user.is_superuser or user.has_perm(MODERATE_PERMISSION)))
+
+
+def _require_moderator(user) -> None:
+    if not is_moderator(user):
+        raise PermissionDenied("You need the moderator permission.")
 
 
 def moderator_required(view):
@@ -99,16 +108,14 @@ def moderator_required(view):
     def wrapped(request: HttpRequest, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not is_moderator(request.user):
-            raise PermissionDenied("You need the moderator permission.")
+        _require_moderator(request.user)
         return view(request, *args, **kwargs)
 
     return wrapped
 
 
 def get_moderated_deliberation(user, public_id: UUID) -> Deliberation:
-    if not is_moderator(user):
-        raise PermissionDenied("You need the moderator permission.")
+    _require_moderator(user)
     deliberation = Deliberation.objects.filter(public_id=public_id).first()
     if deliberation is None:
         raise Http404("No such deliberation")
@@ -116,8 +123,7 @@ def get_moderated_deliberation(user, public_id: UUID) -> Deliberation:
 
 
 def get_moderated_group(user, deliberation: Deliberation, number: int) -> Group:
-    if not is_moderator(user):
-        raise PermissionDenied("You need the moderator permission.")
+    _require_moderator(user)
     group = Group.objects.filter(deliberation=deliberation, number=number).first()
     if group is None:
         raise Http404("No such group")
@@ -131,9 +137,7 @@ def get_member_statement(participant: Participant, statement_id: int) -> Stateme
         .filter(pk=statement_id, iteration__round__group_id=participant.group_id)
         .first()
     )
-    if statement is None or participant.group_id is None:
-        raise Http404("No such statement in your group")
-    return statement
+    return _of_own_group(participant, statement, "statement")
 
 
 def get_moderated_iteration(group: Group, iteration_id: int) -> Iteration:
