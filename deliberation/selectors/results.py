@@ -101,9 +101,7 @@ def group_results(group: Group) -> list[dict]:
                 "round": round_,
                 "question": round_.question,
                 "iterations": [],
-                "positions": _positions(
-                    [p for p in positions if p["round_id"] == round_.pk], seat
-                ),
+                "positions": _positions([p for p in positions if p["round_id"] == round_.pk], seat),
             },
         )
         result = IterationResult(iteration=iteration)

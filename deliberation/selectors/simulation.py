@@ -65,6 +65,7 @@ from deliberation.models import (
     Statement,
     SurveyResponse,
 )
+from deliberation.selectors.participant import position_statement
 
 
 def group_report(group: Group) -> dict[str, Any]:
@@ -180,8 +181,6 @@ def _by(rows, key: str) -> dict[int, list]:
 
 
 def _round_report(round_: Round, rows: _GroupRows) -> dict[str, Any]:
-    deliberation = round_.group.deliberation
-    statement = round_.question.affirming_statement.strip() if deliberation.position_ratings else ""
     positions: dict[int, dict[str, Any]] = {}
     for rating in rows.position_ratings[round_.pk]:
         entry = positions.setdefault(
@@ -196,7 +195,7 @@ def _round_report(round_: Round, rows: _GroupRows) -> dict[str, Any]:
         "id": round_.pk,
         "position": round_.position,
         "question": round_.question.text,
-        "position_statement": statement,
+        "position_statement": position_statement(round_),
         "status": round_.status,
         "excluded": sorted(rows.ids(p.pk for p in round_.excluded.all())),
         "position_ratings": list(positions.values()),

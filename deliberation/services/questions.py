@@ -40,6 +40,9 @@ TOPIC_MAX = 64
 EXTERNAL_ID_MAX = 64
 SOURCE_MAX = 64
 DEFAULT_SOURCE = "import"
+# The source of the Habermas Machine bank's questions: its file's name, as
+# `import_source_default` makes it from `hm_questions.json`.
+BANK_SOURCE = "hm_questions"
 BATCH_SIZE = 1000
 # Rows per `IN (...)` lookup of what is already there: well under SQLite's variable limit.
 LOOKUP_CHUNK = 2000

@@ -11,13 +11,10 @@ from deliberation.access import moderator_required
 from deliberation.errors import DomainError
 from deliberation.forms_questions import QuestionImportForm, QuestionSearchForm
 from deliberation.selectors.question_bank import question_counts, question_search
-from deliberation.services.questions import import_source_default, questions_import
+from deliberation.services.questions import BANK_SOURCE, import_source_default, questions_import
 
 PAGE_SIZE = 50
 SKIPPED_SHOWN = 50
-# The source of the Habermas Machine bank (its file's name), whose licence asks for credit
-# wherever its questions are shown.
-BANK_SOURCE = "hm_questions"
 
 
 @require_http_methods(["GET", "POST"])
@@ -64,6 +61,7 @@ def questions(request: HttpRequest) -> HttpResponse:
             "searching": any(filters.values()),
             "counts": question_counts(matching),
             "page": page,
+            # The bank's licence asks for credit wherever its questions are shown.
             "bank_shown": any(question.source == BANK_SOURCE for question in page),
         },
     )

@@ -61,6 +61,7 @@ from deliberation.services.deliberations import (
     question_create,
 )
 from deliberation.services.participants import participant_consent, participant_join
+from deliberation.services.questions import BANK_SOURCE
 
 GROUPS_MAX = 1000
 ROUNDS_MAX = 20
@@ -144,7 +145,6 @@ BUILT_IN_QUESTIONS = [
         "culture",
     ),
 ]
-BANK_SOURCE = "hm_questions"
 
 
 def bank_path() -> Path:
