@@ -132,6 +132,22 @@ def check_round_inputs(
             )
 
 
+def check_generate_inputs(
+    *,
+    question: str,
+    opinions: Sequence[str],
+    n: int,
+    previous_winner: str | None = None,
+    critiques: Sequence[str] | None = None,
+) -> None:
+    """`check_round_inputs`, plus `n`, the number of samples, a whole number >= 1."""
+    check_round_inputs(
+        question=question, opinions=opinions, previous_winner=previous_winner, critiques=critiques
+    )
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a whole number >= 1, not {n!r}")
+
+
 def check_reward_inputs(
     *,
     question: str,

@@ -14,7 +14,6 @@ Pure: the backends are passed in, nothing is built or stored here.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,7 @@ import numpy as np
 
 from inference.base import RewardModel, check_predictions, check_round_inputs
 from inference.config import MediationConfig
-from inference.mediation import aggregate, check_include, check_settings
+from inference.mediation import aggregate, aggregation_to_dict, check_include, check_settings
 
 
 @dataclass
@@ -50,18 +49,12 @@ class BestOpinion:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: lists of floats and ints, `alpha` infinity as `"inf"`."""
-        aggregation = dict(self.aggregation)
-        alpha = aggregation.get("alpha")
-        if alpha is not None:
-            aggregation["alpha"] = "inf" if alpha == math.inf else float(alpha)
-        for key in ("tied", "untied"):
-            aggregation[key] = [int(r) for r in aggregation[key]]
         return {
             "index": int(self.index),
             "predictions": [[float(v) for v in row] for row in self.predictions],
             "scores": [float(v) for v in self.scores],
             "included": [int(i) for i in self.included],
-            "aggregation": aggregation,
+            "aggregation": aggregation_to_dict(self.aggregation),
             "reward_model": dict(self.reward_model),
         }
 
@@ -95,21 +88,15 @@ def best_opinion(
         question=question, opinions=list(opinions), candidates=list(opinions)
     )
     predictions = check_predictions(raw, members=len(opinions), candidates=len(opinions))
-    scores, tied, untied = aggregate(
+    scores, record = aggregate(
         predictions[included], aggregation=aggregation, alpha=alpha, seed=seed
     )
     return BestOpinion(
-        index=int(np.argmin(untied)),
+        index=int(np.argmin(record["untied"])),
         predictions=predictions,
         scores=scores,
         included=included,
-        aggregation={
-            "method": aggregation,
-            "alpha": alpha if aggregation == "welfare" else None,
-            "seed": seed,
-            "tied": tied,
-            "untied": untied,
-        },
+        aggregation=record,
         reward_model=reward_model.describe(),
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -63,6 +63,17 @@ class BackendConfig:
             model=data.get("model") or None,
             options=dict(options),
         )
+
+    def checked_options(
+        self, name: str, *, reads: Iterable[str], ignores: Iterable[str]
+    ) -> dict[str, Any]:
+        """A copy of `options`, or `ConfigError` for an option that backend `name` neither
+        `reads` nor `ignores` (one meant for another backend that a shared config may carry):
+        a typo is refused, not silently dropped."""
+        unknown = set(self.options) - set(reads) - set(ignores)
+        if unknown:
+            raise ConfigError(f"unknown {name} options: {', '.join(sorted(unknown))}")
+        return dict(self.options)
 
 
 @dataclass(frozen=True)

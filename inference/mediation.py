@@ -67,19 +67,13 @@ class MediationResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: lists of floats and ints, `alpha` infinity as `"inf"`."""
-        aggregation = dict(self.aggregation)
-        alpha = aggregation.get("alpha")
-        if alpha is not None:
-            aggregation["alpha"] = "inf" if alpha == math.inf else float(alpha)
-        for key in ("tied", "untied"):
-            aggregation[key] = [int(r) for r in aggregation[key]]
         return {
             "candidates": [candidate.to_dict() for candidate in self.candidates],
             "predictions": [[float(v) for v in row] for row in self.predictions],
             "scores": [float(v) for v in self.scores],
             "winner": int(self.winner),
             "included": [int(i) for i in self.included],
-            "aggregation": aggregation,
+            "aggregation": aggregation_to_dict(self.aggregation),
             "timings": {key: float(value) for key, value in self.timings.items()},
             "generator": dict(self.generator),
             "reward_model": dict(self.reward_model),
@@ -148,25 +142,18 @@ def mediate(
     predictions = check_predictions(raw, members=len(opinions), candidates=n_candidates)
 
     aggregate_started = time.perf_counter()
-    scores, tied, untied = aggregate(
+    scores, record = aggregate(
         predictions[included], aggregation=aggregation, alpha=alpha, seed=seed
     )
-    winner = int(np.argmin(untied))
     finished = time.perf_counter()
 
     return MediationResult(
         candidates=list(candidates),
         predictions=predictions,
         scores=scores,
-        winner=winner,
+        winner=int(np.argmin(record["untied"])),
         included=included,
-        aggregation={
-            "method": aggregation,
-            "alpha": alpha if aggregation == "welfare" else None,
-            "seed": seed,
-            "tied": tied,
-            "untied": untied,
-        },
+        aggregation=record,
         timings={
             "generate_s": predict_started - generate_started,
             "predict_s": aggregate_started - predict_started,
@@ -207,14 +194,15 @@ def mediate_with_config(
 
 def aggregate(
     rows: np.ndarray, *, aggregation: str, alpha: float, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, dict[str, Any]]:
     """The group's scores and social ranking of the candidates from the rows that count.
 
-    `rows` is `[members, candidates]` of checked predictions (1-7). Returns `(scores, tied,
-    untied)`, each `[candidates]`: scores higher = better, rankings 0 = best, with the meaning
-    `MediationResult` documents (welfare: EDE_alpha, ties broken by candidate index; Schulze:
-    `candidates - untied rank`, TBRC tie-break seeded by `seed`). The settings are assumed
-    checked (`check_settings`).
+    `rows` is `[members, candidates]` of checked predictions (1-7). Returns `(scores, record)`:
+    `scores` `[candidates]`, higher = better, and the aggregation record `MediationResult`
+    documents, `{"method", "alpha" (None for Schulze), "seed", "tied", "untied"}`, rankings
+    `[candidates]` with 0 = best (welfare: EDE_alpha, ties broken by candidate index; Schulze:
+    `candidates - untied rank`, TBRC tie-break seeded by `seed`). The winner is
+    `argmin(record["untied"])`. The settings are assumed checked (`check_settings`).
     """
     n_candidates = rows.shape[1]
     if aggregation == "welfare":
@@ -222,9 +210,29 @@ def aggregate(
         tied = np.unique(-scores, return_inverse=True)[1].astype(np.int64)
         untied = np.empty(n_candidates, dtype=np.int64)
         untied[np.argsort(-scores, kind="stable")] = np.arange(n_candidates)
-        return scores, tied, untied
-    tied, untied = schulze(rankings_from_predictions(rows), tie_breaking="tbrc", seed=seed)
-    return (n_candidates - untied).astype(float), tied, untied
+    else:
+        tied, untied = schulze(rankings_from_predictions(rows), tie_breaking="tbrc", seed=seed)
+        scores = (n_candidates - untied).astype(float)
+    record = {
+        "method": aggregation,
+        "alpha": alpha if aggregation == "welfare" else None,
+        "seed": seed,
+        "tied": tied,
+        "untied": untied,
+    }
+    return scores, record
+
+
+def aggregation_to_dict(record: dict[str, Any]) -> dict[str, Any]:
+    """An `aggregate` record made JSON-safe: rankings as lists of ints, `alpha` infinity as
+    `"inf"`."""
+    data = dict(record)
+    alpha = data.get("alpha")
+    if alpha is not None:
+        data["alpha"] = "inf" if alpha == math.inf else float(alpha)
+    for key in ("tied", "untied"):
+        data[key] = [int(r) for r in data[key]]
+    return data
 
 
 def check_settings(

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.base import Candidate, ConfigError, check_round_inputs
+from inference.base import Candidate, ConfigError, check_generate_inputs
 from inference.config import BackendConfig
 from inference.generators.llm import COMMON_OPTIONS, Options
 from inference.generators.sentences import (
@@ -148,14 +148,13 @@ class ExtractiveGenerator:
         previous_winner: str | None = None,
         critiques: Sequence[str] | None = None,
     ) -> list[Candidate]:
-        check_round_inputs(
+        check_generate_inputs(
             question=question,
             opinions=opinions,
+            n=n,
             previous_winner=previous_winner,
             critiques=critiques,
         )
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError("n must be a whole number >= 1")
         revising = critiques is not None
         pool = _Pool(
             units=_units(opinions, previous_winner if revising else None),

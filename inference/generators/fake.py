@@ -14,21 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from inference.base import (
-    BackendUnavailable,
-    BadModelOutput,
-    Candidate,
-    ConfigError,
-    InferenceError,
-    check_round_inputs,
-)
+from inference.base import Candidate, InferenceError, check_generate_inputs
 from inference.config import BackendConfig
+from inference.fakes import check_fail, raise_failure
 
 TEMPLATE_VERSION = "fake-1"
-FAILURES = {
-    "unavailable": lambda: BackendUnavailable("the fake generator was told to be unavailable"),
-    "bad_output": lambda: BadModelOutput("the fake generator was told to answer garbage", raw=""),
-}
+NAME = "fake generator"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -43,8 +34,7 @@ class FakeGenerator:
         model: str = "fake-generator",
         fail: str | InferenceError | None = None,
     ):
-        if isinstance(fail, str) and fail not in FAILURES:
-            raise ConfigError(f"fake generator 'fail' must be one of {', '.join(FAILURES)}")
+        check_fail(fail, name=NAME)
         self.model = model
         self.fail = fail
         self.calls: list[dict[str, Any]] = []
@@ -59,14 +49,13 @@ class FakeGenerator:
         previous_winner: str | None = None,
         critiques: Sequence[str] | None = None,
     ) -> list[Candidate]:
-        check_round_inputs(
+        check_generate_inputs(
             question=question,
             opinions=opinions,
+            n=n,
             previous_winner=previous_winner,
             critiques=critiques,
         )
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a whole number >= 1, not {n!r}")
         self.calls.append(
             {
                 "question": question,
@@ -77,10 +66,7 @@ class FakeGenerator:
                 "critiques": None if critiques is None else list(critiques),
             }
         )
-        if isinstance(self.fail, str):
-            raise FAILURES[self.fail]()
-        if self.fail is not None:
-            raise self.fail
+        raise_failure(self.fail, name=NAME, raw="")
         return [
             self._sample(opinions, seed, i, previous_winner, critiques is not None)
             for i in range(n)

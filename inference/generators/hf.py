@@ -22,8 +22,14 @@ from typing import Any
 
 from inference.base import BadModelOutput, Candidate, ConfigError
 from inference.config import BackendConfig
-from inference.generators.llm import COMMON_OPTIONS, Options, SamplePlan, plan_samples, provenance
-from inference.prompts import CRITIQUE_TEMPLATE_VERSION, OPINION_TEMPLATE_VERSION, parse_statement
+from inference.generators.llm import (
+    COMMON_OPTIONS,
+    Options,
+    SamplePlan,
+    plan_samples,
+    sample_candidate,
+)
+from inference.prompts import CRITIQUE_TEMPLATE_VERSION, OPINION_TEMPLATE_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +140,6 @@ class TransformersGenerator:
             opinion_template=self.opinion_template,
             critique_template=self.critique_template,
         )
-        iteration = "opinion" if critiques is None else "critique"
         results: dict[int, Candidate] = {}
         errors: dict[int, BadModelOutput] = {}
         pending = list(plans)
@@ -144,30 +149,23 @@ class TransformersGenerator:
                 batch = pending[start : start + self.batch_size]
                 for plan, (raw, finish_reason), batch_seed in self._run_batch(batch, seed, attempt):
                     try:
-                        text = parse_statement(
-                            raw, finish_reason=finish_reason, mode=self.parse_mode
-                        )
-                    except BadModelOutput as exc:
-                        errors[plan.sample_index] = exc
-                        continue
-                    results[plan.sample_index] = Candidate(
-                        text=text,
-                        provenance=provenance(
-                            backend="transformers",
-                            model=self.model_name,
+                        results[plan.sample_index] = sample_candidate(
                             plan=plan,
-                            round_seed=seed,
-                            seed=batch_seed,
                             raw=raw,
                             finish_reason=finish_reason,
+                            parse_mode=self.parse_mode,
+                            backend="transformers",
+                            model=self.model_name,
+                            round_seed=seed,
+                            seed=batch_seed,
                             attempts=attempt + 1,
-                            iteration=iteration,
                             revision=self.revision,
                             batch_size=len(batch),
                             temperature=self.temperature,
                             max_new_tokens=self.max_new_tokens,
-                        ),
-                    )
+                        )
+                    except BadModelOutput as exc:
+                        errors[plan.sample_index] = exc
             pending = [plan for plan in pending if plan.sample_index in errors]
             if not pending:
                 break
@@ -183,9 +181,13 @@ class TransformersGenerator:
             ) from error
         return [results[i] for i in range(n)]
 
+    def uses_chat_template(self, tokenizer: Any) -> bool:
+        """Whether prompts go through the tokenizer's chat template (option and tokenizer agree)."""
+        return bool(self.chat_template and getattr(tokenizer, "chat_template", None))
+
     def prompt_text(self, plan: SamplePlan, tokenizer: Any) -> str:
         """The model's input: the tokenizer's chat template when it has one, else plain text."""
-        if self.chat_template and getattr(tokenizer, "chat_template", None):
+        if self.uses_chat_template(tokenizer):
             return tokenizer.apply_chat_template(
                 plan.prompt.messages(), tokenize=False, add_generation_prompt=True
             )
@@ -195,10 +197,12 @@ class TransformersGenerator:
         self, batch: list[SamplePlan], round_seed: int, attempt: int
     ) -> list[tuple[SamplePlan, tuple[str, str], int]]:
         model, tokenizer, torch = self.load()
-        uses_template = bool(self.chat_template and getattr(tokenizer, "chat_template", None))
         texts = [self.prompt_text(plan, tokenizer) for plan in batch]
         inputs = tokenizer(
-            texts, return_tensors="pt", padding=True, add_special_tokens=not uses_template
+            texts,
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=not self.uses_chat_template(tokenizer),
         ).to(model.device)
         prompt_length = inputs["input_ids"].shape[1]
         limit = _context_length(model.config)

@@ -2,9 +2,10 @@
 
 Both draw sample `i` of a round from the same plan: its own opinion order
 (`shuffled_order(seed, i)`), the prompt with the members in that order, and its own sampling seed
-(`sample_seed(seed, i, attempt)`, a new one for each redraw after an unusable answer). Both record
-the same provenance, and read their options the same strict way: an unknown option or a value of
-the wrong type is a `ConfigError`, not a silent default.
+(`sample_seed(seed, i, attempt)`, a new one for each redraw after an unusable answer). Both parse
+an answer into a candidate with the same provenance (`sample_candidate`), and read their options
+the same strict way: an unknown option or a value of the wrong type is a `ConfigError`, not a
+silent default.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from inference.base import ConfigError, check_round_inputs
+from inference.base import Candidate, ConfigError, check_generate_inputs
 from inference.prompts import (
     CRITIQUE_TEMPLATE_VERSION,
     CRITIQUE_TEMPLATES,
@@ -22,6 +23,7 @@ from inference.prompts import (
     PARSE_MODES,
     Prompt,
     check_template_versions,
+    parse_statement,
     round_prompt,
     sample_seed,
     shuffled_order,
@@ -30,11 +32,15 @@ from inference.prompts import (
 
 @dataclass(frozen=True)
 class SamplePlan:
-    """Sample `sample_index` of a round: the opinion order and the prompt built with it."""
+    """Sample `sample_index` of a round: the opinion order and the prompt built with it.
+
+    `iteration` is `"opinion"`, or `"critique"` when the round revises a previous winner.
+    """
 
     sample_index: int
     order: list[int]
     prompt: Prompt
+    iteration: str
 
     def seed(self, round_seed: int, attempt: int = 0) -> int:
         return sample_seed(round_seed, self.sample_index, attempt)
@@ -52,11 +58,14 @@ def plan_samples(
     critique_template: str,
 ) -> list[SamplePlan]:
     """Validate the round's inputs and plan its `n` samples."""
-    check_round_inputs(
-        question=question, opinions=opinions, previous_winner=previous_winner, critiques=critiques
+    check_generate_inputs(
+        question=question,
+        opinions=opinions,
+        n=n,
+        previous_winner=previous_winner,
+        critiques=critiques,
     )
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError("n must be a whole number >= 1")
+    iteration = "opinion" if critiques is None else "critique"
     plans = []
     for i in range(n):
         order = shuffled_order(len(opinions), seed, i)
@@ -69,23 +78,29 @@ def plan_samples(
             opinion_version=opinion_template,
             critique_version=critique_template,
         )
-        plans.append(SamplePlan(sample_index=i, order=order, prompt=prompt))
+        plans.append(SamplePlan(sample_index=i, order=order, prompt=prompt, iteration=iteration))
     return plans
 
 
-def provenance(
+def sample_candidate(
     *,
+    plan: SamplePlan,
+    raw: Any,
+    finish_reason: str | None,
+    parse_mode: str,
     backend: str,
     model: str | None,
-    plan: SamplePlan,
     round_seed: int,
     seed: int,
-    raw: str | None,
-    finish_reason: str | None,
     attempts: int,
     **extra: Any,
-) -> dict[str, Any]:
-    """The provenance record of one LLM candidate (see `inference.base.Candidate`)."""
+) -> Candidate:
+    """The candidate in one sample's answer `raw`, with its provenance record (see
+    `inference.base.Candidate`; `extra` is added to it).
+
+    Raises `BadModelOutput` when `parse_statement` (in `parse_mode`) refuses the answer.
+    """
+    text = parse_statement(raw, finish_reason=finish_reason, mode=parse_mode)
     record = {
         "backend": backend,
         "model": model,
@@ -97,9 +112,10 @@ def provenance(
         "raw": raw,
         "finish_reason": finish_reason,
         "attempts": attempts,
+        "iteration": plan.iteration,
     }
     record.update(extra)
-    return record
+    return Candidate(text=text, provenance=record)
 
 
 # The options `BackendConfig` documents as common to backends (some set from the environment for

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 from inference.base import BadModelOutput, Candidate, ConfigError
 from inference.config import BackendConfig
-from inference.generators.llm import Options, SamplePlan, plan_samples, provenance
+from inference.generators.llm import Options, SamplePlan, plan_samples, sample_candidate
 from inference.http import JsonClient, run_concurrently
-from inference.prompts import CRITIQUE_TEMPLATE_VERSION, OPINION_TEMPLATE_VERSION, parse_statement
+from inference.prompts import CRITIQUE_TEMPLATE_VERSION, OPINION_TEMPLATE_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -109,9 +109,8 @@ class VLLMGenerator:
             opinion_template=self.opinion_template,
             critique_template=self.critique_template,
         )
-        iteration = "opinion" if critiques is None else "critique"
         return run_concurrently(
-            lambda plan: self._sample(plan, seed, iteration),
+            lambda plan: self._sample(plan, seed),
             plans,
             max_concurrency=self.max_concurrency,
         )
@@ -139,7 +138,7 @@ class VLLMGenerator:
             body["stop"] = self.stop
         return body
 
-    def _sample(self, plan: SamplePlan, round_seed: int, iteration: str) -> Candidate:
+    def _sample(self, plan: SamplePlan, round_seed: int) -> Candidate:
         last_error: BadModelOutput | None = None
         for attempt in range(self.bad_output_retries + 1):
             sample_seed = plan.seed(round_seed, attempt)
@@ -148,33 +147,28 @@ class VLLMGenerator:
             )
             raw, finish_reason = self._completion_text(answer)
             try:
-                text = parse_statement(raw, finish_reason=finish_reason, mode=self.parse_mode)
-            except BadModelOutput as exc:
-                last_error = exc
-                logger.warning(
-                    "vllm sample %d (seed %d) unusable: %s", plan.sample_index, sample_seed, exc
-                )
-                continue
-            return Candidate(
-                text=text,
-                provenance=provenance(
-                    backend="vllm",
-                    model=self.model or answer.get("model"),
+                return sample_candidate(
                     plan=plan,
-                    round_seed=round_seed,
-                    seed=sample_seed,
                     raw=raw,
                     finish_reason=finish_reason,
+                    parse_mode=self.parse_mode,
+                    backend="vllm",
+                    model=self.model or answer.get("model"),
+                    round_seed=round_seed,
+                    seed=sample_seed,
                     attempts=attempt + 1,
-                    iteration=iteration,
                     revision=self.revision,
                     endpoint=self.endpoint,
                     temperature=self.temperature,
                     max_tokens=self.max_tokens,
                     response_id=answer.get("id"),
                     usage=answer.get("usage"),
-                ),
-            )
+                )
+            except BadModelOutput as exc:
+                last_error = exc
+                logger.warning(
+                    "vllm sample %d (seed %d) unusable: %s", plan.sample_index, sample_seed, exc
+                )
         assert last_error is not None
         raise BadModelOutput(
             f"sample {plan.sample_index} gave no usable statement in "

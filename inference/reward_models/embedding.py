@@ -367,13 +367,12 @@ def from_config(config: BackendConfig) -> EmbeddingRewardModel:
     """Options: `device` ("cpu"), `head_path` (a fitted head, loaded when the file exists),
     `batch_size` (64), `max_seq_length` (128 word pieces), `dtype` ("auto"). `config.model` may name a local
     sentence-transformers directory instead of the bundled MiniLM."""
-    options = dict(config.options)
-    known = {"device", "head_path", "batch_size", "max_seq_length", "dtype"}
-    # Options meant for the HTTP backends that a shared config may still carry.
-    ignored = {"timeout", "retries", "api_key", "temperature", "max_tokens", "template_version"}
-    unknown = set(options) - known - ignored
-    if unknown:
-        raise ConfigError(f"unknown embedding reward options: {', '.join(sorted(unknown))}")
+    options = config.checked_options(
+        "embedding reward",
+        reads={"device", "head_path", "batch_size", "max_seq_length", "dtype"},
+        # Options meant for the HTTP backends that a shared config may still carry.
+        ignores={"timeout", "retries", "api_key", "temperature", "max_tokens", "template_version"},
+    )
     if config.url:
         logger.warning("the embedding reward model runs in-process; ignoring url %s", config.url)
     model_path = None

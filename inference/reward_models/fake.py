@@ -18,18 +18,14 @@ import numpy as np
 from inference.base import (
     LIKERT_MAX,
     LIKERT_MIN,
-    BackendUnavailable,
     BadModelOutput,
-    ConfigError,
     InferenceError,
     check_round_inputs,
 )
 from inference.config import BackendConfig
+from inference.fakes import check_fail, raise_failure
 
-FAILURES = {
-    "unavailable": lambda: BackendUnavailable("the fake reward model was told to be unavailable"),
-    "bad_output": lambda: BadModelOutput("the fake reward model was told to answer garbage"),
-}
+NAME = "fake reward model"
 
 _WORD = re.compile(r"[a-z]{3,}")
 
@@ -48,8 +44,7 @@ class FakeRewardModel:
         model: str = "fake-reward",
         fail: str | InferenceError | None = None,
     ):
-        if isinstance(fail, str) and fail not in FAILURES:
-            raise ConfigError(f"fake reward model 'fail' must be one of {', '.join(FAILURES)}")
+        check_fail(fail, name=NAME)
         self.matrix = matrix
         self.model = model
         self.fail = fail
@@ -79,10 +74,7 @@ class FakeRewardModel:
                 "critiques": None if critiques is None else list(critiques),
             }
         )
-        if isinstance(self.fail, str):
-            raise FAILURES[self.fail]()
-        if self.fail is not None:
-            raise self.fail
+        raise_failure(self.fail, name=NAME)
         if self.matrix is not None:
             try:
                 return np.array(self.matrix, dtype=float)

@@ -72,11 +72,17 @@ def format_reward_input(
     previous_winner: str | None = None,
     critique: str | None = None,
 ) -> str:
-    """The single text a sequence-classification reward model reads for one pair."""
-    context = format_context(
-        question=question, opinion=opinion, previous_winner=previous_winner, critique=critique
+    """The single text a sequence-classification reward model reads for one pair: the two
+    parts of `format_reward_pair` on consecutive lines."""
+    return _one_text(
+        *format_reward_pair(
+            question=question,
+            opinion=opinion,
+            candidate=candidate,
+            previous_winner=previous_winner,
+            critique=critique,
+        )
     )
-    return f"{context}\n{format_candidate(candidate)}"
 
 
 def format_reward_pair(
@@ -103,17 +109,14 @@ def round_inputs(
     critiques: Sequence[str] | None = None,
 ) -> list[str]:
     """Every pair of a round as one text each, member-major: index `i * len(candidates) + c`."""
-    return [
-        format_reward_input(
-            question=question,
-            opinion=opinion,
-            candidate=candidate,
-            previous_winner=previous_winner,
-            critique=None if critiques is None else critiques[i],
-        )
-        for i, opinion in enumerate(opinions)
-        for candidate in candidates
-    ]
+    firsts, seconds = round_pairs(
+        question=question,
+        opinions=opinions,
+        candidates=candidates,
+        previous_winner=previous_winner,
+        critiques=critiques,
+    )
+    return [_one_text(first, second) for first, second in zip(firsts, seconds, strict=True)]
 
 
 def round_pairs(
@@ -138,6 +141,33 @@ def round_pairs(
             firsts.append(context)
             seconds.append(format_candidate(candidate))
     return firsts, seconds
+
+
+def round_texts(
+    *,
+    pairs: bool,
+    question: str,
+    opinions: Sequence[str],
+    candidates: Sequence[str],
+    previous_winner: str | None = None,
+    critiques: Sequence[str] | None = None,
+) -> tuple[list[str], list[str] | None]:
+    """What a text-in reward model reads for a round: `(round_inputs(...), None)`, or with
+    `pairs` (a cross-encoder) `round_pairs(...)`."""
+    round_text = {
+        "question": question,
+        "opinions": opinions,
+        "candidates": candidates,
+        "previous_winner": previous_winner,
+        "critiques": critiques,
+    }
+    if pairs:
+        return round_pairs(**round_text)
+    return round_inputs(**round_text), None
+
+
+def _one_text(context: str, candidate_line: str) -> str:
+    return f"{context}\n{candidate_line}"
 
 
 def check_output_rule(rule: str) -> str:

@@ -173,18 +173,15 @@ class TransformersRewardModel:
             previous_winner=previous_winner,
             critiques=critiques,
         )
-        round_text = {
-            "question": question,
-            "opinions": opinions,
-            "candidates": candidates,
-            "previous_winner": previous_winner,
-            "critiques": critiques,
-        }
-        if self.metadata["input_format"] == "pair":
-            firsts, seconds = formatting.round_pairs(**round_text)
-            raw = self.raw_outputs(firsts, seconds)
-        else:
-            raw = self.raw_outputs(formatting.round_inputs(**round_text))
+        texts, second_texts = formatting.round_texts(
+            pairs=self.metadata["input_format"] == "pair",
+            question=question,
+            opinions=opinions,
+            candidates=candidates,
+            previous_winner=previous_winner,
+            critiques=critiques,
+        )
+        raw = self.raw_outputs(texts, second_texts)
         matrix = formatting.to_likert(raw, self.output).reshape(len(opinions), len(candidates))
         return check_predictions(matrix, members=len(opinions), candidates=len(candidates))
 
@@ -228,10 +225,9 @@ def from_config(config: BackendConfig) -> TransformersRewardModel:
     (32), `max_length` (512 tokens)."""
     if not config.model:
         raise ConfigError("the transformers reward backend needs model: a local model directory")
-    options = dict(config.options)
-    unknown = set(options) - _OWN_OPTIONS - _IGNORED_OPTIONS
-    if unknown:
-        raise ConfigError(f"unknown transformers reward options: {', '.join(sorted(unknown))}")
+    options = config.checked_options(
+        "transformers reward", reads=_OWN_OPTIONS, ignores=_IGNORED_OPTIONS
+    )
     return TransformersRewardModel(
         config.model,
         device=str(options.get("device") or "cpu"),

@@ -273,10 +273,9 @@ def from_config(config: BackendConfig) -> LLMRankingRewardModel:
     `seed` (0; member `i` is sent `seed + i`), `revision` (for the record)."""
     if not config.url:
         raise ConfigError("the llm-ranking reward backend needs the chat server's url")
-    options = dict(config.options)
-    unknown = set(options) - _OWN_OPTIONS - _IGNORED_OPTIONS
-    if unknown:
-        raise ConfigError(f"unknown llm-ranking reward options: {', '.join(sorted(unknown))}")
+    options = config.checked_options(
+        "llm-ranking reward", reads=_OWN_OPTIONS, ignores=_IGNORED_OPTIONS
+    )
     from inference.http import JsonClient
 
     try:

@@ -106,23 +106,22 @@ class VLLMRewardModel:
             previous_winner=previous_winner,
             critiques=critiques,
         )
-        round_text = {
-            "question": question,
-            "opinions": opinions,
-            "candidates": candidates,
-            "previous_winner": previous_winner,
-            "critiques": critiques,
-        }
-        if self.endpoint == "classify":
-            texts = formatting.round_inputs(**round_text)
-            chunks = _chunks(len(texts), self.batch_size)
-            requests = [("classify", self._classify_payload(texts[a:b])) for a, b in chunks]
-        else:
-            firsts, seconds = formatting.round_pairs(**round_text)
-            chunks = _chunks(len(firsts), self.batch_size)
-            requests = [
-                ("score", self._score_payload(firsts[a:b], seconds[a:b])) for a, b in chunks
-            ]
+        texts, second_texts = formatting.round_texts(
+            pairs=self.endpoint == "score",
+            question=question,
+            opinions=opinions,
+            candidates=candidates,
+            previous_winner=previous_winner,
+            critiques=critiques,
+        )
+        chunks = _chunks(len(texts), self.batch_size)
+        requests = [
+            (
+                self.endpoint,
+                self._payload(texts[a:b], None if second_texts is None else second_texts[a:b]),
+            )
+            for a, b in chunks
+        ]
         answers = self.client.post_many(requests, max_concurrency=self.max_concurrency)
         values: list[float] = []
         for (start, stop), answer in zip(chunks, answers, strict=True):
@@ -143,18 +142,14 @@ class VLLMRewardModel:
 
     # -- requests and answers ------------------------------------------------------------------
 
-    def _activation(self) -> dict[str, Any]:
+    def _payload(self, texts: list[str], second_texts: list[str] | None) -> dict[str, Any]:
+        """`/classify` reads `input`; `/score` reads the pairs as `text_1` and `text_2`."""
+        payload: dict[str, Any] = (
+            {"input": texts} if second_texts is None else {"text_1": texts, "text_2": second_texts}
+        )
         # The raw output for rules that expect one; the model's own activation for probability.
-        return {} if self.output == "probability" else {"use_activation": False}
-
-    def _classify_payload(self, texts: list[str]) -> dict[str, Any]:
-        payload: dict[str, Any] = {"input": texts, **self._activation()}
-        if self.model:
-            payload["model"] = self.model
-        return payload
-
-    def _score_payload(self, firsts: list[str], seconds: list[str]) -> dict[str, Any]:
-        payload: dict[str, Any] = {"text_1": firsts, "text_2": seconds, **self._activation()}
+        if self.output != "probability":
+            payload["use_activation"] = False
         if self.model:
             payload["model"] = self.model
         return payload
@@ -220,10 +215,7 @@ def from_config(config: BackendConfig) -> VLLMRewardModel:
     `max_concurrency` (4), `api_key`, `template_version`, `revision` (for the record)."""
     if not config.url:
         raise ConfigError("the vllm reward backend needs the pooling server's url")
-    options = dict(config.options)
-    unknown = set(options) - _OWN_OPTIONS - _IGNORED_OPTIONS
-    if unknown:
-        raise ConfigError(f"unknown vllm reward options: {', '.join(sorted(unknown))}")
+    options = config.checked_options("vllm reward", reads=_OWN_OPTIONS, ignores=_IGNORED_OPTIONS)
     from inference.http import JsonClient
 
     try:
