@@ -27,6 +27,7 @@ from deliberation.services.study_settings import (
     AGGREGATIONS,
     N_CANDIDATES_MAX,
     conditions_clean,
+    is_alpha,
     panel_settings_clean,
     survey_items_clean,
 )
@@ -37,6 +38,9 @@ PHASE_SECONDS_MIN = 30
 PHASE_SECONDS_MAX = 24 * 60 * 60
 WAIT_SECONDS_MIN = 10
 TITLE_MAX = 200
+TOPIC_MAX = 64
+SOURCE_MAX = 64
+EXTERNAL_ID_MAX = 64
 # A submission's deliberation is remembered this long; a twin waits at most WAIT for it.
 CREATED_REMEMBERED_SECONDS = 24 * 3600
 CREATING_LOCK_SECONDS = 120
@@ -79,8 +83,8 @@ def question_create(
     text = _question_text(text)
     affirming_statement = _bounded(affirming_statement, "The affirming statement", TEXT_MAX)
     negating_statement = _bounded(negating_statement, "The negating statement", TEXT_MAX)
-    topic = _bounded(topic, "The topic", 64)
-    source = _bounded(source, "The source", 64) or "manual"
+    topic = _bounded(topic, "The topic", TOPIC_MAX)
+    source = _bounded(source, "The source", SOURCE_MAX) or "manual"
     if split not in Question.Split.values:
         raise DomainError(
             f"Split must be one of: {', '.join(v or '(none)' for v in Question.Split.values)}.",
@@ -88,7 +92,7 @@ def question_create(
         )
     external_id = (external_id or "").strip() or None
     if external_id is not None:
-        external_id = _bounded(external_id, "The external id", 64)
+        external_id = _bounded(external_id, "The external id", EXTERNAL_ID_MAX)
         if Question.objects.filter(external_id=external_id).exists():
             raise DomainError(
                 f"A question with external id {external_id!r} already exists.",
@@ -181,12 +185,7 @@ def deliberation_create(
         raise DomainError(
             f"Aggregation must be one of: {', '.join(AGGREGATIONS)}.", code="aggregation"
         )
-    if (
-        isinstance(alpha, bool)
-        or not isinstance(alpha, (int, float))
-        or math.isnan(alpha)
-        or alpha < 0
-    ):
+    if not is_alpha(alpha):
         raise DomainError("Alpha must be a number of 0 or more.", code="alpha")
     _whole(
         critique_iterations,

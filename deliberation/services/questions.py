@@ -31,14 +31,17 @@ from django.db import IntegrityError, connection, transaction
 
 from deliberation.errors import DomainError
 from deliberation.models import TEXT_MAX, Question
-from deliberation.services.deliberations import _bounded, _question_text
+from deliberation.services.deliberations import (
+    EXTERNAL_ID_MAX,
+    SOURCE_MAX,
+    TOPIC_MAX,
+    _bounded,
+    _question_text,
+)
 
 FORMATS = ("json", "csv")
 IMPORT_BYTES_MAX = 10 * 1024 * 1024
 IMPORT_ROWS_MAX = 50_000
-TOPIC_MAX = 64
-EXTERNAL_ID_MAX = 64
-SOURCE_MAX = 64
 DEFAULT_SOURCE = "import"
 # The source of the Habermas Machine bank's questions: its file's name, as
 # `import_source_default` makes it from `hm_questions.json`.

@@ -329,15 +329,20 @@ def _mediation_overrides(raw: Any, where: str, base: MediationConfig) -> dict:
     return overrides
 
 
+def is_alpha(value: Any) -> bool:
+    """Whether `value` is a welfare alpha: a number of 0 or more (infinity included)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and not math.isnan(value)
+        and value >= 0
+    )
+
+
 def _alpha_override(value: Any, field: str) -> float | str:
     if isinstance(value, str) and value.strip().lower() == "inf":
         return "inf"
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or math.isnan(value)
-        or value < 0
-    ):
+    if not is_alpha(value):
         raise _Invalid(field, 'alpha must be a number of 0 or more, or "inf" for the minimum.')
     return "inf" if math.isinf(value) else float(value)
 

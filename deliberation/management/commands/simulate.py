@@ -13,8 +13,9 @@ rating, opinion, ratings and ranking of the statements shown, critiques of the w
 the final ranking between a round's winners, the position rating after the round and the survey.
 Mediation runs in the `deliberation.tasks.mediate_iteration` task the services enqueue on
 commit. Tasks run in this process, one after another, for the command's duration (see
-`_tasks_in_this_process`), unless `--use-broker` is given: then a running Celery worker does the work and the command waits until every group has
-finished and every member has completed, or something failed.
+`_tasks_in_this_process`), unless `--use-broker` is given: then a running Celery worker does
+the work and the command waits until every group has finished and every member has completed,
+or something failed.
 
 With `--json`, stdout carries exactly one JSON object::
 
@@ -326,8 +327,8 @@ class Command(BaseCommand):
     def _run_bots(self, deliberation: Deliberation, iterations: int) -> None:
         """Let the bots of every group act until nothing moves any more.
 
-        The services already enqueue `bots_act` whenever a phase opens, so with the tasks run in this process most
-        of the study has happened by now; these passes make sure of it."""
+        The services already enqueue `bots_act` whenever a phase opens, so with the tasks run in
+        this process most of the study has happened by now; these passes make sure of it."""
         groups = list(Group.objects.filter(deliberation=deliberation).order_by("number"))
         for group in tqdm(groups, desc="groups", unit="group", file=sys.stderr):
             for _ in range(BOT_PASSES_PER_ITERATION * iterations):
