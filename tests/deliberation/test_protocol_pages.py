@@ -3,9 +3,10 @@ two questions, an opinion and a critique iteration each, a comparison statement 
 rank, position ratings before and after, the final ranking and the survey; and panels.
 
 Bad input tried here: a ranking that leaves a statement out, gives a place out of range or one
-that is not a number, names another group's statement; a double submission of a ranking, a
-position rating and a survey (same answer: stored once; different: 409); a required survey item
-left blank; a position rating for another group's round; a Prolific link without or with a
+that is not a number, names another group's statement (beside its own, through the service; in
+place of one of its own, through the page); a double submission of a ranking, a position rating
+and a survey (same answer: stored once; different: 409); a required survey item left out and
+sent blank; a position rating for another group's round; a Prolific link without or with a
 malformed PROLIFIC_PID; typing the completion URL before every step is saved.
 """
 
@@ -166,6 +167,7 @@ def test_two_rounds_of_two_iterations_with_rankings_position_ratings_and_surveys
         "survey",
     ]
     assert seen[0] == one_round * 2
+    assert seen[1] == seen[2] == one_round * 2
 
     rounds = list(Round.objects.filter(group=group).order_by("position"))
     assert [r.status for r in rounds] == ["done", "done"]
@@ -193,19 +195,35 @@ def test_two_rounds_of_two_iterations_with_rankings_position_ratings_and_surveys
 
 
 def test_bad_rankings_are_refused_with_a_message_and_nothing_is_stored(study):
+    from deliberation.errors import DomainError
+    from deliberation.services.responses import ranking_submit
+
     deliberation = study()
-    clients = [Client() for _ in range(3)]
+    # Two groups of three, so that there is another group's statement to name.
+    clients = [Client() for _ in range(6)]
     members = [join(c, deliberation) for c in clients]
     # Everyone answers up to the ranking of the opinion iteration.
     for _ in range(6):
-        for seat, (client, member) in enumerate(zip(clients, members, strict=True)):
+        for client, member in zip(clients, members, strict=True):
             if participant_step(member).kind != "rank":
-                answer_step(client, deliberation, member, seat)
+                answer_step(client, deliberation, member, member.seat)
     member, client = members[0], clients[0]
     step = participant_step(member)
     assert step.kind == "rank"
     a, b = step.statements
     url = f"rank/{step.iteration.pk}/"
+    other = next(m for m in members if m.group_id != member.group_id)
+    other_step = participant_step(other)
+    assert other_step.kind == "rank"
+    foreign = other_step.statements[0]
+
+    with pytest.raises(DomainError) as refused:
+        ranking_submit(
+            participant=member, iteration=step.iteration, places={a.pk: 1, b.pk: 2, foreign.pk: 3}
+        )
+    assert refused.value.code == "ranking_incomplete"
+    post(client, deliberation, url, {f"place_{a.pk}": "1", f"place_{foreign.pk}": "2"}, status=400)
+    assert not Ranking.objects.filter(participant=member).exists()
 
     response = post(client, deliberation, url, {f"place_{a.pk}": "1"}, status=400)
     assert "Please give this statement a place from 1 to 2." in response.content.decode()
@@ -270,6 +288,9 @@ def test_position_rating_and_survey_are_stored_once_and_checked(study):
     assert step.kind == "survey"
     survey_url = f"survey/{step.round.pk}/"
     response = post(client, deliberation, survey_url, {"helpful": "6"}, status=400)
+    assert not SurveyResponse.objects.filter(participant=member).exists()
+    blank = post(client, deliberation, survey_url, {"helpful": "6", "represented": ""}, status=400)
+    assert re.search(r'name="helpful" value="6"[^>]*checked', blank.content.decode())
     assert not SurveyResponse.objects.filter(participant=member).exists()
     html = response.content.decode()
     assert re.search(r'name="helpful" value="6"[^>]*checked', html), "the answer is kept"
@@ -353,6 +374,7 @@ def test_mturk_and_generic_ids(study):
         f"/j/{mturk.public_id}/?workerId=W1&assignmentId=A1&turkSubmitTo=https://evil.example"
     )
     assert foreign.status_code == 400
+    assert not Participant.objects.filter(deliberation=mturk).exists()
     member = join(
         client,
         mturk,
