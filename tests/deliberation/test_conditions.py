@@ -182,6 +182,7 @@ def test_exclusion_leaves_members_out_of_the_mediation_but_predicts_for_and_asks
     assert candidate_set.included_ids == [m.pk for m in included]
     assert np.array(candidate_set.predictions).shape == (4, 4)
     left_out = [first_sentence(OPINIONS[m.seat]) for m in members if m.pk in excluded]
+    assert Statement.objects.filter(candidate_set=candidate_set).count() == 4
     for candidate in Statement.objects.filter(candidate_set=candidate_set):
         assert len(candidate.metadata["opinion_order"]) == 2
         assert not any(sentence in candidate.text for sentence in left_out)
@@ -292,11 +293,17 @@ def test_the_conditions_aggregation_decides_the_best_opinion(make_study):
         ],
     )
     expected_seat = {"utilitarian": 0, "rawlsian": 1}
+    # One group in each condition, so that both aggregations are checked below.
+    assert sorted(g.condition.name for g in groups) == ["rawlsian", "utilitarian"]
     for group in groups:
         iteration = write_opinions(group)
         best = Statement.objects.get(iteration=iteration, role=Statement.Role.BEST_OPINION)
         assert best.source_opinion.participant.seat == expected_seat[group.condition.name]
         assert best.metadata["aggregation"]["alpha"] in (0.0, "inf")
+        assert (
+            best.metadata["aggregation"]["alpha"]
+            == {"utilitarian": 0.0, "rawlsian": "inf"}[group.condition.name]
+        )
 
 
 def test_the_baseline_is_stored_shown_and_predicted_for_everyone(make_study):
@@ -368,11 +375,13 @@ def test_n_equal_one_in_a_condition_means_no_reranking(make_study):
             },
         ],
     )
+    assert sorted(g.condition.name for g in groups) == ["schulze-n1", "welfare-n1"]
     for group in groups:
         iteration = write_opinions(group)
         assert iteration.state == Iteration.State.RATING, iteration.failure_reason
         candidate_set = CandidateSet.objects.get(iteration=iteration)
         assert candidate_set.config["n_candidates"] == 1
+        assert candidate_set.aggregation == group.condition.name.removesuffix("-n1")
         assert np.array(candidate_set.predictions).shape == (3, 1)
         (only,) = Statement.objects.filter(iteration=iteration)
         assert only.is_winner and only.shown and only.sample_index == 0
