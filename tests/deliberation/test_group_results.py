@@ -1,6 +1,7 @@
 """The moderator's results page for a group: candidates by score, the prediction heatmap,
-ratings of the winner and the observed metrics. Tried: a moderator of another deliberation's
-group number that does not exist (404), a user without the permission (403)."""
+ratings of the winner and the observed metrics. Tried: a group number that does not exist (404),
+a group number that exists only in another deliberation, under this deliberation's address (404),
+a user without the permission (403)."""
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -73,8 +74,14 @@ def test_results_page_shows_what_the_mediator_did(
 def test_results_page_needs_the_permission_and_an_existing_group(
     make_group, client, django_user_model, moderator_client
 ):
+    from deliberation.models import Group
+
     deliberation, members = make_group(3)
     assert moderator_client.get(f"/moderate/d/{deliberation.public_id}/g/99/").status_code == 404
+    other, _ = make_group(3, title="Another deliberation")
+    Group.objects.create(deliberation=other, number=2)
+    assert moderator_client.get(f"/moderate/d/{other.public_id}/g/2/").status_code == 200
+    assert moderator_client.get(f"/moderate/d/{deliberation.public_id}/g/2/").status_code == 404
     plain = django_user_model.objects.create_user("plain", password="x")
     client.force_login(plain)
     assert client.get(f"/moderate/d/{deliberation.public_id}/g/1/").status_code == 403

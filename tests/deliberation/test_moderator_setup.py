@@ -174,7 +174,9 @@ def test_a_non_moderator_is_refused_and_nothing_is_created(client, django_user_m
     """A logged-in user without the moderate permission posting a valid study, and asking the
     picker, gets 403; an anonymous visitor is sent to log in."""
     question_create(text="Should buses be free?")
-    assert client.post(CREATE_URL, study_form()).status_code == 302
+    anonymous = client.post(CREATE_URL, study_form())
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith("/accounts/login/")
     client.force_login(django_user_model.objects.create_user("someone", password="x-long-pass"))
     assert client.get(CREATE_URL).status_code == 403
     assert client.post(CREATE_URL, study_form()).status_code == 403

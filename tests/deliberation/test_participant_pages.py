@@ -171,12 +171,15 @@ def test_double_post_of_an_opinion_and_a_rating_stores_each_once(client, bot_del
 
     changed = client.post(url, {"text": "A different opinion."})
     assert changed.status_code in (400, 409)
+    assert Opinion.objects.get(participant=participant).text == OPINION
 
     winner = Statement.objects.get(iteration=iteration_of(participant), is_winner=True)
     rate_url = f"/j/{deliberation.public_id}/rate/{winner.pk}/"
     assert client.post(rate_url, {"agreement": "3", "quality": "3"}).status_code == 302
     assert client.post(rate_url, {"agreement": "3", "quality": "3"}).status_code == 302
     assert Rating.objects.filter(participant=participant).count() == 1
+    assert client.post(rate_url, {"agreement": "6", "quality": "3"}).status_code == 409
+    assert list(Rating.objects.filter(participant=participant).values_list("agreement")) == [(3,)]
 
 
 def test_a_participant_cannot_read_or_post_to_another_group(bot_deliberation):
@@ -207,6 +210,7 @@ def test_a_participant_cannot_read_or_post_to_another_group(bot_deliberation):
 
     # Reading: alice's own pages never show bob's group's texts.
     alice_page = page(alice, deliberation)
+    assert Opinion.objects.filter(iteration=bob_iteration).count() == 4  # bob and three bots
     for opinion in Opinion.objects.filter(iteration=bob_iteration):
         assert opinion.text[:40] not in alice_page
     assert bob_winner.text[:40] not in alice_page
