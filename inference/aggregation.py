@@ -46,7 +46,7 @@ def welfare(utilities: Any, alpha: float) -> np.ndarray:
     a value that is not a finite positive number, or when `alpha` is not a number >= 0.
     """
     u = _check_utilities(utilities)
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
     if alpha == 0:
         return u.mean(axis=0)
     if alpha == math.inf:
@@ -64,7 +64,7 @@ def welfare(utilities: Any, alpha: float) -> np.ndarray:
 def welfare_loop(utilities: Any, alpha: float) -> list[float]:
     """`welfare` one number at a time in plain Python: the reference and the bench baseline."""
     rows = _check_utilities(utilities).tolist()
-    alpha = _check_alpha(alpha)
+    alpha = check_alpha(alpha)
     n = len(rows)
     result = []
     for c in range(len(rows[0])):
@@ -99,7 +99,8 @@ def _check_utilities(utilities: Any) -> np.ndarray:
     return u
 
 
-def _check_alpha(alpha: Any) -> float:
+def check_alpha(alpha: Any) -> float:
+    """`alpha` as a float, or `ValueError` unless it is a number >= 0 (`math.inf` allowed)."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
         raise ValueError(f"alpha must be a number >= 0 or math.inf, not {alpha!r}")
     alpha = float(alpha)

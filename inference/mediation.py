@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.aggregation import rankings_from_predictions, schulze, welfare
+from inference.aggregation import check_alpha, rankings_from_predictions, schulze, welfare
 from inference.base import (
     BadModelOutput,
     Candidate,
@@ -244,16 +244,10 @@ def check_settings(
         raise ValueError(f"n_candidates must be a whole number >= 1, not {n_candidates!r}")
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}")
-    if (
-        isinstance(alpha, bool)
-        or not isinstance(alpha, (int, float, np.integer, np.floating))
-        or math.isnan(alpha)
-        or alpha < 0
-    ):
-        raise ValueError(f"alpha must be a number >= 0 or math.inf, not {alpha!r}")
+    alpha = check_alpha(alpha)
     if isinstance(seed, bool) or not isinstance(seed, whole):
         raise ValueError(f"seed must be a whole number, not {seed!r}")
-    return int(n_candidates), float(alpha), int(seed)
+    return int(n_candidates), alpha, int(seed)
 
 
 def check_include(include: Sequence[int] | None, members: int) -> list[int]:
