@@ -3,11 +3,11 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO_ROOT
+
 FAKE_CONFIG = {"generator": "fake", "reward": "fake", "n_candidates": 4, "seed": 3}
 ROUND = {
     "question": "Should the voting age be lowered to 16?",

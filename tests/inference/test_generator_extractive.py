@@ -1,14 +1,13 @@
 """The extractive generator on real questions from the Habermas Machine question bank.
 
 The bank (CC-BY 4.0, google-deepmind/habermas_machine) is read at run time from the shared data
-folder beside the repository, or from $CG_SHARED_DIR; it is never copied into the project.
+folder beside the repository, or from $CG_SHARED_DIR (the `hm_questions` fixture of
+tests/conftest.py); it is never copied into the project.
 """
 
 import itertools
 import json
-import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,21 +23,11 @@ from inference.generators.extractive import (
 )
 from inference.generators.sentences import split_sentences
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("CG_SHARED_DIR") or REPO_ROOT.parent / "shared")
-
 
 @pytest.fixture(scope="module")
-def questions():
-    path = shared_dir() / "data" / "hm_questions.json"
-    if not path.exists():
-        pytest.skip(f"question bank not found at {path}")
-    bank = json.loads(path.read_text(encoding="utf-8"))
+def questions(hm_questions):
     # A spread over the whole bank: every split, many topics.
-    return bank[:: max(1, len(bank) // 24)][:24]
+    return hm_questions[:: max(1, len(hm_questions) // 24)][:24]
 
 
 def lower_first(text):
@@ -302,6 +291,11 @@ def test_injected_embedding_is_used(questions):
     assert generator.describe()["embedding"] == "injected"
     for candidate in candidates:
         assert_sentences_come_from_participants(candidate, entry["question"], opinions)
+    # The injected vectors, not TF-IDF, decide which sentences are chosen.
+    built_in = ExtractiveGenerator().generate(
+        question=entry["question"], opinions=opinions, n=4, seed=0
+    )
+    assert [c.text for c in candidates] != [c.text for c in built_in]
 
 
 def test_registry_describe_and_config():

@@ -156,6 +156,13 @@ def test_chat_template_is_used_when_the_tokenizer_has_one(model_dir, chat_model_
     assert plain.prompt_text(plan, plain.load()[1]) == plan.prompt.text()
     [candidate] = chat.generate(question=QUESTION, opinions=OPINIONS, n=1, seed=0)
     assert candidate.provenance["backend"] == "transformers"
+    # Same weights, same seeds: only the model's input differs when the option turns the template
+    # off, so the samples differ only if generate() really feeds the templated prompt.
+    templated = chat.generate(question=QUESTION, opinions=OPINIONS, n=3, seed=0)
+    untemplated = raw_generator(chat_model_dir, chat_template=False).generate(
+        question=QUESTION, opinions=OPINIONS, n=3, seed=0
+    )
+    assert [c.provenance["raw"] for c in templated] != [c.provenance["raw"] for c in untemplated]
 
 
 def _plans():

@@ -170,11 +170,11 @@ def test_post_many_sends_requests_concurrently_and_keeps_order():
 
 
 def test_post_many_raises_the_first_failure_after_all_finish(server):
-    server.rule = lambda request: (
-        Reply("status", status=400) if request.body["seed"] in (1, 2) else None
-    )
+    # Requests 1 and 2 fail in different ways, so the error raised tells which one it was.
+    failures = {1: Reply("status", status=400), 2: Reply("status", status=503)}
+    server.rule = lambda request: failures.get(request.body["seed"])
     with client_for(server, retries=0) as client:
-        with pytest.raises(BadModelOutput):
+        with pytest.raises(BadModelOutput, match="HTTP 400"):
             client.post_many([("chat/completions", {**PAYLOAD, "seed": s}) for s in range(4)])
     assert sorted(body["seed"] for body in server.bodies()) == [0, 1, 2, 3]
 

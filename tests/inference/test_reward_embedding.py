@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,7 +16,6 @@ from inference.reward_models.embedding import (
     RatingExample,
     prior_agreement,
 )
-from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -231,12 +228,3 @@ def test_a_damaged_head_file_is_a_config_error(tmp_path):
 def test_bad_embedding_configs_are_config_errors(config):
     with pytest.raises(ConfigError):
         build_reward_model(config)
-
-
-def test_importing_the_reward_models_loads_no_heavy_library():
-    code = (
-        "import sys, inference.reward_models.embedding, inference.reward_models.formatting\n"
-        "heavy = {'torch', 'transformers', 'sentence_transformers'} & set(sys.modules)\n"
-        "assert not heavy, heavy\n"
-    )
-    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)

@@ -4,8 +4,6 @@ loaded back through the real `from_pretrained` path; plus the shared reward-inpu
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,7 +16,6 @@ from inference.reward_models.hf import (
     TransformersRewardModel,
     save_reward_model_metadata,
 )
-from tests.conftest import REPO_ROOT
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -213,12 +210,3 @@ def test_the_reward_input_template_is_stable():
         "Question: Q?\nParticipant's opinion: O",
         "Candidate statement: C",
     )
-
-
-def test_importing_the_backend_module_loads_no_heavy_library():
-    code = (
-        "import sys, inference.reward_models.hf, inference.reward_models.vllm\n"
-        "heavy = {'torch', 'transformers'} & set(sys.modules)\n"
-        "assert not heavy, heavy\n"
-    )
-    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import numpy as np
 import pytest
 
@@ -12,6 +10,7 @@ from inference.config import BackendConfig, build_reward_model
 from inference.http import JsonClient
 from inference.reward_models import formatting
 from inference.reward_models.vllm import VLLMRewardModel
+from tests.inference.vllm_fake_server import free_port
 from tests.inference.vllm_pooling_fake_server import FakePoolingServer, Reply
 
 QUESTION = "Should the government help in developing artificial intelligence?"
@@ -99,12 +98,14 @@ def test_two_class_probabilities_use_the_agree_class(server):
     np.testing.assert_allclose(predictions, np.full((2, 3), 2.5))
 
 
-def test_large_rounds_are_split_into_concurrent_batches_and_put_back_in_order(server):
+def test_large_rounds_are_split_into_concurrent_batches_and_put_back_in_order():
     candidates = [f"Candidate {k}. [score={1 + k % 7}]" for k in range(16)]
-    model = reward_model(server, batch_size=7)
+    # Each request waits until four are in flight: only concurrent batches get through at once.
+    with FakePoolingServer(hold_until_in_flight=4, hold_timeout=2.0) as server:
+        model = reward_model(server, batch_size=7, max_concurrency=4)
+        predictions = predict(model, opinions=OPINIONS * 2 + ["Unsure."], candidates=candidates)
 
-    predictions = predict(model, opinions=OPINIONS * 2 + ["Unsure."], candidates=candidates)
-
+    assert server.max_in_flight == 4
     assert sorted(len(body["input"]) for body in server.bodies("/classify")) == [3] + [7] * 11
     expected = np.array([1 + k % 7 for k in range(16)], dtype=float)
     np.testing.assert_allclose(predictions, np.tile(expected, (5, 1)))
@@ -147,10 +148,7 @@ def test_a_server_that_keeps_failing_is_unavailable(server):
 
 
 def test_a_server_that_is_down_is_unavailable():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = JsonClient(f"http://127.0.0.1:{port}", retries=1, sleep=lambda _s: None)
+    client = JsonClient(f"http://127.0.0.1:{free_port()}", retries=1, sleep=lambda _s: None)
     with pytest.raises(BackendUnavailable):
         predict(VLLMRewardModel(client=client))
 

@@ -13,8 +13,8 @@ statement. Every request is recorded in `server.requests`; `hold_until_in_flight
 request wait (up to `hold_timeout` seconds) until `k` requests are in flight at once, so a test
 can tell concurrent clients from sequential ones by `server.max_in_flight`, without timing.
 
-Other fakes (pooling endpoints for reward models) can subclass `FakeOpenAIServer` and add routes
-to `routes`.
+Other fakes subclass `FakeOpenAIServer` and add routes to `routes`, with the same scripting
+(`vllm_pooling_fake_server.FakePoolingServer` for reward models).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Reply:
     header when given), "slow" (sleep `delay` seconds, then answer ok), "malformed" (HTTP 200 with
     a body that is not JSON), "non_object" (HTTP 200 with a JSON list), "empty" (a completion with
     empty text), "truncated" (`content` cut short, `finish_reason` "length"), "drop" (close the
-    connection without answering).
+    connection without answering). Routes of a subclass may read kinds of their own.
     """
 
     kind: str = "ok"
@@ -119,7 +119,7 @@ class FakeOpenAIServer:
                     }
                     server._send(self, 200, {}, json.dumps(body).encode())
                 else:
-                    server._send(self, 404, {}, _error_body(404, f"no route {self.path}"))
+                    server._send(self, 404, {}, error_body(404, f"no route {self.path}"))
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
@@ -160,7 +160,8 @@ class FakeOpenAIServer:
         return [r.body for r in self.requests if path is None or r.path == path]
 
     # -- internals -----------------------------------------------------------------------------
-    def _next_reply(self, request: RecordedRequest) -> Reply:
+    def next_reply(self, request: RecordedRequest) -> Reply:
+        """What to answer `request` with: the rule's reply, else the next scripted one, else ok."""
         if self.rule is not None:
             reply = self.rule(request)
             if reply is not None:
@@ -194,10 +195,10 @@ class FakeOpenAIServer:
         try:
             route = self.routes.get(handler.path.split("?")[0].rstrip("/"))
             if route is None:
-                self._send(handler, 404, {}, _error_body(404, f"no route {handler.path}"))
+                self._send(handler, 404, {}, error_body(404, f"no route {handler.path}"))
                 return
             if not isinstance(body, dict):
-                self._send(handler, 400, {}, _error_body(400, "the body is not a JSON object"))
+                self._send(handler, 400, {}, error_body(400, "the body is not a JSON object"))
                 return
             status, headers, payload = route(request)
             if status == 0:  # "drop": close without answering
@@ -223,14 +224,14 @@ class FakeOpenAIServer:
             # The client gave up (its timeout passed); nothing to answer.
             handler.close_connection = True
 
-    def _answer(self, request: RecordedRequest, *, chat: bool) -> tuple[int, dict[str, str], bytes]:
-        reply = self._next_reply(request)
-        body = request.body
+    def scripted_failure(self, reply: Reply) -> tuple[int, dict[str, str], bytes] | None:
+        """The response of a reply that fails whatever the route (None: answer normally, after
+        sleeping first for a "slow" reply). Status 0 means drop the connection."""
         if reply.kind == "status":
             headers = {}
             if reply.retry_after is not None:
                 headers["Retry-After"] = str(reply.retry_after)
-            return reply.status, headers, _error_body(reply.status, "scripted failure")
+            return reply.status, headers, error_body(reply.status, "scripted failure")
         if reply.kind == "drop":
             return 0, {}, b""
         if reply.kind == "malformed":
@@ -239,6 +240,14 @@ class FakeOpenAIServer:
             return 200, {}, b'["not", "an", "object"]'
         if reply.kind == "slow":
             time.sleep(reply.delay)
+        return None
+
+    def _answer(self, request: RecordedRequest, *, chat: bool) -> tuple[int, dict[str, str], bytes]:
+        reply = self.next_reply(request)
+        failure = self.scripted_failure(reply)
+        if failure is not None:
+            return failure
+        body = request.body
         text = reply.content if reply.content is not None else self.content(body)
         finish_reason = reply.finish_reason
         if reply.kind == "empty":
@@ -292,7 +301,8 @@ class FakeOpenAIServer:
         return self._answer(request, chat=False)
 
 
-def _error_body(status: int, message: str) -> bytes:
+def error_body(status: int, message: str) -> bytes:
+    """An error as vLLM writes it: `{"error": {"message", "type", "param", "code"}}`."""
     kind = {400: "BadRequestError", 404: "NotFoundError", 429: "RateLimitError"}.get(
         status, "InternalServerError" if status >= 500 else "BadRequestError"
     )
@@ -308,9 +318,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-FakeVLLMServer = FakeOpenAIServer
 
 
 class SleepRecorder:

@@ -1,6 +1,8 @@
 """A stand-in for a vLLM pooling server (`vllm serve <model> --runner pooling`), for tests.
 
-Not itself a test module. It listens on 127.0.0.1 on an ephemeral port, in a thread, and answers:
+Not itself a test module. `FakeOpenAIServer` with the pooling routes, so it listens, records,
+holds and is scripted the same way (`script`, `rule`, `hold_until_in_flight`, `max_in_flight`).
+It answers:
 
 - `POST /classify` (and `/v1/classify`): request `{"model", "input": [texts], ...}`; response
   `{"id", "object": "list", "created", "model", "data": [{"index", "label", "probs",
@@ -11,51 +13,26 @@ Not itself a test module. It listens on 127.0.0.1 on an ephemeral port, in a thr
   "object": "score", "score"}], "usage"}`, as vLLM's `ScoreResponse`;
 - `GET /v1/models`.
 
-Errors come back as vLLM writes them: `{"error": {"message", "type", "param", "code"}}`.
-
 The numbers: `server.classify_value(text) -> float` and `server.score_value(text_1, text_2) ->
 float` (both replaceable); by default they read a number written in the candidate line as
-`[score=5.5]`, or give 4.0. Queue `Reply`s with `server.script(...)` to misbehave, one reply per
-request in order of arrival. Every request is recorded in `server.requests`.
+`[score=5.5]`, or give 4.0. Besides the failures every route knows (`Reply` kinds "status",
+"slow", "malformed", "non_object", "drop"), a pooling route reads "wrong_count" (one result fewer
+than inputs) and "non_number" (a result whose value is a string).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.inference.vllm_fake_server import FakeOpenAIServer, RecordedRequest, Reply, error_body
+
+__all__ = ["FakePoolingServer", "Reply", "tagged_value"]
+
 _SCORE_TAG = re.compile(r"\[score=(-?[0-9.]+)\]")
-
-
-@dataclass
-class Reply:
-    """How to answer one request.
-
-    `kind`: "ok"; "status" (HTTP `status` with an error body, `Retry-After: retry_after` when
-    given); "slow" (sleep `delay` seconds, then answer ok); "malformed" (HTTP 200, not JSON);
-    "wrong_count" (one result fewer than inputs); "non_number" (a result whose value is a
-    string); "drop" (close the connection without answering).
-    """
-
-    kind: str = "ok"
-    status: int = 200
-    delay: float = 0.0
-    retry_after: float | None = None
-
-
-@dataclass
-class RecordedRequest:
-    path: str
-    headers: dict[str, str]
-    body: Any
-    received_at: float = field(default_factory=time.monotonic)
 
 
 def tagged_value(text: str, default: float = 4.0) -> float:
@@ -64,59 +41,22 @@ def tagged_value(text: str, default: float = 4.0) -> float:
     return float(found[-1]) if found else default
 
 
-class FakePoolingServer:
+class FakePoolingServer(FakeOpenAIServer):
     """Threaded fake vLLM pooling server; use as a context manager. `url` is the server root."""
 
-    def __init__(self, *, model: str = "fake/reward-1b", num_classes: int = 1):
-        self.model = model
+    def __init__(self, *, model: str = "fake/reward-1b", num_classes: int = 1, **options: Any):
+        super().__init__(model=model, **options)
         self.num_classes = num_classes
-        self.requests: list[RecordedRequest] = []
-        self.classify_value: Callable[[str], float] = tagged_value
-        self.score_value: Callable[[str, str], float] = lambda _first, second: tagged_value(second)
-        self._script: deque[Reply] = deque()
-        self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- control -------------------------------------------------------------------------------
-
-    def script(self, *replies: Reply) -> None:
-        with self._lock:
-            self._script.extend(replies)
+        self.classify_value = tagged_value
+        self.score_value = lambda _first, second: tagged_value(second)
+        for path in ("/classify", "/v1/classify"):
+            self.routes[path] = lambda request: self._pool(request, self.classify)
+        for path in ("/score", "/v1/score"):
+            self.routes[path] = lambda request: self._pool(request, self.score)
 
     @property
     def url(self) -> str:
-        assert self._httpd is not None, "the server is not running"
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def bodies(self, path_suffix: str = "") -> list[Any]:
-        return [r.body for r in self.requests if r.path.endswith(path_suffix)]
-
-    def __enter__(self) -> FakePoolingServer:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self._httpd is not None
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    # -- answers -------------------------------------------------------------------------------
-
-    def _next_reply(self) -> Reply:
-        with self._lock:
-            return self._script.popleft() if self._script else Reply()
-
-    def _record(self, path: str, headers: dict[str, str], body: Any) -> None:
-        with self._lock:
-            self.requests.append(RecordedRequest(path=path, headers=headers, body=body))
+        return f"http://127.0.0.1:{self.port}"
 
     def classify(self, body: dict[str, Any]) -> dict[str, Any]:
         inputs = body.get("input")
@@ -148,6 +88,24 @@ class FakePoolingServer:
         tokens = sum(len(a.split()) + len(b.split()) for a, b in zip(firsts, seconds, strict=True))
         return self._envelope("score", data, tokens)
 
+    def _pool(
+        self, request: RecordedRequest, route: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> tuple[int, dict[str, str], bytes]:
+        reply = self.next_reply(request)
+        failure = self.scripted_failure(reply)
+        if failure is not None:
+            return failure
+        try:
+            answer = route(request.body)
+        except _ClientError as exc:
+            return 400, {}, error_body(400, str(exc))
+        if reply.kind == "wrong_count":
+            answer["data"] = answer["data"][:-1]
+        elif reply.kind == "non_number":
+            key = "probs" if "probs" in answer["data"][0] else "score"
+            answer["data"][0][key] = ["high"] if key == "probs" else "high"
+        return 200, {}, json.dumps(answer).encode()
+
     def _envelope(self, kind: str, data: list[dict[str, Any]], tokens: int) -> dict[str, Any]:
         return {
             "id": f"{kind}-fake{len(self.requests)}",
@@ -166,89 +124,3 @@ class FakePoolingServer:
 
 class _ClientError(Exception):
     pass
-
-
-def _error_body(message: str, status: int) -> dict[str, Any]:
-    kind = "BadRequestError" if status < 500 else "InternalServerError"
-    return {"error": {"message": message, "type": kind, "param": None, "code": status}}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakePoolingServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-        if self.path == "/v1/models":
-            self._send(
-                200, {"object": "list", "data": [{"id": self.fake.model, "object": "model"}]}
-            )
-        else:
-            self._send(404, _error_body(f"no route {self.path}", 404))
-
-    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        self.fake._record(self.path, dict(self.headers), body)
-        routes = {
-            "/classify": self.fake.classify,
-            "/v1/classify": self.fake.classify,
-            "/score": self.fake.score,
-            "/v1/score": self.fake.score,
-        }
-        route = routes.get(self.path)
-        if route is None:
-            self._send(404, _error_body(f"no route {self.path}", 404))
-            return
-        reply = self.fake._next_reply()
-        if reply.kind == "drop":
-            self.close_connection = True
-            self.connection.close()
-            return
-        if reply.kind == "status":
-            headers = {}
-            if reply.retry_after is not None:
-                headers["Retry-After"] = f"{reply.retry_after:g}"
-            self._send(reply.status, _error_body("scripted failure", reply.status), headers)
-            return
-        if reply.kind == "malformed":
-            self._send_raw(200, b'{"data": [{"index": 0, "probs": [0.5')
-            return
-        if reply.kind == "slow":
-            time.sleep(reply.delay)
-        if not isinstance(body, dict):
-            self._send(400, _error_body("the body must be a JSON object", 400))
-            return
-        try:
-            answer = route(body)
-        except _ClientError as exc:
-            self._send(400, _error_body(str(exc), 400))
-            return
-        if reply.kind == "wrong_count":
-            answer["data"] = answer["data"][:-1]
-        elif reply.kind == "non_number":
-            key = "probs" if "probs" in answer["data"][0] else "score"
-            answer["data"][0][key] = ["high"] if key == "probs" else "high"
-        self._send(200, answer)
-
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        self._send_raw(status, json.dumps(payload).encode(), headers)
-
-    def _send_raw(self, status: int, raw: bytes, headers: dict[str, str] | None = None) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(raw)
-        except (BrokenPipeError, ConnectionResetError):
-            # The client gave up (its timeout ran out while a "slow" reply slept).
-            pass
