@@ -107,50 +107,25 @@ class JsonClient:
             raise ValueError(f"{path_or_url!r} is relative and the client has no base URL")
         return self.base_url + path_or_url.lstrip("/")
 
-    def backoff_delay(
-        self,
-        attempt: int,
-        retry_after: float | None = None,
-        *,
-        base: float | None = None,
-        cap: float | None = None,
-    ) -> float:
+    def backoff_delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number `attempt` (0 for the first retry)."""
         if retry_after is not None:
             return max(0.0, min(retry_after, self.retry_after_max))
-        base = self.backoff_base if base is None else base
-        cap = self.backoff_max if cap is None else cap
-        return min(cap, base * (2**attempt)) * self.rng.uniform(0.5, 1.0)
+        return min(self.backoff_max, self.backoff_base * (2**attempt)) * self.rng.uniform(0.5, 1.0)
 
-    def post_json(
-        self,
-        path_or_url: str,
-        payload: Any,
-        *,
-        timeout: float | None = None,
-        retries: int | None = None,
-        backoff_base: float | None = None,
-        backoff_max: float | None = None,
-    ) -> dict[str, Any]:
-        """POST `payload` as JSON and return the JSON object the server answers with.
-
-        Keyword arguments override the client's defaults for this call only.
-        """
+    def post_json(self, path_or_url: str, payload: Any) -> dict[str, Any]:
+        """POST `payload` as JSON and return the JSON object the server answers with."""
         url = self.url_for(path_or_url)
-        total = self.retries if retries is None else int(retries)
-        per_try = self.timeout if timeout is None else float(timeout)
-        base = self.backoff_base if backoff_base is None else float(backoff_base)
-        cap = self.backoff_max if backoff_max is None else float(backoff_max)
-        httpx_timeout = httpx.Timeout(
-            per_try, connect=min(per_try, self.connect_timeout or per_try)
+        timeout = httpx.Timeout(
+            self.timeout, connect=min(self.timeout, self.connect_timeout or self.timeout)
         )
         last_problem = "no attempt made"
-        for attempt in range(total + 1):
+        for attempt in range(self.retries + 1):
             retry_after: float | None = None
             try:
-                response = self._client.post(url, json=payload, timeout=httpx_timeout)
+                response = self._client.post(url, json=payload, timeout=timeout)
             except httpx.TimeoutException as exc:
-                last_problem = f"timed out after {per_try:g}s ({type(exc).__name__})"
+                last_problem = f"timed out after {self.timeout:g}s ({type(exc).__name__})"
             except httpx.TransportError as exc:
                 last_problem = f"connection error: {type(exc).__name__}: {exc}"
             else:
@@ -164,30 +139,31 @@ class JsonClient:
                     )
                 last_problem = f"HTTP {status}: {body}"
                 retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
-            if attempt == total:
+            if attempt == self.retries:
                 break
-            delay = self.backoff_delay(attempt, retry_after, base=base, cap=cap)
+            delay = self.backoff_delay(attempt, retry_after)
             logger.warning(
-                "POST %s: %s; retry %d of %d in %.2fs", url, last_problem, attempt + 1, total, delay
+                "POST %s: %s; retry %d of %d in %.2fs",
+                url,
+                last_problem,
+                attempt + 1,
+                self.retries,
+                delay,
             )
             self.sleep(delay)
         raise BackendUnavailable(
-            f"POST {url} failed after {total + 1} attempt(s); last: {last_problem}"
+            f"POST {url} failed after {self.retries + 1} attempt(s); last: {last_problem}"
         )
 
     def post_many(
-        self,
-        requests: Sequence[tuple[str, Any]],
-        *,
-        max_concurrency: int = 16,
-        **kwargs: Any,
+        self, requests: Sequence[tuple[str, Any]], *, max_concurrency: int = 16
     ) -> list[dict[str, Any]]:
         """`post_json` for every `(path_or_url, payload)`, concurrently; answers in input order.
 
         Every request runs to its end; then the first failure in input order is raised.
         """
         return run_concurrently(
-            lambda item: self.post_json(item[0], item[1], **kwargs),
+            lambda item: self.post_json(*item),
             requests,
             max_concurrency=max_concurrency,
         )

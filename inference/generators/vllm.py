@@ -216,14 +216,11 @@ def normalise_url(url: str) -> str:
 
 
 def from_config(config: BackendConfig) -> VLLMGenerator:
-    if not config.url:
-        raise ConfigError(
-            "the vllm generator needs a url (GENERATOR_URL), e.g. http://host:8000/v1"
-        )
+    url = normalise_url(config.url)  # a missing or unusable url first, before any option
     options = Options(config.options, "vllm generator")
     opinion_template, critique_template = options.templates()
     kwargs: dict[str, Any] = {
-        "url": config.url,
+        "url": url,
         "model": config.model,
         "revision": options.text("revision", None),
         "endpoint": options.text("endpoint", "chat", choices=ENDPOINTS),
