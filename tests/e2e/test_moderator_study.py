@@ -5,6 +5,7 @@ the live page and extends a deadline.
 """
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
@@ -12,6 +13,7 @@ from django.urls import reverse
 
 from deliberation.models import (
     AuditLog,
+    CandidateSet,
     Deliberation,
     Group,
     Iteration,
@@ -19,6 +21,7 @@ from deliberation.models import (
     PositionRating,
     Provenance,
     Ranking,
+    Statement,
     SurveyResponse,
 )
 from deliberation.services.deliberations import question_create
@@ -72,6 +75,7 @@ def test_a_moderator_sets_up_and_runs_a_study_with_conditions(
     from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
+    since = len(live_worker.log())
     moderator_ensure(username="mod", password="a-long-moderator-password", validate=False)
     streets, libraries = (
         question_create(
@@ -171,6 +175,9 @@ def test_a_moderator_sets_up_and_runs_a_study_with_conditions(
     open_phase.refresh_from_db()
     assert open_phase.deadline > before
     assert AuditLog.objects.filter(action__contains="extend", target_id=open_phase.pk).exists()
+    assert open_phase.deadline == before + timedelta(minutes=15)
+    extension = AuditLog.objects.get(action="iteration_extend_deadline", target_id=open_phase.pk)
+    assert extension.actor.username == "mod"  # the moderator logged in through the page
 
     # The participant goes through both rounds to the end.
     for _ in range(200):
@@ -193,9 +200,39 @@ def test_a_moderator_sets_up_and_runs_a_study_with_conditions(
     assert SurveyResponse.objects.filter(participant=human).values("round").distinct().count() == 2
     if human.group.condition.name == "best-opinion":
         assert Ranking.objects.filter(participant=human, kind="statements").count() == 2
+    else:
+        # The winner alone is shown: there is nothing to rank.
+        assert not Ranking.objects.filter(participant=human, kind="statements").exists()
+    # Whichever group the participant drew, each condition did what it says in its own group:
+    # the best opinion is shown beside the winner of every opinion iteration under "best-opinion"
+    # only.
+    for group in groups:
+        assert group.rounds.count() == 2
+        with_best = ["best_opinion", "candidate"]
+        expected = with_best if group.condition.name == "best-opinion" else ["candidate"]
+        for round_ in group.rounds.all():
+            shown = Statement.objects.filter(
+                iteration__round=round_, iteration__index=0, shown=True
+            )
+            assert sorted(shown.values_list("role", flat=True)) == expected
+    # The mediations ran in the worker: its log has the task of every iteration (2 groups x 2
+    # rounds x 2 iterations), each returning the candidate set stored for it.
+    mediated = set(
+        re.findall(
+            r"mediate_iteration\[[^\]]+\] succeeded in [\d.]+s: (\d+)", live_worker.log()[since:]
+        )
+    )
+    stored = {
+        str(pk)
+        for pk in CandidateSet.objects.filter(
+            iteration__round__group__deliberation=deliberation
+        ).values_list("pk", flat=True)
+    }
+    assert len(stored) == 8 and stored <= mediated
 
     # The moderator's group page shows both rounds' iterations.
     mp.reload()
     expect(mp.get_by_text(re.compile("Critique iteration 1")).first).to_be_visible()
     mod.close()
     assert User.objects.filter(username="mod").exists()
+    assert deliberation.created_by.username == "mod"  # created through the page by that user

@@ -180,6 +180,7 @@ def test_a_two_iteration_round_with_ranking_and_position_ratings(
     from deliberation.models import PositionRating, Question, Ranking, Round
 
     expect.set_options(timeout=WAIT_MS)
+    since = len(live_worker.log())
     question = Question.objects.create(
         text="Should towns close their central streets to cars on weekends?",
         affirming_statement="Towns should close their central streets to cars on weekends.",
@@ -277,3 +278,19 @@ def test_a_two_iteration_round_with_ranking_and_position_ratings(
     assert Rating.objects.filter(participant=human).count() == 3
     human.refresh_from_db()
     assert human.status == Participant.Status.COMPLETED
+    # What was rated first: the winner and the best opinion beside it; then the revision.
+    rated = Rating.objects.filter(participant=human).values_list(
+        "statement__iteration__index", "statement__role"
+    )
+    assert sorted(rated) == [(0, "best_opinion"), (0, "candidate"), (1, "candidate")]
+    # Both mediations ran in the worker, returning the candidate sets stored for them.
+    mediated = set(
+        re.findall(
+            r"mediate_iteration\[[^\]]+\] succeeded in [\d.]+s: (\d+)", live_worker.log()[since:]
+        )
+    )
+    stored = {
+        str(pk)
+        for pk in CandidateSet.objects.filter(iteration__round=round_).values_list("pk", flat=True)
+    }
+    assert len(stored) == 2 and stored <= mediated
