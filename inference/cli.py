@@ -30,8 +30,8 @@ import numpy as np
 
 from inference.base import InferenceError
 from inference.config import MediationConfig, build_generator, build_reward_model
+from inference.paths import question_bank_path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 ROUND_KEYS = {"question", "opinions", "previous_winner", "critiques", "include"}
 
 # DESIGN.md, "Non-functional targets".
@@ -211,14 +211,9 @@ HEDGES = [
 ]
 
 
-def shared_dir() -> Path:
-    """`$CG_SHARED_DIR`, else `../shared` beside the repository."""
-    return Path(os.environ.get("CG_SHARED_DIR") or REPO_ROOT.parent / "shared")
-
-
 def bench_rounds(count: int) -> tuple[list[dict[str, Any]], str]:
     """`count` rounds of 5 synthetic opinions on real questions when the bank is at hand."""
-    path = shared_dir() / "data" / "hm_questions.json"
+    path = question_bank_path()
     try:
         bank = json.loads(path.read_text(encoding="utf-8"))
         rng = np.random.default_rng(0)

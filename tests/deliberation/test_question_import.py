@@ -23,16 +23,12 @@ from deliberation.services.questions import (
     import_source_default,
     questions_import,
 )
-from tests.conftest import shared_dir
+from inference.paths import question_bank_path
 
 pytestmark = pytest.mark.django_db
 
 QUESTIONS_URL = "/moderate/questions/"
 CSV_HEADER = "question,affirming,negating,topic,split\n"
-
-
-def bank_path():
-    return shared_dir() / "data" / "hm_questions.json"
 
 
 def as_file(text: str | bytes) -> io.BytesIO:
@@ -65,7 +61,7 @@ def reasons(report) -> dict[int, str]:
 
 def test_the_whole_bank_imports_in_seconds_and_a_second_import_creates_nothing(hm_questions):
     started = time.perf_counter()
-    with bank_path().open("rb") as file:
+    with question_bank_path().open("rb") as file:
         report = questions_import(file=file, format="json", source="hm_questions")
     first_seconds = time.perf_counter() - started
 
@@ -90,7 +86,7 @@ def test_the_whole_bank_imports_in_seconds_and_a_second_import_creates_nothing(h
         assert question.topic == str(original["topic"])
         assert question.split == original["split"]
 
-    with bank_path().open("rb") as file:
+    with question_bank_path().open("rb") as file:
         again = questions_import(file=file, format="json", source="hm_questions")
     assert (again.rows, again.created, again.already_present) == (5645, 0, 5645)
     assert again.skipped == []

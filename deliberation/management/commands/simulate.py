@@ -36,13 +36,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import random
 import statistics
 import sys
 import time
 from collections import defaultdict, deque
-from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -63,6 +61,7 @@ from deliberation.services.deliberations import (
 )
 from deliberation.services.participants import participant_consent, participant_join
 from deliberation.services.questions import BANK_SOURCE
+from inference.paths import question_bank_path
 
 GROUPS_MAX = 1000
 ROUNDS_MAX = 20
@@ -146,13 +145,6 @@ BUILT_IN_QUESTIONS = [
         "culture",
     ),
 ]
-
-
-def bank_path() -> Path:
-    """The Habermas Machine question bank, `../shared/data/hm_questions.json` beside the
-    repository unless `CG_SHARED_DIR` names the shared directory."""
-    shared = os.environ.get("CG_SHARED_DIR") or Path(settings.BASE_DIR).parent / "shared"
-    return Path(shared) / "data" / "hm_questions.json"
 
 
 def condition_presets(names: str) -> list[dict]:
@@ -374,7 +366,7 @@ def choose_questions(
     demo questions in the database, the question bank, or the built-in ones. Without a source,
     the first of these that has `count` questions."""
     demo = list(Question.objects.filter(source="demo").order_by("pk"))
-    path = bank_path()
+    path = question_bank_path()
     if source is None:
         if len(demo) >= count:
             source = "demo"
