@@ -360,7 +360,9 @@ def group_form_if_waited(*, group: Group, now=None) -> str:
 
 
 def pools_resolve_overdue(*, now=None) -> dict[str, int]:
-    """The sweep's pool pass: every forming group with a waiter who has waited too long."""
+    """The sweep's pool pass: every forming group with a waiter who has waited too long.
+    Returns how many such groups started and how many released their waiters (groups, not
+    people; the audit log has a row per person released)."""
     now = now or timezone.now()
     counts = {"started": 0, "released": 0}
     group_ids = _groups_past(
@@ -398,6 +400,7 @@ def participant_presence_check(*, participant: Participant, now=None) -> None:
 
 
 def presence_sweep(*, now=None) -> dict[str, int]:
-    """The periodic pass: drop absent members (their groups go on), resolve overdue pools."""
+    """The periodic pass: drop absent members (their groups go on), resolve overdue pools.
+    Returns the members dropped, and the groups started or released (`pools_resolve_overdue`)."""
     now = now or timezone.now()
     return {"dropped": participants_drop_absent(now=now), **pools_resolve_overdue(now=now)}
