@@ -24,6 +24,9 @@ from deliberation.models import (
 )
 
 MODERATE_PERMISSION = "deliberation.moderate"
+RESEARCH_PERMISSION = "deliberation.research"
+VIEW_ALL_PERMISSION = "deliberation.view_all"
+EXPORT_IDENTIFIERS_PERMISSION = "deliberation.export_identifiers"
 
 
 def session_key(deliberation: Deliberation) -> str:
@@ -161,3 +164,28 @@ def get_moderated_text(group: Group, kind: str, text_id: int) -> Opinion | Criti
     if text is None:
         raise Http404("No such text in this group")
     return text
+
+
+def can_read_research_data(user, deliberation: Deliberation) -> bool:
+    """Whether `user` may read results and export the data of `deliberation`.
+
+    (First cut: moderators and `view_all`; ownership and sharing come with the research-access
+    work of issue 8.)
+    """
+    if not user.is_authenticated:
+        return False
+    return bool(user.is_superuser or user.has_perm(VIEW_ALL_PERMISSION) or is_moderator(user))
+
+
+def get_research_deliberation(user, public_id: UUID) -> Deliberation:
+    """The deliberation whose results and data `user` may read; 404 when it is missing or not
+    theirs to know about."""
+    deliberation = Deliberation.objects.filter(public_id=public_id).first()
+    if deliberation is None or not can_read_research_data(user, deliberation):
+        raise Http404("No such deliberation")
+    return deliberation
+
+
+def export_identifiers_allowed(user) -> bool:
+    """Panel identifiers leave the database only for holders of this explicit permission."""
+    return bool(user.is_authenticated and user.has_perm(EXPORT_IDENTIFIERS_PERMISSION))

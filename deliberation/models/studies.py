@@ -149,7 +149,12 @@ class Deliberation(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        permissions = [("moderate", "Can create and run deliberations")]
+        permissions = [
+            ("moderate", "Can create and run deliberations"),
+            ("research", "Can read results and export data of deliberations shared with them"),
+            ("view_all", "Can read results and export data of every deliberation"),
+            ("export_identifiers", "Can export panel identifiers (Prolific, MTurk, xid)"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(group_size__gte=1) & Q(group_size__lte=20), name="group_size_1_20"
