@@ -3,6 +3,7 @@
 from django import forms
 
 from deliberation.models import TEXT_MAX
+from deliberation.selectors.participant import statement_letters
 from deliberation.services.ratings import AGREEMENT_LABELS, QUALITY_LABELS
 
 
@@ -78,8 +79,6 @@ class RankingForm(forms.Form):
 
     def rows(self):
         """(letter, statement, bound field) in the member's order."""
-        from deliberation.selectors.participant import statement_letters
-
         return [
             (letter, statement, self[f"place_{statement.pk}"])
             for letter, statement in statement_letters(self.statements)
