@@ -37,6 +37,7 @@ from deliberation.services.study_settings import (
     SURVEY_ITEMS_MAX,
     ConditionError,
 )
+from inference.aggregation import check_alpha
 from inference.config import GENERATOR_BACKENDS, REWARD_BACKENDS
 
 QUESTION_LINES_MAX = 200
@@ -396,17 +397,13 @@ class AlphaField(forms.CharField):
     """Alpha of a condition: empty (the deliberation's), a number >= 0, or "inf"."""
 
     def clean(self, value) -> float | str | None:
-        value = super().clean(value).strip().lower()
+        value = super().clean(value).strip()
         if not value:
             return None
-        if value in ("inf", "infinity", "∞"):
-            return "inf"
         try:
-            alpha = float(value)
+            alpha = check_alpha(value, text=True)
         except ValueError:
             raise forms.ValidationError('Alpha is a number of 0 or more, or "inf".') from None
-        if math.isnan(alpha) or alpha < 0:
-            raise forms.ValidationError('Alpha is a number of 0 or more, or "inf".')
         return "inf" if math.isinf(alpha) else alpha
 
 

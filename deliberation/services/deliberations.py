@@ -28,10 +28,10 @@ from deliberation.services.study_settings import (
     AGGREGATIONS,
     N_CANDIDATES_MAX,
     conditions_clean,
-    is_alpha,
     panel_settings_clean,
     survey_items_clean,
 )
+from inference.aggregation import check_alpha
 
 GROUP_SIZE_MAX = 20
 CRITIQUE_ITERATIONS_MAX = 5
@@ -182,8 +182,10 @@ def deliberation_create(
         raise DomainError(
             f"Aggregation must be one of: {', '.join(AGGREGATIONS)}.", code="aggregation"
         )
-    if not is_alpha(alpha):
-        raise DomainError("Alpha must be a number of 0 or more.", code="alpha")
+    try:
+        check_alpha(alpha)
+    except ValueError:
+        raise DomainError("Alpha must be a number of 0 or more.", code="alpha") from None
     _whole(
         critique_iterations,
         "critique_iterations",

@@ -24,6 +24,7 @@ from deliberation.selectors.participant import (
     statements_for,
 )
 from deliberation.services.inputs import already_sent
+from deliberation.services.once import create_once
 from deliberation.services.ratings import likert_value
 from deliberation.services.rounds import iteration_finish_if_rated, participant_complete_if_done
 
@@ -42,33 +43,28 @@ def position_rating_submit(
     agreement = likert_value(agreement, what="agreement")
     if index not in (0, 1):
         raise DomainError("A position is rated before (0) or after (1) a round.", code="index")
-    existing = PositionRating.objects.filter(
-        participant=participant, round=round_, index=index
-    ).first()
-    if existing is not None:
-        if existing.agreement == agreement:
-            return existing
-        raise already_sent("position rating")
-    _check_member(participant, round_)
-    if not position_statement(round_):
-        raise WrongPhase("This question has no position statement to rate.", code="wrong_phase")
-    if index == 0:
-        opinion_iteration = round_.iterations.filter(index=0).first()
-        if opinion_iteration is None or opinion_iteration.state != Iteration.State.COLLECTING:
-            raise WrongPhase("The round has moved on past this question.", code="wrong_phase")
-    elif round_.status != Round.Status.DONE:
-        raise WrongPhase("This question is asked at the end of the round.", code="wrong_phase")
-    try:
-        with transaction.atomic():
-            rating = PositionRating.objects.create(
-                participant=participant, round=round_, index=index, agreement=agreement
-            )
-    except IntegrityError:
-        existing = PositionRating.objects.get(participant=participant, round=round_, index=index)
-        if existing.agreement == agreement:
-            return existing
-        raise already_sent("position rating") from None
-    participant_complete_if_done(participant=participant)
+
+    def check() -> None:
+        _check_member(participant, round_)
+        if not position_statement(round_):
+            raise WrongPhase("This question has no position statement to rate.", code="wrong_phase")
+        if index == 0:
+            opinion_iteration = round_.iterations.filter(index=0).first()
+            if opinion_iteration is None or opinion_iteration.state != Iteration.State.COLLECTING:
+                raise WrongPhase("The round has moved on past this question.", code="wrong_phase")
+        elif round_.status != Round.Status.DONE:
+            raise WrongPhase("This question is asked at the end of the round.", code="wrong_phase")
+
+    rating, created = create_once(
+        PositionRating,
+        key={"participant": participant, "round": round_, "index": index},
+        values=lambda: {"agreement": agreement},
+        same=lambda existing: existing.agreement == agreement,
+        refusal=lambda: already_sent("position rating"),
+        check=check,
+    )
+    if created:
+        participant_complete_if_done(participant=participant)
     return rating
 
 
@@ -119,30 +115,25 @@ def _ranking_store(
     """Store a ranking once: (ranking, created). The same ranking again returns the stored one;
     a different one is refused. `check_phase` raises when the ranking is not asked now."""
     ranks = _ranks(places, statement_ids)
-    existing = Ranking.objects.filter(
-        participant=participant, round=round_, iteration=iteration, kind=kind
-    ).first()
-    if existing is not None:
-        if existing.statement_ids == statement_ids and existing.numerical_ranks == ranks:
-            return existing, False
-        raise already_sent(what)
-    _check_member(participant, round_)
-    check_phase()
-    if len(statement_ids) < 2:
-        raise WrongPhase("There is only one statement; there is nothing to rank.", code="no_rank")
-    try:
-        with transaction.atomic():
-            ranking = Ranking.objects.create(
-                participant=participant,
-                round=round_,
-                iteration=iteration,
-                kind=kind,
-                statement_ids=statement_ids,
-                numerical_ranks=ranks,
+
+    def check() -> None:
+        _check_member(participant, round_)
+        check_phase()
+        if len(statement_ids) < 2:
+            raise WrongPhase(
+                "There is only one statement; there is nothing to rank.", code="no_rank"
             )
-    except IntegrityError:
-        raise already_sent(what) from None
-    return ranking, True
+
+    return create_once(
+        Ranking,
+        key={"participant": participant, "round": round_, "iteration": iteration, "kind": kind},
+        values=lambda: {"statement_ids": statement_ids, "numerical_ranks": ranks},
+        same=lambda existing: (
+            existing.statement_ids == statement_ids and existing.numerical_ranks == ranks
+        ),
+        refusal=lambda: already_sent(what),
+        check=check,
+    )
 
 
 def ranking_submit(*, participant: Participant, iteration: Iteration, places: dict) -> Ranking:

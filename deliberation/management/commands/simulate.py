@@ -60,7 +60,7 @@ from deliberation.services.deliberations import (
     question_create,
 )
 from deliberation.services.participants import participant_consent, participant_join
-from deliberation.services.questions import BANK_SOURCE
+from deliberation.services.questions import bank_questions_ensure
 from inference.paths import question_bank_path
 
 GROUPS_MAX = 1000
@@ -388,7 +388,7 @@ def choose_questions(
         bank = json.loads(path.read_text())
         if len(bank) < count:
             raise CommandError(f"The question bank has {len(bank)} question(s) for {count}.")
-        return source, [_bank_question(entry) for entry in rng.sample(bank, count)]
+        return source, bank_questions_ensure(entries=rng.sample(bank, count))
     if len(BUILT_IN_QUESTIONS) < count:
         raise CommandError(
             f"There are {len(BUILT_IN_QUESTIONS)} built-in questions for {count} round(s); "
@@ -405,22 +405,6 @@ def _built_in_question(text: str, affirming: str, negating: str, topic: str) -> 
         negating_statement=negating,
         topic=topic,
         source=BUILT_IN_SOURCE,
-    )
-
-
-def _bank_question(entry: dict) -> Question:
-    existing = Question.objects.filter(external_id=entry["id"]).first()
-    if existing is not None:
-        return existing
-    split = entry.get("split", "")
-    return question_create(
-        text=entry["question"],
-        affirming_statement=entry.get("affirming_statement", ""),
-        negating_statement=entry.get("negating_statement", ""),
-        topic=str(entry.get("topic", "")),
-        split=split if split in Question.Split.values else "",
-        source=BANK_SOURCE,
-        external_id=entry["id"],
     )
 
 
