@@ -34,6 +34,7 @@ from deliberation.selectors.participant import (
     statements_for,
 )
 from deliberation.services import panels
+from deliberation.services.deadlines import iteration_advance_if_overdue
 from deliberation.services.participants import (
     participant_consent,
     participant_join,
@@ -47,11 +48,7 @@ from deliberation.services.responses import (
     ranking_submit,
     survey_submit,
 )
-from deliberation.services.rounds import (
-    critique_submit,
-    iteration_advance_if_overdue,
-    opinion_submit,
-)
+from deliberation.services.texts import critique_submit, opinion_submit
 
 STEP_TEMPLATE = "deliberation/participant/step.html"
 WRITE_STEPS = ("write_opinion", "write_critique")
