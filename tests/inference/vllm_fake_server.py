@@ -39,7 +39,7 @@ class Reply:
     `kind`: "ok" (a completion whose text is `content`, or the server's default content when
     `content` is None), "status" (HTTP `status` with an error body, `retry_after` seconds in a
     header when given), "slow" (sleep `delay` seconds, then answer ok), "malformed" (HTTP 200 with
-    a body that is not JSON), "non_object" (HTTP 200 with a JSON list), "empty" (a completion with
+    a body that is not JSON: `content`, or an HTML error page), "non_object" (HTTP 200 with a JSON list), "empty" (a completion with
     empty text), "truncated" (`content` cut short, `finish_reason` "length"), "drop" (close the
     connection without answering), "trickle" (send the headers, then the answer one byte every
     `delay` seconds), "hang" (read the request and never answer, until the server stops).
@@ -255,7 +255,8 @@ class FakeOpenAIServer:
         if reply.kind == "drop":
             return 0, {}, b""
         if reply.kind == "malformed":
-            return 200, {"Content-Type": "text/html"}, b"<html>502 Bad Gateway</html>"
+            body = reply.content if reply.content is not None else "<html>502 Bad Gateway</html>"
+            return 200, {"Content-Type": "text/html"}, body.encode("utf-8", "surrogatepass")
         if reply.kind == "non_object":
             return 200, {}, b'["not", "an", "object"]'
         if reply.kind == "slow":
