@@ -16,3 +16,15 @@ def hm_questions() -> list[dict]:
     if not path.exists():
         pytest.fail(f"the question bank is missing at {path}; set CG_SHARED_DIR")
     return json.loads(path.read_text())
+
+
+@pytest.fixture
+def private_redis():
+    """A `redis-server` of the test's own (tests.faults.RedisServer), to stop and start."""
+    from tests.faults import RedisServer
+
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -32,7 +32,9 @@ FAILURE_REASON_MAX = 2000
 def _enqueue_mediation(iteration_id: int) -> None:
     from deliberation import tasks
 
-    transaction.on_commit(lambda: tasks.mediate_iteration.delay(iteration_id))
+    # robust: a broker that is down must not turn a stored answer into an error page; the
+    # recovery sweep sends the mediation again.
+    transaction.on_commit(lambda: tasks.mediate_iteration.delay(iteration_id), robust=True)
 
 
 def _enqueue_bots(group: Group) -> None:
@@ -41,7 +43,7 @@ def _enqueue_bots(group: Group) -> None:
     from deliberation import tasks
 
     group_id = group.pk
-    transaction.on_commit(lambda: tasks.bots_act.delay(group_id))
+    transaction.on_commit(lambda: tasks.bots_act.delay(group_id), robust=True)
 
 
 def present_members(group: Group):
