@@ -41,6 +41,7 @@ from deliberation.models.studies import (
     Question,
     default_survey_items,
 )
+from deliberation.models.workers import WorkerHeartbeat
 
 __all__ = [
     "TEXT_MAX",
@@ -69,4 +70,5 @@ __all__ = [
     "PositionRating",
     "SurveyResponse",
     "AuditLog",
+    "WorkerHeartbeat",
 ]
