@@ -6,6 +6,11 @@ module that defines them (which imports the services). Every process registers t
 mode still runs them in-process.
 """
 
+import contextlib
+from collections import deque
+from collections.abc import Iterator
+from contextvars import ContextVar
+
 from celery import current_app
 from django.db import transaction
 
@@ -15,12 +20,53 @@ MEDIATE_ITERATION = "deliberation.tasks.mediate_iteration"
 BOTS_ACT = "deliberation.tasks.bots_act"
 
 
+# The queue of `tasks_run_here`, while one is open in this context.
+_here: ContextVar[deque | None] = ContextVar("tasks_run_here", default=None)
+
+
 def task_enqueue_on_commit(*, name: str, args: tuple = ()) -> None:
     """Run the task `name` with `args` once the current transaction commits (at once when there
     is none); nothing is enqueued for work that is rolled back."""
     # robust: a broker that is down must not turn a stored answer into an error page (the
     # failure is logged; the recovery sweep sends waiting work again once the broker is back).
-    transaction.on_commit(lambda: current_app.tasks[name].delay(*args), robust=True)
+    transaction.on_commit(lambda: _send(name, args), robust=True)
+
+
+def _send(name: str, args: tuple) -> None:
+    queue = _here.get()
+    if queue is None:
+        current_app.tasks[name].delay(*args)
+        return
+    queue.append((name, args))
+    if len(queue) > 1:
+        return  # the outermost send is running the queue and will come to it
+    try:
+        while queue:
+            task_name, task_args = queue[0]
+            try:
+                current_app.tasks[task_name].apply(args=task_args)  # failures are logged
+            finally:
+                queue.popleft()
+    except BaseException:
+        queue.clear()  # the next send starts afresh rather than waiting on this one
+        raise
+
+
+@contextlib.contextmanager
+def tasks_run_here() -> Iterator[None]:
+    """Run the tasks enqueued during the block in this process, one at a time, in the order they
+    were sent, instead of handing them to the broker (a pilot study, `manage.py simulate`).
+
+    Celery's eager mode runs a task inside the call that sent it, and in a study every phase
+    sends the next one (a mediation sends the bots, whose last rating starts the next iteration,
+    which sends the bots again...), so a long study would nest one level per phase and exhaust
+    Python's recursion limit. Here the outermost send runs the queue until it is empty.
+    """
+    token = _here.set(deque())
+    try:
+        yield
+    finally:
+        _here.reset(token)
 
 
 def mediation_enqueue(*, iteration_id: int) -> None:

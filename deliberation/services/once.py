@@ -21,7 +21,8 @@ def create_once(
     model: type[M],
     *,
     key: Mapping[str, Any],
-    values: Callable[[], Mapping[str, Any]],
+    values: Callable[[], Mapping[str, Any]] = dict,
+    create: Callable[[], M] | None = None,
     same: Callable[[M], bool],
     refusal: Callable[[], DomainError],
     check: Callable[[], None] = lambda: None,
@@ -31,14 +32,17 @@ def create_once(
 
     An existing row is returned when `same(row)`, else `refusal()` is raised. Before creating,
     `check()` raises when the answer is not asked now, and `values()` gives the other fields (or
-    raises). The insert runs in a savepoint; when a concurrent request inserted the row first,
-    its row is judged by `same` as above.
+    raises); `create()`, when given, creates the row with `key` instead (a whole service). The
+    insert runs in a savepoint; when a concurrent request inserted the row first, its row is
+    judged by `same` as above.
     """
     existing = model.objects.filter(**key).first()
     if existing is None:
         check()
         try:
             with transaction.atomic():
+                if create is not None:
+                    return create(), True
                 return model.objects.create(**key, **values()), True
         except IntegrityError:
             existing = model.objects.filter(**key).first()
