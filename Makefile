@@ -8,6 +8,8 @@ PYTHON ?= python3
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/commonground
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+# The shared folder with the real question bank, for `make bench` (the tests find it themselves).
+CG_SHARED_DIR ?= ../shared
 
 .PHONY: install run test browser bench bench-web lint worker clean
 
@@ -40,7 +42,7 @@ test: install browser
 	  $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(PY) -m inference bench
+	$(PY) -m inference bench --questions $(CG_SHARED_DIR)/data/hm_questions.json
 
 # Its own database (created and dropped) and Redis dbs 12 and 13; see tests/bench/web_load.py.
 bench-web: install

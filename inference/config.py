@@ -227,8 +227,12 @@ def _load(registry: Mapping[str, str], config: BackendConfig, role: str) -> Any:
 
 
 def build_generator(config: BackendConfig) -> Generator:
+    """The generator `config` names (one of `GENERATOR_BACKENDS`), built now; `ConfigError` for
+    an unknown backend or options it refuses."""
     return _load(GENERATOR_BACKENDS, config, "generator")
 
 
 def build_reward_model(config: BackendConfig) -> RewardModel:
+    """The reward model `config` names (one of `REWARD_BACKENDS`), built now; `ConfigError` for
+    an unknown backend or options it refuses."""
     return _load(REWARD_BACKENDS, config, "reward")

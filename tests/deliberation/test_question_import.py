@@ -5,8 +5,10 @@ import io
 import json
 from collections import Counter
 from io import StringIO
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -23,7 +25,6 @@ from deliberation.services.questions import (
     import_source_default,
     questions_import,
 )
-from inference.paths import question_bank_path
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +62,7 @@ def reasons(report) -> dict[int, str]:
 
 def test_the_whole_bank_imports_and_a_second_import_creates_nothing(hm_questions):
     """The real bank, entry for entry (its speed is a benchmark figure: tests/bench/)."""
-    with question_bank_path().open("rb") as file:
+    with Path(settings.QUESTION_BANK_PATH).open("rb") as file:
         report = questions_import(file=file, format="json", source="hm_questions")
 
     assert (report.rows, report.created, report.already_present) == (5645, 5645, 0)
@@ -84,7 +85,7 @@ def test_the_whole_bank_imports_and_a_second_import_creates_nothing(hm_questions
         assert question.topic == str(original["topic"])
         assert question.split == original["split"]
 
-    with question_bank_path().open("rb") as file:
+    with Path(settings.QUESTION_BANK_PATH).open("rb") as file:
         again = questions_import(file=file, format="json", source="hm_questions")
     assert (again.rows, again.created, again.already_present) == (5645, 0, 5645)
     assert again.skipped == []

@@ -39,6 +39,7 @@ import logging
 import random
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -60,7 +61,6 @@ from deliberation.services.deliberations import (
 from deliberation.services.enqueue import tasks_run_here
 from deliberation.services.participants import participant_consent, participant_join
 from deliberation.services.questions import bank_questions_ensure
-from inference.paths import question_bank_path
 
 GROUPS_MAX = 1000
 ROUNDS_MAX = 20
@@ -369,7 +369,7 @@ def choose_questions(
     demo questions in the database, the question bank, or the built-in ones. Without a source,
     the first of these that has `count` questions."""
     demo = list(Question.objects.filter(source="demo").order_by("pk"))
-    path = question_bank_path()
+    path = Path(settings.QUESTION_BANK_PATH)
     if source is None:
         if len(demo) >= count:
             source = "demo"
