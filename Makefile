@@ -11,7 +11,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 # The shared folder with the real question bank, for `make bench` (the tests find it themselves).
 CG_SHARED_DIR ?= ../shared
 
-.PHONY: install run test browser bench bench-web lint worker clean
+.PHONY: install run test browser bench bench-web bench-import lint worker clean
 
 install: $(VENV)/.installed
 
@@ -48,6 +48,11 @@ bench: install
 bench-web: install
 	@$(PY) scripts/check_services.py "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
 	$(PY) tests/bench/web_load.py $(BENCH_WEB_ARGS)
+
+# The whole question bank imported into a database of its own (created and dropped).
+bench-import: install
+	@$(PY) scripts/check_services.py "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
+	DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) tests/bench/question_import.py --bank $(CG_SHARED_DIR)/data/hm_questions.json
 
 worker: install
 	$(VENV)/bin/celery -A config worker --beat --loglevel=info
