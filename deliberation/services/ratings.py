@@ -2,7 +2,7 @@
 
 from deliberation.errors import DomainError, NotAllowed, WrongPhase
 from deliberation.models import Iteration, Participant, Rating, Statement
-from deliberation.services.inputs import response_duration
+from deliberation.services.inputs import member_check, response_duration
 from deliberation.services.once import create_once
 from deliberation.services.rounds import iteration_finish_if_rated
 
@@ -62,14 +62,15 @@ def rating_submit(
     iteration = statement.iteration
 
     def check() -> None:
-        if participant.group_id is None or participant.group_id != iteration.round.group_id:
-            raise NotAllowed("This statement is not from your group.", code="not_member")
+        member_check(
+            participant,
+            iteration.round.group_id,
+            not_member="This statement is not from your group.",
+        )
         if not statement.shown:
             raise NotAllowed("This statement is not one you were asked to rate.", code="not_shown")
         if iteration.state != Iteration.State.RATING:
             raise WrongPhase("Rating has closed for this statement.", code="wrong_phase")
-        if participant.status != Participant.Status.ACTIVE:
-            raise WrongPhase("You are no longer taking part in this group.", code="not_active")
 
     rating, created = create_once(
         Rating,

@@ -8,7 +8,7 @@ what is stored; sending a different one is refused with 409, never silently over
 
 from django.db import IntegrityError, transaction
 
-from deliberation.errors import DomainError, NotAllowed, WrongPhase
+from deliberation.errors import DomainError, WrongPhase
 from deliberation.models import (
     TEXT_MAX,
     Iteration,
@@ -23,17 +23,10 @@ from deliberation.selectors.participant import (
     round_winners,
     statements_for,
 )
-from deliberation.services.inputs import already_sent
+from deliberation.services.inputs import already_sent, member_check
 from deliberation.services.once import create_once
 from deliberation.services.ratings import likert_value
 from deliberation.services.rounds import iteration_finish_if_rated, participant_complete_if_done
-
-
-def _check_member(participant: Participant, round_: Round) -> None:
-    if participant.group_id is None or participant.group_id != round_.group_id:
-        raise NotAllowed("This is not your group's discussion.", code="not_member")
-    if participant.status != Participant.Status.ACTIVE:
-        raise WrongPhase("You are no longer taking part in this group.", code="not_active")
 
 
 def position_rating_submit(
@@ -45,7 +38,7 @@ def position_rating_submit(
         raise DomainError("A position is rated before (0) or after (1) a round.", code="index")
 
     def check() -> None:
-        _check_member(participant, round_)
+        member_check(participant, round_.group_id)
         if not position_statement(round_):
             raise WrongPhase("This question has no position statement to rate.", code="wrong_phase")
         if index == 0:
@@ -117,7 +110,7 @@ def _ranking_store(
     ranks = _ranks(places, statement_ids)
 
     def check() -> None:
-        _check_member(participant, round_)
+        member_check(participant, round_.group_id)
         check_phase()
         if len(statement_ids) < 2:
             raise WrongPhase(
@@ -227,7 +220,7 @@ def survey_submit(*, participant: Participant, round_: Round, answers: dict) -> 
         if stored == cleaned:
             return 0
         raise already_sent("answers to the survey")
-    _check_member(participant, round_)
+    member_check(participant, round_.group_id)
     if round_.status != Round.Status.DONE:
         raise WrongPhase("The survey is asked at the end of the round.", code="wrong_phase")
     if not items:

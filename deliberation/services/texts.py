@@ -1,18 +1,20 @@
 """Opinions and critiques: a member's text for the iteration collecting now, stored once."""
 
-from deliberation.errors import NotAllowed, WrongPhase
+from deliberation.errors import WrongPhase
 from deliberation.models import Critique, Iteration, Opinion, Participant
 from deliberation.selectors.iterations import previous_winner
-from deliberation.services.inputs import already_sent, clean_text, response_duration
+from deliberation.services.inputs import (
+    already_sent,
+    clean_text,
+    member_check,
+    response_duration,
+)
 from deliberation.services.once import create_once
 from deliberation.services.rounds import iteration_close_if_complete
 
 
 def _check_member_can_write(participant: Participant, iteration: Iteration) -> None:
-    if participant.group_id is None or participant.group_id != iteration.round.group_id:
-        raise NotAllowed("This is not your group's discussion.", code="not_member")
-    if participant.status != Participant.Status.ACTIVE:
-        raise WrongPhase("You are no longer taking part in this group.", code="not_active")
+    member_check(participant, iteration.round.group_id)
     if iteration.state != Iteration.State.COLLECTING:
         raise WrongPhase("This step has closed; the group has moved on.", code="wrong_phase")
 
