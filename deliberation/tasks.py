@@ -7,6 +7,7 @@ from celery import shared_task
 
 from deliberation.models import Group
 from deliberation.services.bots import bots_act as bots_act_service
+from deliberation.services.export_jobs import export_job_run, export_jobs_sweep_expired
 from deliberation.services.mediation import iteration_mediate
 from deliberation.services.presence import presence_sweep
 from deliberation.services.rounds import iterations_advance_overdue
@@ -43,3 +44,18 @@ def sweep_presence() -> dict[str, int]:
     if any(counts.values()):
         logger.info("presence sweep: %s", counts)
     return counts
+
+
+@shared_task(acks_late=True)
+def run_export_job(job_id: int) -> str | None:
+    """Run an export job; its status at the end (None when it was not queued: a repeat)."""
+    job = export_job_run(job_id=job_id)
+    return job.status if job else None
+
+
+@shared_task
+def sweep_expired_exports() -> int:
+    deleted = export_jobs_sweep_expired()
+    if deleted:
+        logger.info("export sweep deleted %d expired file(s)", deleted)
+    return deleted

@@ -17,6 +17,7 @@ from deliberation.models.people import (
     PanelIdentity,
     Participant,
 )
+from deliberation.models.research import ApiToken, DeliberationShare, ExportJob
 from deliberation.models.responses import (
     AuditLog,
     PositionRating,
@@ -69,4 +70,7 @@ __all__ = [
     "PositionRating",
     "SurveyResponse",
     "AuditLog",
+    "DeliberationShare",
+    "ApiToken",
+    "ExportJob",
 ]
