@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deliberation.views import moderator, moderator_questions, sharing
+from deliberation.views import moderator, moderator_consent, moderator_questions, sharing
 
 app_name = "moderator"
 urlpatterns = [
@@ -15,6 +15,7 @@ urlpatterns = [
         sharing.share_remove,
         name="share_remove",
     ),
+    path("d/<uuid:public_id>/consent/", moderator_consent.consent_edit, name="consent_edit"),
     path("d/<uuid:public_id>/status/", moderator.deliberation_status, name="deliberation_status"),
     path("d/<uuid:public_id>/groups/", moderator.groups_fragment, name="groups_fragment"),
     path("d/<uuid:public_id>/g/<int:number>/", moderator.group_detail, name="group_detail"),

@@ -17,6 +17,7 @@ from deliberation.models import (
     Statement,
     SurveyResponse,
 )
+from deliberation.selectors.consent import consent_needed
 
 # The steps a member owes after a round, in the order they are asked (METHOD.md §1.9).
 FOLLOWUPS = ("final_ranking", "position_after", "survey")
@@ -82,7 +83,7 @@ class Step:
 
 
 def participant_step(participant: Participant) -> Step:
-    if participant.status == Participant.Status.JOINED:
+    if consent_needed(participant):  # not yet agreed, or agreed to an older consent text
         return Step("consent", participant)
     if participant.status == Participant.Status.DROPPED:
         return Step("dropped", participant)

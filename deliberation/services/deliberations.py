@@ -50,23 +50,19 @@ DEFAULT_CONSENT_VERSION = "1"
 DEFAULT_CONSENT_TEXT = """\
 This is a research study about how small groups find common ground.
 
-What you will do: read a question, write your own view in a few sentences, then read and rate
-group statements. The group statements are written by an AI mediator (a computer program), not
-by a person, from what the members of your group wrote.
+What you will do: read a question, write your own view in a few sentences, then read, rate and
+rank group statements, and answer a few questions. The group statements are written by an AI
+mediator (a computer program), not by a person, from what the members of your group wrote.
 
-What we collect: what you write, your ratings and rankings, and when you answer. We do not ask
-for your name or email. You take part under a random code; if you came from a panel such as
-Prolific, your panel id is stored apart from your answers and is not part of the research data
-we share.
+You take part under a random code. Please do not write anything that identifies you or anyone
+else.
 
-Who sees it: the other members of your group see your opinion and critiques, without your name.
-Researchers see everything, under your random code.
-
-You can stop at any time by closing the page; you do not have to give a reason. Please do not
-write anything that identifies you or anyone else.
+You can stop at any time by closing the page or with "Leave the study"; you do not have to give
+a reason.
 
 By continuing you agree to take part and to the use of your answers for research, including
-training the models that mediate future groups."""
+training the models that mediate future groups. Below, the platform says exactly who sees what
+you write and what is kept."""
 
 
 def question_create(

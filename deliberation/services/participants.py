@@ -1,7 +1,5 @@
 """Joining, consent and group formation."""
 
-import hashlib
-
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -14,6 +12,7 @@ from deliberation.models import (
     Participant,
     Provenance,
 )
+from deliberation.selectors.consent import consent_sha256
 
 
 def participant_join(
@@ -42,7 +41,7 @@ def participant_consent(*, participant: Participant, version: str) -> Participan
     ConsentRecord.objects.get_or_create(
         participant=participant,
         version=version,
-        defaults={"text_sha256": hashlib.sha256(deliberation.consent_text.encode()).hexdigest()},
+        defaults={"text_sha256": consent_sha256(deliberation)},
     )
     if participant.status == Participant.Status.JOINED:
         participant.status = Participant.Status.WAITING

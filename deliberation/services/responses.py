@@ -90,6 +90,12 @@ def _ranks(places: dict, statement_ids: list[int]) -> list[int]:
     values = []
     for statement_id in statement_ids:
         value = places.get(statement_id, places.get(str(statement_id)))
+        if value is None or (isinstance(value, str) and not value.strip()):
+            # An unchosen place is not a ranking: nothing is stored that the member did not give.
+            raise DomainError(
+                "Nothing was saved: please choose a place for every statement.",
+                code="ranking_incomplete",
+            )
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value.strip())
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= count:

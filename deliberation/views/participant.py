@@ -19,6 +19,12 @@ from deliberation.forms import (
     TextForm,
 )
 from deliberation.ratelimit import check_rate
+from deliberation.selectors.consent import (
+    consent_disclosures,
+    consent_needed,
+    consented_version,
+    writing_visibility,
+)
 from deliberation.selectors.participant import (
     ANSWER_STEPS,
     participant_step,
@@ -106,7 +112,7 @@ def join(request: HttpRequest, public_id) -> HttpResponse:
                 access.remember_participant(request, returning)
                 return redirect("deliberation:step", public_id=public_id)
             request.session[_panel_session_key(deliberation)] = panel_ids.as_dict()
-    if participant is not None and participant.status != participant.Status.JOINED:
+    if participant is not None and not consent_needed(participant):
         return redirect("deliberation:step", public_id=public_id)
     form = ConsentForm(request.POST or None, initial={"version": deliberation.consent_version})
     status = 200
@@ -145,7 +151,13 @@ def join(request: HttpRequest, public_id) -> HttpResponse:
     return render(
         request,
         "deliberation/participant/consent.html",
-        {"deliberation": deliberation, "form": form},
+        {
+            "deliberation": deliberation,
+            "form": form,
+            "disclosures": consent_disclosures(deliberation),
+            "agreed_before": consented_version(participant) if participant else None,
+            "participant": participant,
+        },
         status=status,
     )
 
@@ -167,9 +179,13 @@ def _step_context(request, deliberation, participant, **extra) -> dict:
         "participant": participant,
         "answering_steps": ANSWER_STEPS,
     }
-    if step.kind in ("write_opinion", "write_critique") and "text_form" not in extra:
-        label = "Your opinion" if step.kind == "write_opinion" else "Your critique"
-        context["text_form"] = TextForm(label=label)
+    if step.kind in ("write_opinion", "write_critique"):
+        context["visibility"] = writing_visibility(
+            step.group, critique=step.kind == "write_critique"
+        )
+        if "text_form" not in extra:
+            label = "Your opinion" if step.kind == "write_opinion" else "Your critique"
+            context["text_form"] = TextForm(label=label)
     if step.kind == "rate" and "rating_form" not in extra:
         context["rating_form"] = RatingForm()
     if step.kind in ("rank", "final_ranking") and "ranking_form" not in extra:
