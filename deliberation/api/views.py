@@ -34,7 +34,6 @@ from deliberation.selectors.research import (
 )
 from deliberation.services.export_jobs import export_job_create, export_job_open
 from deliberation.services.questions import import_format_detect, questions_import
-from deliberation.tasks import run_export_job
 
 
 def _filters(serializer_class, request) -> dict:
@@ -214,7 +213,6 @@ class ExportListCreate(APIView):
             fmt=data["format"],
             include_bots=data["include_bots"],
             include_identifiers=data["include_identifiers"],
-            enqueue=run_export_job.delay,
         )
         return Response(
             s.ExportOut(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED

@@ -13,20 +13,20 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import storages
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from deliberation.access import export_identifiers_allowed
 from deliberation.errors import DomainError, NotAllowed
 from deliberation.exports import export_write
 from deliberation.models import AuditLog, Deliberation, ExportJob
+from deliberation.services.enqueue import export_job_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +47,10 @@ def export_job_create(
     fmt: str,
     include_bots: bool = False,
     include_identifiers: bool = False,
-    enqueue: Callable[[int], object],
 ) -> ExportJob:
     """Queue an export of `deliberation` for `actor` (who may read it: the caller checked); the
-    job's id goes to `enqueue` (the Celery task's `delay`) once the transaction commits.
-    Identifiers need their own permission; a user has at most a few jobs waiting or running."""
+    Celery task runs it once the transaction commits. Identifiers need their own permission;
+    a user has at most a few jobs waiting or running."""
     if schema not in ExportJob.Schema.values:
         raise DomainError(
             f"Unknown schema {schema!r}: choose hm or tidy.", code="export_schema", status=400
@@ -84,8 +83,7 @@ def export_job_create(
             include_bots=bool(include_bots),
             include_identifiers=bool(include_identifiers),
         )
-        job_id = job.pk
-        transaction.on_commit(lambda: enqueue(job_id))
+        export_job_enqueue(job_id=job.pk)
     return job
 
 
@@ -99,6 +97,7 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
         return None
     job = ExportJob.objects.select_related("deliberation", "created_by").get(pk=job_id)
     folder = Path(tempfile.mkdtemp(prefix="cg-export-"))
+    progress = _ProgressWriter(job.pk)
     try:
         result = export_write(
             schema=job.schema,
@@ -108,7 +107,7 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
             include_bots=job.include_bots,
             include_identifiers=job.include_identifiers,
             actor=job.created_by,
-            progress=_progress_writer(job.pk),
+            progress=progress,
         )
         path = Path(result.path)
         with path.open("rb") as handle:
@@ -129,6 +128,7 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
             status=ExportJob.Status.FAILED, error=message[:2000], finished_at=timezone.now()
         )
     finally:
+        progress.close()
         shutil.rmtree(folder, ignore_errors=True)
     job.refresh_from_db()
     return job
@@ -141,20 +141,48 @@ def _file_name(job: ExportJob) -> str:
     return f"{stem}.{EXTENSIONS[job.fmt]}"
 
 
-def _progress_writer(job_id: int) -> Callable[[int, int], None]:
-    """A `progress(done, total)` callback that writes to the job row at most twice a second."""
-    last = [0.0]
+class _ProgressWriter:
+    """A `progress(done, total)` callback that writes to the job row at most twice a second.
 
-    def progress(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] < PROGRESS_EVERY_SECONDS and done < total:
-            return
-        last[0] = now
-        ExportJob.objects.filter(pk=job_id).update(
-            progress_done=max(done, 0), progress_total=max(total, 0)
+    `export_write` reads inside one snapshot transaction, so a write on the same connection
+    would be seen only at the end. On PostgreSQL the writer has a connection of its own, in
+    autocommit, so that the Data page sees the progress while the export runs (elsewhere, the
+    embedded SQLite default, progress lands with the result). A failed progress write is logged
+    and never fails the export."""
+
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self.last = 0.0
+        self.own = (
+            connections.create_connection(DEFAULT_DB_ALIAS)
+            if connection.vendor == "postgresql"
+            else None
         )
 
-    return progress
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY_SECONDS and done < total:
+            return
+        self.last = now
+        done, total = max(int(done), 0), max(int(total), 0)
+        try:
+            if self.own is None:
+                ExportJob.objects.filter(pk=self.job_id).update(
+                    progress_done=done, progress_total=total
+                )
+                return
+            with self.own.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {ExportJob._meta.db_table} SET progress_done = %s, "
+                    "progress_total = %s WHERE id = %s",
+                    [done, total, self.job_id],
+                )
+        except DatabaseError:
+            logger.warning("could not record the progress of export job %s", self.job_id)
+
+    def close(self) -> None:
+        if self.own is not None:
+            self.own.close()
 
 
 def export_job_open(*, job: ExportJob, actor):

@@ -18,6 +18,7 @@ from deliberation.forms import (
     SurveyForm,
     TextForm,
 )
+from deliberation.models import TEXT_MAX
 from deliberation.ratelimit import check_rate
 from deliberation.selectors.consent import (
     consent_disclosures,
@@ -33,6 +34,7 @@ from deliberation.selectors.participant import (
     statements_for,
 )
 from deliberation.services import panels
+from deliberation.services.deadlines import iteration_advance_if_overdue
 from deliberation.services.participants import (
     participant_consent,
     participant_join,
@@ -46,13 +48,10 @@ from deliberation.services.responses import (
     ranking_submit,
     survey_submit,
 )
-from deliberation.services.rounds import (
-    critique_submit,
-    iteration_advance_if_overdue,
-    opinion_submit,
-)
+from deliberation.services.texts import critique_submit, opinion_submit
 
 STEP_TEMPLATE = "deliberation/participant/step.html"
+WRITE_STEPS = ("write_opinion", "write_critique")
 # The form each answering step's page holds, and the context name of each answer form.
 STEP_FORMS = {
     "position_before": "position_form",
@@ -179,7 +178,8 @@ def _step_context(request, deliberation, participant, **extra) -> dict:
         "participant": participant,
         "answering_steps": ANSWER_STEPS,
     }
-    if step.kind in ("write_opinion", "write_critique"):
+    if step.kind in WRITE_STEPS:
+        context["text_max"] = TEXT_MAX
         context["visibility"] = writing_visibility(
             step.group, critique=step.kind == "write_critique"
         )
@@ -260,6 +260,12 @@ def _post_text(request, public_id, iteration_id: int, *, submit, label: str) -> 
     else:
         status = 400
     context = _step_context(request, deliberation, participant, text_form=form)
+    step_now = context["step"]
+    if step_now.kind not in WRITE_STEPS or step_now.iteration != iteration:
+        # The member has moved on (Back after sending, a second tab, a closed phase): the writing
+        # form is not on the page, so say why nothing changed and give the text back.
+        context["notice"] = " ".join(str(e) for e in form.errors.get("text", []))
+        context["unsaved_text"] = request.POST.get("text", "")
     return render(request, STEP_TEMPLATE, context, status=status)
 
 

@@ -24,7 +24,6 @@ from deliberation.models import ApiToken, ExportJob
 from deliberation.selectors.moderator import deliberation_list
 from deliberation.services.api_tokens import api_token_create, api_token_revoke
 from deliberation.services.export_jobs import export_job_create, export_job_open
-from deliberation.tasks import run_export_job
 
 POLL_SECONDS = 1
 
@@ -57,7 +56,6 @@ def data(request: HttpRequest, public_id: UUID) -> HttpResponse:
                 fmt=form.cleaned_data["fmt"],
                 include_bots=form.cleaned_data["include_bots"],
                 include_identifiers=form.cleaned_data.get("include_identifiers", False),
-                enqueue=run_export_job.delay,
             )
         except DomainError as exc:
             form.add_error(None, exc.message)
