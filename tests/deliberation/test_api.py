@@ -28,7 +28,7 @@ from deliberation.models import (
     Statement,
 )
 from deliberation.services.ratings import rating_submit
-from deliberation.services.rounds import opinion_submit
+from deliberation.services.texts import opinion_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

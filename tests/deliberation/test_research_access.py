@@ -15,7 +15,7 @@ from django.test import Client
 from deliberation.access import session_key
 from deliberation.models import DeliberationShare, ExportJob, Iteration, Rating, Statement
 from deliberation.services.ratings import rating_submit
-from deliberation.services.rounds import opinion_submit
+from deliberation.services.texts import opinion_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -118,7 +118,7 @@ def study(make_group, moderator, django_user_model):
         clients[name].force_login(user)
     response = clients["identifiers_researcher"].post(
         "/api/v1/exports/",
-        {"deliberation": str(deliberation.public_id), "schema": "hm", "format": "csv"},
+        {"deliberation": str(deliberation.public_id), "schema": "tidy", "format": "csv"},
         content_type="application/json",
     )
     assert response.status_code == 202, response.content
@@ -169,7 +169,7 @@ def _send(client, method, url, body, visitor: str):
     if body == "form:share":
         return client.post(url, {"username": "res-other", "role": "researcher"})
     if body == "form:export":
-        return client.post(url, {"schema": "hm", "fmt": "jsonl"})
+        return client.post(url, {"schema": "tidy", "fmt": "jsonl"})
     if body == "file":
         # Each visitor imports a question of its own, so that the second import is not a no-op.
         csv = f"question,topic\nShould {visitor} buses run all night?,transport\n".encode()
