@@ -42,6 +42,7 @@ from deliberation.models.studies import (
     Question,
     default_survey_items,
 )
+from deliberation.models.workers import WorkerHeartbeat
 
 __all__ = [
     "TEXT_MAX",
@@ -70,6 +71,7 @@ __all__ = [
     "PositionRating",
     "SurveyResponse",
     "AuditLog",
+    "WorkerHeartbeat",
     "DeliberationShare",
     "ApiToken",
     "ExportJob",

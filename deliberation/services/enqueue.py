@@ -19,7 +19,9 @@ RUN_EXPORT_JOB = "deliberation.tasks.run_export_job"
 def task_enqueue_on_commit(*, name: str, args: tuple = ()) -> None:
     """Run the task `name` with `args` once the current transaction commits (at once when there
     is none); nothing is enqueued for work that is rolled back."""
-    transaction.on_commit(lambda: current_app.tasks[name].delay(*args))
+    # robust: a broker that is down must not turn a stored answer into an error page (the
+    # failure is logged; the recovery sweep sends waiting work again once the broker is back).
+    transaction.on_commit(lambda: current_app.tasks[name].delay(*args), robust=True)
 
 
 def mediation_enqueue(*, iteration_id: int) -> None:
