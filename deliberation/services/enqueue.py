@@ -18,6 +18,7 @@ from deliberation.models import Group, Provenance
 
 MEDIATE_ITERATION = "deliberation.tasks.mediate_iteration"
 BOTS_ACT = "deliberation.tasks.bots_act"
+RUN_EXPORT_JOB = "deliberation.tasks.run_export_job"
 
 
 # The queue of `tasks_run_here`, while one is open in this context.
@@ -77,3 +78,7 @@ def bots_enqueue(*, group: Group) -> None:
     """Let the group's bots act, if it has any."""
     if group.members.filter(provenance=Provenance.BOT_CITIZEN).exists():
         task_enqueue_on_commit(name=BOTS_ACT, args=(group.pk,))
+
+
+def export_job_enqueue(*, job_id: int) -> None:
+    task_enqueue_on_commit(name=RUN_EXPORT_JOB, args=(job_id,))
