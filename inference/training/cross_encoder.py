@@ -62,9 +62,15 @@ def example_texts(frame: pd.DataFrame, statement_column: str = "statement") -> l
     ]
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-4), 1 - 1e-4)
-    return math.log(p / (1 - p))
+def start_at_mean(model, mean_agreement: float) -> None:
+    """Set the one-output head's bias so that the model starts out predicting `mean_agreement`
+    (on the 1-7 scale, through the `logit` rule)."""
+    import torch
+
+    p = min(max((mean_agreement - 1) / 6, 1e-4), 1 - 1e-4)
+    classifier = model.classifier if hasattr(model, "classifier") else model.score
+    with torch.no_grad():
+        classifier.bias.fill_(math.log(p / (1 - p)))
 
 
 def load_base(base: str | os.PathLike[str] | None, *, seed: int):
@@ -133,9 +139,7 @@ def train_cross_encoder(
     np.random.seed(seed)
     tokenizer, model = load_base(base, seed=seed)
     mean = float(train["agreement"].mean())
-    with torch.no_grad():
-        classifier = model.classifier if hasattr(model, "classifier") else model.score
-        classifier.bias.fill_(_logit((mean - 1) / 6))
+    start_at_mean(model, mean)
     texts = example_texts(train)
     targets = torch.tensor(((train["agreement"].to_numpy(dtype=float) - 1) / 6), dtype=torch.float)
     use_pairs = pairs is not None and not pairs.empty and pair_weight > 0
@@ -180,7 +184,7 @@ def train_cross_encoder(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
     bar.close()
