@@ -91,7 +91,7 @@ def sft_records(
         if members.empty:
             continue
         index = int(iteration["index"])
-        template = str(s.template_version or "")
+        template = s.template_version if isinstance(s.template_version, str) else ""
         if index == 0:
             version = template if template in OPINION_TEMPLATES else OPINION_TEMPLATE_VERSION
             prompt = opinion_prompt(question, list(members["text"]), version=version)
