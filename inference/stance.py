@@ -17,7 +17,8 @@ How a sentence counts:
   "a mistake" (against); "in favour", "support", "agree", "good idea", "welcome", "yes" (for); a
   negation just before a cue flips it ("not in favour", "don't agree").
 - **Who holds it.** A clause attributed to part of the group ("some of us", "one of us",
-  "others", "those against") counts half as much as the writer's own or the whole group's voice;
+  "others", "those against") counts about a third as much as the writer's own or the whole
+  group's voice;
   a bare "while one of us disagrees" takes the opposite side of the clause before it.
 - **Hedges** ("not sure", "it depends", "on the fence", "mixed feelings") halve the result.
 
@@ -287,7 +288,7 @@ def stance_parts(text: str, prop: Proposition) -> tuple[float, float]:
                 stance, weight = -previous, 1.0
             if weight == 0:
                 continue
-            voice = 0.5 if (_PARTIAL.search(clause) and not _WHOLE_ONLY(clause)) else 1.0
+            voice = 0.35 if (_PARTIAL.search(clause) and not _WHOLE_ONLY(clause)) else 1.0
             w = weight * voice * place
             total += stance * w
             weights += w
@@ -333,3 +334,19 @@ def sides(
             "give one per opinion (None where unknown)"
         )
     return [opinion_side(o, prop, r) for o, r in zip(opinions, ratings, strict=True)]
+
+
+# Words that only say how firmly a side is taken ("I am fairly sure that ...").
+_SIDE_WORDS = frozenset(
+    "sure fairly quite absolutely definitely honestly strongly totally completely clearly "
+    "certainly keep stay against favour favor support oppose agree disagree idea opinion view "
+    "personally simply obviously course yes no".split()
+)
+
+
+def restates_side(sentence: str, prop: Proposition) -> bool:
+    """Whether a sentence only says which side its writer takes ("I'm against it.", "Schools
+    should keep a five-day week."), with at most two content words beyond the claim's."""
+    _, weight = clause_stance(sentence, prop)
+    extra = set(tokens(sentence)) - prop.keys - _SIDE_WORDS
+    return weight > 0 and len(extra) <= 2

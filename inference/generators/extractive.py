@@ -29,7 +29,6 @@ In a critique iteration the previous winner is revised (`inference.generators.re
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +43,7 @@ from inference.generators.sentences import (
     as_clause,
     capitalise,
     group_voice,
+    lower_case_words,
     normalise_rows,
     presentable,
     reported,
@@ -53,7 +53,7 @@ from inference.generators.sentences import (
     word_count,
 )
 from inference.prompts import sample_seed, shuffled_order
-from inference.stance import Proposition, clause_stance, proposition, sides, text_stance
+from inference.stance import Proposition, proposition, restates_side, sides, text_stance
 
 MODEL = "extractive-voice-v2"
 TEMPLATE_VERSION = "extractive-v2"
@@ -175,6 +175,7 @@ class ExtractiveGenerator:
                     seed=seed,
                     sample_index=i,
                     vectors=self._vectors,
+                    prop=prop,
                     provenance=self._provenance(seed, i, len(opinions), "critique"),
                 )
                 for i in range(n)
@@ -243,9 +244,7 @@ class _Group:
         self.con = [i for i, s in enumerate(member_sides) if s < 0]
         self.undecided = [i for i, s in enumerate(member_sides) if s == 0]
         self.split = bool(self.pro) and bool(self.con)
-        self.lower_words = frozenset(
-            w for o in opinions for w in re.findall(r"(?<![.!?]\s)\b[a-z][a-z'-]*\b", o)
-        )
+        self.lower_words = lower_case_words([*opinions, prop.question, prop.affirming or ""])
         self.sentences = [s for i, o in enumerate(opinions) for s in _sentences(i, o, prop)]
         texts = [s.original for s in self.sentences]
         if texts:
@@ -382,9 +381,7 @@ def _sentences(member: int, opinion: str, prop: Proposition) -> list[_Sentence]:
     for j, original in enumerate(split_sentences(opinion)):
         text = presentable(original)
         words = word_count(original)
-        stance, weight = clause_stance(original, prop)
-        extra = set(tokens(original)) - prop.keys - _SIDE_WORDS
-        position = weight > 0 and len(extra) <= 2
+        position = restates_side(original, prop)
         usable = words >= 4 and not text.endswith("?")
         if not usable:
             continue
@@ -492,12 +489,6 @@ def _shared_words(pro: list[str], con: list[str], prop: Proposition) -> list[str
     return [surface[k] for k in sorted(surface, key=lambda k: (-counts[k], k))][:4]
 
 
-# Words that only say how firmly a side is taken ("I am fairly sure that ...").
-_SIDE_WORDS = frozenset(
-    "sure fairly quite absolutely definitely honestly strongly totally completely clearly "
-    "certainly keep stay against favour favor support oppose agree disagree idea opinion view "
-    "personally simply obviously course yes no".split()
-)
 _VAGUE = frozenset(
     "good bad better worse idea sure really something everyone anyone nothing think thing "
     "way lot even still just know want need say see go going time years year keep make give "

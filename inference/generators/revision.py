@@ -37,6 +37,7 @@ from inference.generators.sentences import (
     split_sentences,
     word_count,
 )
+from inference.stance import Proposition, restates_side
 
 OBJECTION = re.compile(
     r"\b(?:disagree|don'?t\s+agree|do\s+not\s+agree|not\s+true|untrue|wrong|overstat\w*"
@@ -94,6 +95,7 @@ def revise(
     seed: int,
     sample_index: int,
     vectors: Vectors,
+    prop: Proposition,
     provenance: dict[str, Any],
 ) -> Candidate:
     """One revised candidate; see the module docstring. `provenance` is the sample's base
@@ -102,8 +104,15 @@ def revise(
     "none")."""
     rng = np.random.default_rng(provenance["seed"])
     kept = split_sentences(previous_winner)
+    # A member's sentences that can answer their critique: not a mere restatement of their side
+    # (the opening carries that).
     mine = [
-        [(j, s) for j, s in enumerate(split_sentences(o)) if word_count(s) >= 4] for o in opinions
+        [
+            (j, s)
+            for j, s in enumerate(split_sentences(o))
+            if word_count(s) >= 4 and not restates_side(s, prop)
+        ]
+        for o in opinions
     ]
     flat = [(m, j, s) for m, items in enumerate(mine) for j, s in items]
     concerns = [_concern(c) if c else "" for c in critiques]
@@ -246,7 +255,7 @@ def _add_for(
         if done < 0.6
     ]
     scored.sort(reverse=True)
-    if scored and (scored[0][0] >= 0.12 or not (missing and concern)):
+    if scored and (scored[0][0] >= 0.2 or not (missing and concern)):
         _, f = scored[0]
         _, j, original = flat[f]
         template = ADD_REASON[int(rng.integers(len(ADD_REASON)))]

@@ -27,7 +27,7 @@ unit vectors or length measures:
   read against the question's affirming and negating statements, negation handled, and their
   position rating before the round when given);
 - `stance_candidate`: the candidate's side, read the same way (a clause attributed to part of
-  the group, "some of us think ...", counts half);
+  the group, "some of us think ...", counts about a third);
 - `stance_match`: `stance_member * stance_candidate`: +1 the candidate asserts the member's
   side, -1 the opposite;
 - `stance_both`: how evenly the candidate gives both sides a voice (0 one-sided, 1 even).
