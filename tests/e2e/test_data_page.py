@@ -91,7 +91,7 @@ def test_a_researcher_exports_from_the_data_page_and_downloads_the_file(
     job = ExportJob.objects.get()
     assert job.status == ExportJob.Status.DONE and job.rows["participants"] == 3
     live_worker.wait_for(
-        rf"run_export_job\[[^\]]+\] succeeded in [\d.]+s: 'done'",
+        r"run_export_job\[[^\]]+\] succeeded in [\d.]+s: 'done'",
         timeout=30,
         what="the worker to run the export",
     )
