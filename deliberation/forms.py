@@ -3,6 +3,7 @@
 from django import forms
 
 from deliberation.models import TEXT_MAX
+from deliberation.selectors.participant import statement_letters
 from deliberation.services.ratings import AGREEMENT_LABELS, QUALITY_LABELS
 
 
@@ -56,33 +57,58 @@ class PositionForm(forms.Form):
 class RankingForm(forms.Form):
     """One place (1 = best) per statement; the plain-form fallback of the ranking widget.
 
-    Equal places are allowed (a tie), as in [T24]'s data. `statements` are in the member's order;
-    each field is named `place_<statement id>`.
+    Every place starts unchosen (a blank "Choose a place" option) and must be chosen: a form sent
+    untouched is refused, so no order the member did not give is ever stored. Equal places are
+    allowed (a tie), as in [T24]'s data. `statements` are in the member's order; each field is
+    named `place_<statement id>`.
     """
 
     def __init__(self, *args, statements=(), **kwargs):
         super().__init__(*args, **kwargs)
         count = len(statements)
         self.statements = list(statements)
-        message = f"Please give this statement a place from 1 to {count}."
-        for position, statement in enumerate(self.statements, start=1):
+        self.letters = dict((s.pk, letter) for letter, s in statement_letters(self.statements))
+        for statement in self.statements:
+            letter = self.letters[statement.pk]
             self.fields[f"place_{statement.pk}"] = forms.TypedChoiceField(
-                choices=[(value, str(value)) for value in range(1, count + 1)],
+                choices=[("", "Choose a place")]
+                + [(value, str(value)) for value in range(1, count + 1)],
                 coerce=int,
-                initial=position,
-                error_messages={"required": message, "invalid_choice": message},
+                error_messages={
+                    "required": f"Please choose a place for statement {letter}.",
+                    "invalid_choice": f"Please give statement {letter} a place from 1 to {count}.",
+                },
             )
+
+    def clean(self):
+        missing = [
+            self.letters[s.pk]
+            for s in self.statements
+            if self.errors.get(f"place_{s.pk}") and not self.data.get(f"place_{s.pk}")
+        ]
+        if missing and len(missing) == len(self.statements):
+            raise forms.ValidationError(
+                "Nothing was saved: you have not ranked the statements yet. Choose a place for "
+                "each one (1 for the one you like best), or use the Move up and Move down buttons.",
+                code="ranking_untouched",
+            )
+        if missing:
+            raise forms.ValidationError(
+                "Nothing was saved: please choose a place for statement "
+                + ", ".join(missing)
+                + " as well.",
+                code="ranking_incomplete",
+            )
+        return self.cleaned_data
 
     def places(self) -> dict[int, int]:
         return {s.pk: self.cleaned_data[f"place_{s.pk}"] for s in self.statements}
 
     def rows(self):
         """(letter, statement, bound field) in the member's order."""
-        from deliberation.selectors.participant import statement_letters
-
         return [
-            (letter, statement, self[f"place_{statement.pk}"])
-            for letter, statement in statement_letters(self.statements)
+            (self.letters[statement.pk], statement, self[f"place_{statement.pk}"])
+            for statement in self.statements
         ]
 
 

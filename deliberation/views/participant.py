@@ -2,7 +2,6 @@
 redirects; every POST redirects to the current step, so a reload or a second tab lands there."""
 
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,7 +17,15 @@ from deliberation.forms import (
     SurveyForm,
     TextForm,
 )
-from deliberation.ratelimit import check_rate
+from deliberation.models import TEXT_MAX
+from deliberation.ratelimit import check_rate, client_address
+from deliberation.selectors.consent import (
+    consent_disclosures,
+    consent_needed,
+    consented_version,
+    writing_visibility,
+)
+from deliberation.selectors.health import health_check
 from deliberation.selectors.participant import (
     ANSWER_STEPS,
     participant_step,
@@ -27,6 +34,7 @@ from deliberation.selectors.participant import (
     statements_for,
 )
 from deliberation.services import panels
+from deliberation.services.deadlines import iteration_advance_if_overdue
 from deliberation.services.participants import (
     participant_consent,
     participant_join,
@@ -40,13 +48,10 @@ from deliberation.services.responses import (
     ranking_submit,
     survey_submit,
 )
-from deliberation.services.rounds import (
-    critique_submit,
-    iteration_advance_if_overdue,
-    opinion_submit,
-)
+from deliberation.services.texts import critique_submit, opinion_submit
 
 STEP_TEMPLATE = "deliberation/participant/step.html"
+WRITE_STEPS = ("write_opinion", "write_critique")
 # The form each answering step's page holds, and the context name of each answer form.
 STEP_FORMS = {
     "position_before": "position_form",
@@ -62,10 +67,6 @@ ANSWER_FORMS = {
 }
 
 
-def _client(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "unknown")
-
-
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     return render(request, "deliberation/index.html")
@@ -73,9 +74,10 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"ok": True})
+    """The database, the broker, the cache and the live workers; 503 when the database or the
+    broker is down (selectors.health)."""
+    health = health_check()
+    return JsonResponse(health.as_dict(), status=200 if health.ok else 503)
 
 
 def _panel_session_key(deliberation) -> str:
@@ -106,7 +108,7 @@ def join(request: HttpRequest, public_id) -> HttpResponse:
                 access.remember_participant(request, returning)
                 return redirect("deliberation:step", public_id=public_id)
             request.session[_panel_session_key(deliberation)] = panel_ids.as_dict()
-    if participant is not None and participant.status != participant.Status.JOINED:
+    if participant is not None and not consent_needed(participant):
         return redirect("deliberation:step", public_id=public_id)
     form = ConsentForm(request.POST or None, initial={"version": deliberation.consent_version})
     status = 200
@@ -125,7 +127,9 @@ def join(request: HttpRequest, public_id) -> HttpResponse:
             )
         if form.is_valid():
             check_rate(
-                scope="join", who=_client(request), per_minute=settings.RATE_LIMIT_JOIN_PER_MINUTE
+                scope="join",
+                who=client_address(request) or "unknown",
+                per_minute=settings.RATE_LIMIT_JOIN_PER_MINUTE,
             )
             try:
                 if participant is None:
@@ -145,7 +149,13 @@ def join(request: HttpRequest, public_id) -> HttpResponse:
     return render(
         request,
         "deliberation/participant/consent.html",
-        {"deliberation": deliberation, "form": form},
+        {
+            "deliberation": deliberation,
+            "form": form,
+            "disclosures": consent_disclosures(deliberation),
+            "agreed_before": consented_version(participant) if participant else None,
+            "participant": participant,
+        },
         status=status,
     )
 
@@ -167,9 +177,14 @@ def _step_context(request, deliberation, participant, **extra) -> dict:
         "participant": participant,
         "answering_steps": ANSWER_STEPS,
     }
-    if step.kind in ("write_opinion", "write_critique") and "text_form" not in extra:
-        label = "Your opinion" if step.kind == "write_opinion" else "Your critique"
-        context["text_form"] = TextForm(label=label)
+    if step.kind in WRITE_STEPS:
+        context["text_max"] = TEXT_MAX
+        context["visibility"] = writing_visibility(
+            step.group, critique=step.kind == "write_critique"
+        )
+        if "text_form" not in extra:
+            label = "Your opinion" if step.kind == "write_opinion" else "Your critique"
+            context["text_form"] = TextForm(label=label)
     if step.kind == "rate" and "rating_form" not in extra:
         context["rating_form"] = RatingForm()
     if step.kind in ("rank", "final_ranking") and "ranking_form" not in extra:
@@ -244,6 +259,12 @@ def _post_text(request, public_id, iteration_id: int, *, submit, label: str) -> 
     else:
         status = 400
     context = _step_context(request, deliberation, participant, text_form=form)
+    step_now = context["step"]
+    if step_now.kind not in WRITE_STEPS or step_now.iteration != iteration:
+        # The member has moved on (Back after sending, a second tab, a closed phase): the writing
+        # form is not on the page, so say why nothing changed and give the text back.
+        context["notice"] = " ".join(str(e) for e in form.errors.get("text", []))
+        context["unsaved_text"] = request.POST.get("text", "")
     return render(request, STEP_TEMPLATE, context, status=status)
 
 

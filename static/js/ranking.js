@@ -1,6 +1,8 @@
 // Ranking widget: "Move up" / "Move down" buttons reorder the statements and set every place
 // select to the new order; each move is announced in a polite live region and focus stays on the
-// button that was pressed. Without this script the form is a plain set of place selects.
+// button that was pressed. Without this script the form is a plain set of place selects. The
+// selects start unchosen and are set only when the member presses a button or picks a place, so
+// "Send ranking" on an untouched form sends no places and is refused, as without the script.
 (function () {
   document.querySelectorAll("[data-rankable]").forEach(function (list) {
     var form = list.closest("form");
@@ -27,8 +29,10 @@
       } else if (button.dataset.move === "down" && index < all.length - 1) {
         list.insertBefore(all[index + 1], item);
       } else {
+        // Pressing a button is the member acting on the order: the places follow what is shown.
+        renumber();
         status.textContent = "Statement " + item.dataset.letter + " is already " +
-          (index === 0 ? "first." : "last.");
+          (index === 0 ? "first." : "last.") + " Places follow the order shown.";
         return;
       }
       renumber();
@@ -38,12 +42,14 @@
       button.focus();
     });
 
-    // Picking a place by hand: reorder the list to match (ties keep their current order).
+    // Picking a place by hand: reorder the list to match (ties keep their current order; places
+    // not chosen yet go after the chosen ones).
     list.addEventListener("change", function (event) {
       if (event.target.tagName !== "SELECT") { return; }
       items()
         .map(function (item, index) {
-          return { item: item, index: index, place: Number(item.querySelector("select").value) };
+          var value = item.querySelector("select").value;
+          return { item: item, index: index, place: value === "" ? Infinity : Number(value) };
         })
         .sort(function (a, b) { return a.place - b.place || a.index - b.index; })
         .forEach(function (entry) { list.appendChild(entry.item); });

@@ -226,7 +226,7 @@ def test_bad_rankings_are_refused_with_a_message_and_nothing_is_stored(study):
     assert not Ranking.objects.filter(participant=member).exists()
 
     response = post(client, deliberation, url, {f"place_{a.pk}": "1"}, status=400)
-    assert "Please give this statement a place from 1 to 2." in response.content.decode()
+    assert "Please choose a place for statement B." in response.content.decode()
     post(client, deliberation, url, {f"place_{a.pk}": "1", f"place_{b.pk}": "3"}, status=400)
     post(client, deliberation, url, {f"place_{a.pk}": "x", f"place_{b.pk}": "1"}, status=400)
     assert not Ranking.objects.filter(participant=member).exists()

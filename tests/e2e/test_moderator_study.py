@@ -58,6 +58,11 @@ def _answer_current_step(page) -> str:
         page.get_by_label("5 · Somewhat good").check()
         page.get_by_role("button", name="Send rating").click()
     elif text in ("Put the statements in order", "Which version do you prefer?"):
+        # Places start unchosen: the member puts the last statement first, by hand.
+        places = page.get_by_label("Place")
+        count = places.count()
+        for index in range(count):
+            page.get_by_label("Place").nth(index).select_option(str(count - index))
         page.get_by_role("button", name="Send ranking").click()
     elif text == "A few questions about this round":
         for group in page.get_by_role("group").filter(has=page.get_by_label("4 · Somewhat")).all():

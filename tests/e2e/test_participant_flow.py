@@ -221,16 +221,22 @@ def test_a_two_iteration_round_with_ranking_and_position_ratings(
     expect(page.get_by_role("heading", name="Rate statement B")).to_be_visible()
     _rate_by_keyboard(page, 3, 4)
 
-    # Ranking by keyboard: focus "Move statement B up", press Enter; the move is announced.
+    # The ranking starts unranked, and sent untouched it is refused: no order is made up.
     expect(page.get_by_role("heading", name="Put the statements in order")).to_be_visible()
     page.wait_for_load_state("load")
-    move_up = page.get_by_role("button", name="Move statement B up")
+    assert [page.get_by_label("Place").nth(i).input_value() for i in range(2)] == ["", ""]
+    page.get_by_role("button", name="Send ranking").click()
+    expect(page.locator(".error").first).to_contain_text("you have not ranked the statements yet")
+    assert not Ranking.objects.filter(
+        participant__deliberation=deliberation, participant__provenance="human_citizen"
+    ).exists()
+    # Ranking by keyboard: focus "Move up statement B", press Enter; the move is announced.
+    page.wait_for_load_state("load")
+    move_up = page.get_by_role("button", name="Move up statement B")
     move_up.press("Enter")  # focuses the button, then the key
     expect(page.locator("#rank-status")).to_have_text("Statement B moved to place 1 of 2.")
-    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == (
-        "Move statement B up"
-    )
-    assert page.get_by_label("Place").nth(0).input_value() == "1"
+    assert page.evaluate("document.activeElement.textContent") == "Move up statement B"
+    assert [page.get_by_label("Place").nth(i).input_value() for i in range(2)] == ["1", "2"]
     page.screenshot(path=str(screenshots / "rank.png"), full_page=True)
     page.get_by_role("button", name="Send ranking").click()
 
