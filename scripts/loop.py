@@ -11,7 +11,7 @@ Runs against its own SQLite database (var/loop/loop.sqlite3, made afresh) unless
 set, with the embedded backends (extractive generator, embedding reward model) and 4 candidates
 per mediation. Writes the export and the model under var/loop/. Exits 1 when the trained model
 does not beat the prior on held-out questions, the gate refuses it, or the next mediations are
-not scored by it. Options: --groups G --size K --rounds R --seed S.
+not scored by it. Options: --groups G --size K --rounds R --seed S --conditions NAMES.
 """
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--conditions",
+        default="best_opinion,baseline",
+        help="simulate's conditions: statements shown beside the winner give more ratings and "
+        "rankings to learn from (default best_opinion,baseline).",
+    )
     args = parser.parse_args()
 
     if LOOP_DIR.exists():
@@ -69,7 +75,7 @@ def main() -> int:
     step(f"simulate: {args.groups} groups of {args.size} bots, {args.rounds} questions ({source})")
     study = run("simulate", "--groups", str(args.groups), "--size", str(args.size),
                 "--rounds", str(args.rounds), "--question-source", source,
-                "--seed", str(args.seed))  # fmt: skip
+                "--seed", str(args.seed), "--conditions", args.conditions)  # fmt: skip
     step("export (tidy, with bots)")
     export = LOOP_DIR / "export"
     call_command("export", "--schema", "tidy", "--format", "parquet", "--out", str(export),
@@ -79,8 +85,9 @@ def main() -> int:
     trained = run("train_reward_model", "--kind", "head", "--out", str(LOOP_DIR / "head"),
                   "--export", str(export), "--include-bots", "--seed", str(args.seed))  # fmt: skip
     heldout = trained["heldout"]
-    print(comparison_table(heldout))
-    print(f"examples: {trained['examples']}")
+    metrics = json.loads((Path(trained["dir"]) / "metrics.json").read_text())
+    print(comparison_table(metrics["heldout"]))
+    print(f"ratings: {trained['examples']}; ranked pairs: {metrics['pairs']}")
     if not heldout["trained"]["mae"] < heldout["prior"]["mae"]:
         print("The trained head does not beat the prior on held-out questions.", file=sys.stderr)
         return 1
@@ -90,7 +97,7 @@ def main() -> int:
     step("simulate again with the promoted model")
     before = set(CandidateSet.objects.values_list("pk", flat=True))
     run("simulate", "--groups", "1", "--size", str(args.size), "--question-source", source,
-        "--seed", str(args.seed + 1))  # fmt: skip
+        "--seed", str(args.seed + 1), "--conditions", args.conditions)  # fmt: skip
     scored_by = set(
         CandidateSet.objects.exclude(pk__in=before).values_list("reward_model_id", flat=True)
     )

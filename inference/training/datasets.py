@@ -51,6 +51,9 @@ RATING_COLUMNS = [
     "critique",
     "previous_winner",
     "other_opinions",
+    "affirming_statement",
+    "negating_statement",
+    "position_rating",
     "statement",
     "agreement",
     "quality",
@@ -64,6 +67,9 @@ PAIR_COLUMNS = [
     "critique",
     "previous_winner",
     "other_opinions",
+    "affirming_statement",
+    "negating_statement",
+    "position_rating",
     "preferred_id",
     "preferred",
     "other_id",
@@ -125,6 +131,14 @@ def _context(tables: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
     }
     winners = statements[statements["is_winner"].fillna(False).astype(bool)]
     winner_of = {int(r.iteration_id): str(r.text) for r in winners.itertuples(index=False)}
+    positions = tables.get("position_ratings")
+    position_of = {}
+    if positions is not None and len(positions):
+        before = positions[positions["index"] == 0]
+        position_of = {
+            (int(r.round_id), r.participant_id): float(r.agreement)
+            for r in before.itertuples(index=False)
+        }
     iteration_key = {
         (int(r["round_id"]), int(r["index"])): int(iid) for iid, r in iterations.iterrows()
     }
@@ -140,6 +154,7 @@ def _context(tables: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
         "critique_of": critique_of,
         "winner_of": winner_of,
         "iteration_key": iteration_key,
+        "position_of": position_of,
     }
 
 
@@ -163,17 +178,25 @@ def _member(ctx: dict[str, Any], iteration_id: int, pid: str) -> dict[str, Any] 
     others = tuple(
         text for other, text in sorted(ctx["opinions_by_round"][round_id].items()) if other != pid
     )
+    question = ctx["questions"].loc[question_id]
     return {
         "question_id": question_id,
         "group_id": int(round_["group_id"]),
         "round_id": round_id,
         "iteration_index": index,
-        "question": str(ctx["questions"].loc[question_id]["text"]),
+        "question": str(question["text"]),
         "opinion": opinion,
         "critique": critique,
         "previous_winner": previous,
         "other_opinions": others,
+        "affirming_statement": _text_or_none(question.get("affirming_statement")),
+        "negating_statement": _text_or_none(question.get("negating_statement")),
+        "position_rating": ctx["position_of"].get((round_id, pid)),
     }
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _provenance(tables: Mapping[str, pd.DataFrame]) -> dict[str, str]:

@@ -36,18 +36,24 @@ HEADLINE = ("mae", "spearman", "pairwise_accuracy")
 Progress = Callable[[int, int], None]
 
 
-def _members(rows: pd.DataFrame, pair_rows: pd.DataFrame) -> tuple[list[str], list[str], list]:
-    """(participant ids, opinions, critiques) of an iteration: the members who rated or ranked
-    there first, then the round's other writers (their opinions shape the group features)."""
-    seen: dict[str, tuple[str, Any, tuple[str, ...]]] = {}
+def _members(
+    rows: pd.DataFrame, pair_rows: pd.DataFrame
+) -> tuple[list[str], list[str], list, list]:
+    """(participant ids, opinions, critiques, position ratings) of an iteration: the members who
+    rated or ranked there first, then the round's other writers (their opinions shape the group
+    features; their position ratings are not in the examples: None)."""
+    seen: dict[str, tuple[str, Any, tuple[str, ...], Any]] = {}
     for frame in (rows, pair_rows):
         for r in frame.itertuples(index=False):
+            position = getattr(r, "position_rating", None)
             seen.setdefault(
-                r.participant_id, (r.opinion, r.critique, tuple(r.other_opinions or ()))
+                r.participant_id,
+                (r.opinion, r.critique, tuple(r.other_opinions or ()), _number(position)),
             )
     pids = sorted(seen)
     opinions = [seen[p][0] for p in pids]
     critiques = [seen[p][1] for p in pids]
+    positions = [seen[p][3] for p in pids]
     everyone = Counter([seen[pids[0]][0], *seen[pids[0]][2]])
     everyone.subtract(Counter(opinions))
     for text, count in sorted(everyone.items()):
@@ -55,7 +61,16 @@ def _members(rows: pd.DataFrame, pair_rows: pd.DataFrame) -> tuple[list[str], li
             pids.append("")
             opinions.append(text)
             critiques.append(None)
-    return pids, opinions, critiques
+            positions.append(None)
+    return pids, opinions, critiques, positions
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def predict_examples(
@@ -75,7 +90,7 @@ def predict_examples(
         pidx = pairs_by_iteration.get(iteration_id, np.array([], dtype=int))
         rows, pair_rows = examples.iloc[idx], pairs.iloc[pidx]
         first = rows.iloc[0] if len(rows) else pair_rows.iloc[0]
-        pids, opinions, critiques = _members(rows, pair_rows)
+        pids, opinions, critiques, positions = _members(rows, pair_rows)
         candidates = list(
             dict.fromkeys(
                 [*rows["statement"], *pair_rows.get("preferred", []), *pair_rows.get("other", [])]
@@ -83,12 +98,21 @@ def predict_examples(
         )
         previous = first["previous_winner"]
         critique_round = isinstance(previous, str) and bool(previous)
+        stance = {}
+        if getattr(model, "reads_positions", False):
+            # As the mediation does (`inference.mediation`): only backends that read them.
+            stance = {
+                "affirming_statement": first.get("affirming_statement"),
+                "negating_statement": first.get("negating_statement"),
+                "position_ratings": positions,
+            }
         matrix = model.predict(
             question=first["question"],
             opinions=opinions,
             candidates=candidates,
             previous_winner=previous if critique_round else None,
             critiques=[c or "" for c in critiques] if critique_round else None,
+            **stance,
         )
         member = {p: i for i, p in enumerate(pids) if p}
         column = {c: j for j, c in enumerate(candidates)}

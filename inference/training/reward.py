@@ -77,9 +77,20 @@ def _examples_as_ratings(frame: pd.DataFrame) -> list[dict[str, Any]]:
             "critique": r["critique"] if isinstance(r["critique"], str) else None,
             "previous_winner": r["previous_winner"] if isinstance(r["critique"], str) else None,
             "other_opinions": tuple(r["other_opinions"] or ()),
+            "affirming_statement": r.get("affirming_statement"),
+            "negating_statement": r.get("negating_statement"),
+            "position_rating": _number(r.get("position_rating")),
         }
         for r in frame.to_dict("records")
     ]
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None
 
 
 def _write_json(path: Path, data: Any) -> None:
