@@ -127,14 +127,27 @@ BACKEND_NOTES = {
 
 def deliberation_mediation_summary(deliberation) -> dict:
     """The mediation settings a deliberation's groups get (before any condition's overrides),
-    with a plain note on what the embedded backends are."""
-    config, version = resolved_config([deliberation.mediation_config or {}])
+    with a plain note on what the embedded backends are, and the registered reward model version
+    (promoted or pinned) when one applies. A version that cannot serve is named in the note, as
+    the mediation would fail with it."""
+    problem = ""
+    try:
+        config, version = resolved_config([deliberation.mediation_config or {}])
+    except ConfigError as exc:
+        problem = f"Mediations will fail: {exc}."
+        overrides = {k: v for k, v in (deliberation.mediation_config or {}).items() if k != PIN_KEY}
+        config, version = server_config().merged(overrides), None
+    reward_note = BACKEND_NOTES.get(config.reward.backend, "")
+    if version is not None:
+        reward_note = (
+            f"Trained here: model version {version.pk} ({version.get_status_display().lower()})."
+        )
     return {
         "reward_version": version,
         "generator": config.generator,
         "generator_note": BACKEND_NOTES.get(config.generator.backend, ""),
         "reward": config.reward,
-        "reward_note": BACKEND_NOTES.get(config.reward.backend, ""),
+        "reward_note": problem or reward_note,
         "n_candidates": config.n_candidates,
         "aggregation": config.aggregation,
         "alpha": "∞ (minimum)" if config.alpha == float("inf") else config.alpha,

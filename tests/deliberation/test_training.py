@@ -11,14 +11,17 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from deliberation.models import AuditLog, CandidateSet, ModelVersion, Rating, Statement
+from deliberation.services.deliberations import deliberation_create
 from deliberation.services.model_versions import (
     PromotionRefused,
     reward_model_pin,
     reward_model_promote,
     reward_model_register,
 )
+from deliberation.services.study_settings import ConditionError
 from inference.training.cross_encoder import train_cross_encoder
 from inference.training.datasets import build_dataset
+from tests.deliberation.test_moderator_pages import detail_url
 from tests.deliberation.test_round_flow import write_all
 from tests.inference.tidy_builder import TOPICS, build_tables, write_export
 
@@ -212,3 +215,49 @@ def test_train_reward_model_refuses_an_export_of_one_question(tmp_path):
         call_command("train_reward_model", "--kind", "head", "--out", str(tmp_path / "m"),
                      "--export", str(export), "--include-bots", stdout=io.StringIO())  # fmt: skip
     assert not ModelVersion.objects.exists()
+
+
+def test_the_moderator_page_names_the_pinned_version_or_why_it_cannot_serve(
+    client, moderator, tmp_path
+):
+    deliberation = deliberation_create(
+        created_by=moderator, title="Pinned", questions=["Should parks stay open at night?"],
+        group_size=3, min_group_size=3,
+    )  # fmt: skip
+    client.force_login(moderator)
+    (tmp_path / "head").mkdir()
+    version = _version(0.5, 1.0, directory=str(tmp_path / "head"), config={"backend": "fake"})
+    reward_model_pin(deliberation=deliberation, version=version)
+    html = client.get(detail_url(deliberation)).content.decode()
+    assert f"Trained here: model version {version.pk} (trained here, not promoted)" in html
+    (tmp_path / "head").rmdir()
+    html = client.get(detail_url(deliberation)).content.decode()
+    assert "Mediations will fail" in html and f"version {version.pk} has no files" in html
+
+
+def test_a_condition_pins_a_version_and_a_plain_backend_override_leaves_the_promoted_one(
+    make_group, tmp_path
+):
+    (tmp_path / "pinned").mkdir()
+    pinned = _version(0.6, 1.0, directory=str(tmp_path / "pinned"), config={"backend": "fake"})
+    promoted = _version(0.5, 1.0, directory=str(tmp_path), config={"backend": "fake"})
+    reward_model_promote(version=promoted)
+
+    arm = {"name": "pinned", "mediation_config": {"reward_model_version": pinned.pk}}
+    _, members = make_group(3, conditions=[arm])
+    assert CandidateSet.objects.get(iteration=write_all(members)).reward_model_id == pinned.pk
+
+    arm = {"name": "fake", "mediation_config": {"reward": {"backend": "fake"}}}
+    _, members = make_group(3, conditions=[arm])
+    recorded = CandidateSet.objects.get(iteration=write_all(members)).reward_model
+    assert recorded.pk not in (pinned.pk, promoted.pk)
+    assert recorded.status == ModelVersion.Status.RECORDED and recorded.backend == "fake"
+
+    _, members = make_group(3)  # no override: the promoted version scores it
+    assert CandidateSet.objects.get(iteration=write_all(members)).reward_model_id == promoted.pk
+
+
+def test_a_condition_cannot_pin_a_version_that_does_not_exist(make_group):
+    arm = {"name": "pinned", "mediation_config": {"reward_model_version": 999_999}}
+    with pytest.raises(ConditionError, match="no reward model version 999999"):
+        make_group(3, conditions=[arm])
