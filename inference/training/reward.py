@@ -35,7 +35,7 @@ import pandas as pd
 from inference.config import BackendConfig, build_reward_model
 from inference.training import cross_encoder
 from inference.training.datasets import DEFAULT_HELDOUT_FRACTION, Dataset, build_dataset
-from inference.training.evaluate import evaluate_model
+from inference.training.evaluate import evaluate_model, heldout_metrics, predict_examples
 
 KINDS = ("head", "cross-encoder")
 LIBRARIES = ("numpy", "pandas", "torch", "transformers", "sentence-transformers",
@@ -55,6 +55,7 @@ class TrainedRewardModel:
     metrics: dict[str, Any]
     provenance: dict[str, Any]
     dataset: Dataset
+    heldout_predictions: Any  # np.ndarray, one per held-out rating, as evaluated
 
 
 def library_versions() -> dict[str, str]:
@@ -161,7 +162,8 @@ def train_reward_model(
             "options": {"max_length": training["max_length"]},
         }
         trained = build_reward_model(BackendConfig.from_dict(config))
-    results["trained"] = evaluate_model(trained, heldout, pairs)
+    predicted, paired = predict_examples(trained, heldout, pairs)
+    results["trained"] = heldout_metrics(heldout, predicted, paired)
     description = trained.describe()
     metrics = {
         "heldout": results,
@@ -197,4 +199,5 @@ def train_reward_model(
         metrics=metrics,
         provenance=provenance,
         dataset=dataset,
+        heldout_predictions=predicted,
     )

@@ -16,7 +16,7 @@ from inference.training.evaluate import heldout_metrics, predict_examples
 from inference.training.reward import train_reward_model
 from tests.inference.tidy_builder import TOPICS, build_tables
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def minilm():
 
 
 def test_the_head_beats_the_prior_on_heldout_questions_and_reloads_identically(tmp_path, minilm):
-    tables = build_tables(groups_per_question=2, members=5, candidates=5, seed=4)
+    tables = build_tables(groups_per_question=2, members=4, candidates=4, seed=4)
     trained = train_reward_model(
         tables,
         kind="head",
@@ -63,11 +63,7 @@ def test_the_head_beats_the_prior_on_heldout_questions_and_reloads_identically(t
 
     reloaded = EmbeddingRewardModel(encoder=minilm, head=load_head(config["options"]["head_path"]))
     again, _ = predict_examples(reloaded, trained.dataset.heldout)
-    first, _ = predict_examples(
-        EmbeddingRewardModel(encoder=minilm, head=load_head(tmp_path / "head" / "head.json")),
-        trained.dataset.heldout,
-    )
-    np.testing.assert_array_equal(again, first)
+    np.testing.assert_array_equal(again, trained.heldout_predictions)
     assert heldout_metrics(trained.dataset.heldout, again)["mae"] == heldout["trained"]["mae"]
 
 
