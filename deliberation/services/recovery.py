@@ -3,9 +3,10 @@ waits on that no live task is doing is sent again.
 
 - A mediation whose lease lapsed (its worker died mid-way) or that no worker took within
   `MEDIATION_QUEUE_GRACE_SECONDS` (its message was lost with a restarted Redis, or could not be
-  sent) is sent again; once it has been sent again `MEDIATION_MAX_RESENDS` times it fails with
-  the reason instead, so a mediation that kills its worker every time does not go round for ever
-  (a moderator's Retry starts the count again).
+  sent) is sent again. A mediation whose worker was lost `MEDIATION_MAX_RESENDS` times fails
+  with the reason instead, so one that kills its worker every time does not go round for ever (a
+  moderator's Retry starts the count again). An unclaimed one is sent again as often as it takes:
+  a second message is harmless (the claim lets one task do the work).
 - Bots that owe an answer in a phase that has waited longer than the grace time are told to act
   again (their task is idempotent: a bot does only what its step asks).
 
@@ -42,21 +43,21 @@ def mediations_recover(*, now=None) -> dict[str, int]:
             )
             if locked is None:
                 continue  # taken, finished or recovered meanwhile
-            if locked.mediation_resends >= settings.MEDIATION_MAX_RESENDS:
+            was_running = locked.mediation_lease_until is not None
+            if was_running and locked.mediation_resends >= settings.MEDIATION_MAX_RESENDS:
                 iteration_fail(
                     iteration=locked,
                     reason=(
-                        f"The mediation was sent again {locked.mediation_resends} times and never "
-                        "finished (its worker was lost each time, it ran past its time limit, or "
-                        "no worker took it). Retry it once a worker is running."
+                        f"The mediation was sent again {locked.mediation_resends} times after "
+                        "the worker running it was lost (killed, or past its time limit), and "
+                        "never finished. Retry it once the cause is fixed."
                     ),
                 )
                 counts["failed"] += 1
                 continue
-            was_running = locked.mediation_lease_until is not None
             locked.mediation_queued_at = now
             locked.mediation_lease_until = None
-            locked.mediation_resends += 1
+            locked.mediation_resends += int(was_running)
             locked.save(
                 update_fields=["mediation_queued_at", "mediation_lease_until", "mediation_resends"]
             )

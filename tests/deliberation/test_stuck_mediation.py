@@ -58,6 +58,7 @@ def test_the_sweep_sends_a_stuck_mediation_again_and_it_finishes_once(stuck):
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.RATING, iteration.failure_reason
     assert CandidateSet.objects.filter(iteration=iteration).count() == 1
+    assert iteration.mediation_resends == 1  # a worker was lost once
     assert mediations_recover() == {"resent": 0, "failed": 0}
 
 
@@ -70,6 +71,8 @@ def test_the_sweep_sends_an_unclaimed_mediation_again(make_group, settings):
         mediation_queued_at=timezone.now()
         - timedelta(seconds=settings.MEDIATION_QUEUE_GRACE_SECONDS + 5),
         mediation_lease_until=None,
+        # No worker was lost: however often it was sent, an unclaimed one is sent again.
+        mediation_resends=settings.MEDIATION_MAX_RESENDS,
     )
     assert mediations_recover()["resent"] == 1
     iteration.refresh_from_db()
