@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deliberation', '0004_mediation_lease_and_worker_heartbeat'),
+        ('deliberation', '0005_research_access'),
     ]
 
     operations = [
