@@ -18,6 +18,10 @@ from django.db import transaction
 
 from deliberation.errors import DomainError
 from deliberation.models import Deliberation, Group, Participant, Statement
+from deliberation.selectors.participant import ANSWER_STEPS, participant_step
+from deliberation.services import responses
+from deliberation.services.ratings import rating_submit
+from deliberation.services.texts import critique_submit, opinion_submit
 
 REASONS = [
     "The people most affected by this should have the biggest say in it.",
@@ -188,11 +192,6 @@ def bot_position(opinion: str, question, rng: random.Random) -> int:
 def bot_step(bot: Participant) -> bool:
     """Do what the bot's current step asks, through the same services as people; False when the
     bot has to wait for its group."""
-    from deliberation.selectors.participant import ANSWER_STEPS, participant_step
-    from deliberation.services import responses
-    from deliberation.services.ratings import rating_submit
-    from deliberation.services.rounds import critique_submit, opinion_submit
-
     step = participant_step(bot)
     if step.kind not in ANSWER_STEPS:
         return False

@@ -23,6 +23,7 @@ from deliberation.models import (
     DeliberationQuestion,
     Question,
 )
+from deliberation.services.inputs import clean_bounded, clean_question_text
 from deliberation.services.study_settings import (
     AGGREGATIONS,
     N_CANDIDATES_MAX,
@@ -50,23 +51,19 @@ DEFAULT_CONSENT_VERSION = "1"
 DEFAULT_CONSENT_TEXT = """\
 This is a research study about how small groups find common ground.
 
-What you will do: read a question, write your own view in a few sentences, then read and rate
-group statements. The group statements are written by an AI mediator (a computer program), not
-by a person, from what the members of your group wrote.
+What you will do: read a question, write your own view in a few sentences, then read, rate and
+rank group statements, and answer a few questions. The group statements are written by an AI
+mediator (a computer program), not by a person, from what the members of your group wrote.
 
-What we collect: what you write, your ratings and rankings, and when you answer. We do not ask
-for your name or email. You take part under a random code; if you came from a panel such as
-Prolific, your panel id is stored apart from your answers and is not part of the research data
-we share.
+You take part under a random code. Please do not write anything that identifies you or anyone
+else.
 
-Who sees it: the other members of your group see your opinion and critiques, without your name.
-Researchers see everything, under your random code.
-
-You can stop at any time by closing the page; you do not have to give a reason. Please do not
-write anything that identifies you or anyone else.
+You can stop at any time by closing the page or with "Leave the study"; you do not have to give
+a reason.
 
 By continuing you agree to take part and to the use of your answers for research, including
-training the models that mediate future groups."""
+training the models that mediate future groups. Below, the platform says exactly who sees what
+you write and what is kept."""
 
 
 def question_create(
@@ -80,11 +77,11 @@ def question_create(
     external_id: str | None = None,
 ) -> Question:
     """A new question; `text` is 1 to 2000 characters once trimmed."""
-    text = _question_text(text)
-    affirming_statement = _bounded(affirming_statement, "The affirming statement", TEXT_MAX)
-    negating_statement = _bounded(negating_statement, "The negating statement", TEXT_MAX)
-    topic = _bounded(topic, "The topic", TOPIC_MAX)
-    source = _bounded(source, "The source", SOURCE_MAX) or "manual"
+    text = clean_question_text(text)
+    affirming_statement = clean_bounded(affirming_statement, "The affirming statement", TEXT_MAX)
+    negating_statement = clean_bounded(negating_statement, "The negating statement", TEXT_MAX)
+    topic = clean_bounded(topic, "The topic", TOPIC_MAX)
+    source = clean_bounded(source, "The source", SOURCE_MAX) or "manual"
     if split not in Question.Split.values:
         raise DomainError(
             f"Split must be one of: {', '.join(v or '(none)' for v in Question.Split.values)}.",
@@ -92,7 +89,7 @@ def question_create(
         )
     external_id = (external_id or "").strip() or None
     if external_id is not None:
-        external_id = _bounded(external_id, "The external id", EXTERNAL_ID_MAX)
+        external_id = clean_bounded(external_id, "The external id", EXTERNAL_ID_MAX)
         if Question.objects.filter(external_id=external_id).exists():
             raise DomainError(
                 f"A question with external id {external_id!r} already exists.",
@@ -168,10 +165,10 @@ def deliberation_create(
     Everything is checked before anything is written; a refusal raises `DomainError` (for a
     condition, `study_settings.ConditionError`) and writes nothing.
     """
-    title = _bounded(title, "The title", TITLE_MAX, "title")
+    title = clean_bounded(title, "The title", TITLE_MAX, "title")
     if not title:
         raise DomainError("Give the deliberation a title.", code="title")
-    description = _bounded(description, "The description", TEXT_MAX, "description")
+    description = clean_bounded(description, "The description", TEXT_MAX, "description")
     _whole(group_size, "group_size", "Group size", 1, GROUP_SIZE_MAX)
     _whole(min_group_size, "min_group_size", "The minimum group size", 1, GROUP_SIZE_MAX)
     if min_group_size > group_size:
@@ -207,8 +204,8 @@ def deliberation_create(
     consent_text = (consent_text or "").strip()
     if not consent_text:
         raise DomainError("The consent text cannot be empty.", code="consent_text")
-    consent_text = _bounded(consent_text, "The consent text", 10_000, "consent_text")
-    consent_version = _bounded(consent_version, "The consent version", 32, "consent_version")
+    consent_text = clean_bounded(consent_text, "The consent text", 10_000, "consent_text")
+    consent_version = clean_bounded(consent_version, "The consent version", 32, "consent_version")
     if not consent_version:
         raise DomainError("The consent text needs a version.", code="consent_version")
     _boolean(fill_with_bots, "fill_with_bots", "Filling with bots")
@@ -230,7 +227,7 @@ def deliberation_create(
         raise DomainError("Add at least one question.", code="questions")
     for item in texts_or_questions:
         if isinstance(item, str):
-            _question_text(item)
+            clean_question_text(item)
         elif not isinstance(item, Question) or item.pk is None:
             raise DomainError("Questions must be saved questions or texts.", code="questions")
 
@@ -369,28 +366,6 @@ def _exclusion_count(count: int, min_group_size: int, needed: bool) -> None:
         1,
         min_group_size - 1,
     )
-
-
-def _question_text(text: str) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise DomainError("A question cannot be empty.", code="question_text")
-    if len(text) > TEXT_MAX:
-        raise DomainError(
-            f"A question can be at most {TEXT_MAX:,} characters; this one has {len(text):,}.",
-            code="question_text",
-        )
-    return text
-
-
-def _bounded(value: str, label: str, limit: int, code: str = "too_long") -> str:
-    value = (value or "").strip()
-    if len(value) > limit:
-        raise DomainError(
-            f"{label} can be at most {limit:,} characters; it has {len(value):,}.",
-            code=code,
-        )
-    return value
 
 
 def _whole(value: int, code: str, label: str, low: int, high: int) -> None:

@@ -41,8 +41,10 @@ from deliberation.models import (
     Provenance,
     Statement,
 )
+from deliberation.selectors.iterations import previous_winner
 from deliberation.services.conditions import BASELINE, BEST_OPINION, COMPARISONS
-from deliberation.services.rounds import _enqueue_bots, iteration_fail, previous_winner
+from deliberation.services.enqueue import bots_enqueue
+from deliberation.services.rounds import iteration_fail
 from inference.base import Generator, InferenceError, RewardModel
 from inference.comparisons import BestOpinion, best_opinion
 from inference.config import MediationConfig
@@ -343,7 +345,7 @@ def _store(
     iteration.save(
         update_fields=["state", "failure_reason", "mediation_finished_at", "deadline", "updated_at"]
     )
-    _enqueue_bots(iteration.round.group)
+    bots_enqueue(group=iteration.round.group)
     return candidate_set
 
 

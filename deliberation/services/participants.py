@@ -1,7 +1,5 @@
 """Joining, consent and group formation."""
 
-import hashlib
-
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -14,6 +12,9 @@ from deliberation.models import (
     Participant,
     Provenance,
 )
+from deliberation.selectors.consent import consent_sha256
+from deliberation.services.conditions import condition_for_new_group
+from deliberation.services.rounds import group_start
 
 
 def participant_join(
@@ -42,7 +43,7 @@ def participant_consent(*, participant: Participant, version: str) -> Participan
     ConsentRecord.objects.get_or_create(
         participant=participant,
         version=version,
-        defaults={"text_sha256": hashlib.sha256(deliberation.consent_text.encode()).hexdigest()},
+        defaults={"text_sha256": consent_sha256(deliberation)},
     )
     if participant.status == Participant.Status.JOINED:
         participant.status = Participant.Status.WAITING
@@ -58,9 +59,6 @@ def participant_assign_group(*, participant: Participant) -> Group:
     web processes never overfill a group. A group starts when it is full; in a deliberation that
     fills with bots, a human's arrival fills the rest of the group with bots at once.
     """
-    from deliberation.services.conditions import condition_for_new_group
-    from deliberation.services.rounds import group_start
-
     with transaction.atomic():
         deliberation = Deliberation.objects.select_for_update().get(pk=participant.deliberation_id)
         group = (

@@ -18,7 +18,14 @@ from deliberation.forms import (
     SurveyForm,
     TextForm,
 )
+from deliberation.models import TEXT_MAX
 from deliberation.ratelimit import check_rate
+from deliberation.selectors.consent import (
+    consent_disclosures,
+    consent_needed,
+    consented_version,
+    writing_visibility,
+)
 from deliberation.selectors.participant import (
     ANSWER_STEPS,
     participant_step,
@@ -27,6 +34,7 @@ from deliberation.selectors.participant import (
     statements_for,
 )
 from deliberation.services import panels
+from deliberation.services.deadlines import iteration_advance_if_overdue
 from deliberation.services.participants import (
     participant_consent,
     participant_join,
@@ -40,13 +48,10 @@ from deliberation.services.responses import (
     ranking_submit,
     survey_submit,
 )
-from deliberation.services.rounds import (
-    critique_submit,
-    iteration_advance_if_overdue,
-    opinion_submit,
-)
+from deliberation.services.texts import critique_submit, opinion_submit
 
 STEP_TEMPLATE = "deliberation/participant/step.html"
+WRITE_STEPS = ("write_opinion", "write_critique")
 # The form each answering step's page holds, and the context name of each answer form.
 STEP_FORMS = {
     "position_before": "position_form",
@@ -106,7 +111,7 @@ def join(request: HttpRequest, public_id) -> HttpResponse:
                 access.remember_participant(request, returning)
                 return redirect("deliberation:step", public_id=public_id)
             request.session[_panel_session_key(deliberation)] = panel_ids.as_dict()
-    if participant is not None and participant.status != participant.Status.JOINED:
+    if participant is not None and not consent_needed(participant):
         return redirect("deliberation:step", public_id=public_id)
     form = ConsentForm(request.POST or None, initial={"version": deliberation.consent_version})
     status = 200
@@ -145,7 +150,13 @@ def join(request: HttpRequest, public_id) -> HttpResponse:
     return render(
         request,
         "deliberation/participant/consent.html",
-        {"deliberation": deliberation, "form": form},
+        {
+            "deliberation": deliberation,
+            "form": form,
+            "disclosures": consent_disclosures(deliberation),
+            "agreed_before": consented_version(participant) if participant else None,
+            "participant": participant,
+        },
         status=status,
     )
 
@@ -167,9 +178,14 @@ def _step_context(request, deliberation, participant, **extra) -> dict:
         "participant": participant,
         "answering_steps": ANSWER_STEPS,
     }
-    if step.kind in ("write_opinion", "write_critique") and "text_form" not in extra:
-        label = "Your opinion" if step.kind == "write_opinion" else "Your critique"
-        context["text_form"] = TextForm(label=label)
+    if step.kind in WRITE_STEPS:
+        context["text_max"] = TEXT_MAX
+        context["visibility"] = writing_visibility(
+            step.group, critique=step.kind == "write_critique"
+        )
+        if "text_form" not in extra:
+            label = "Your opinion" if step.kind == "write_opinion" else "Your critique"
+            context["text_form"] = TextForm(label=label)
     if step.kind == "rate" and "rating_form" not in extra:
         context["rating_form"] = RatingForm()
     if step.kind in ("rank", "final_ranking") and "ranking_form" not in extra:
@@ -244,6 +260,12 @@ def _post_text(request, public_id, iteration_id: int, *, submit, label: str) -> 
     else:
         status = 400
     context = _step_context(request, deliberation, participant, text_form=form)
+    step_now = context["step"]
+    if step_now.kind not in WRITE_STEPS or step_now.iteration != iteration:
+        # The member has moved on (Back after sending, a second tab, a closed phase): the writing
+        # form is not on the page, so say why nothing changed and give the text back.
+        context["notice"] = " ".join(str(e) for e in form.errors.get("text", []))
+        context["unsaved_text"] = request.POST.get("text", "")
     return render(request, STEP_TEMPLATE, context, status=status)
 
 

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission
 from deliberation.models import CandidateSet, Iteration, Statement
 from deliberation.selectors.results import divisiveness, heat_colour
 from deliberation.services.ratings import rating_submit
-from deliberation.services.rounds import opinion_submit
+from deliberation.services.texts import opinion_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
