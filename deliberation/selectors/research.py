@@ -37,7 +37,7 @@ def report_data_version(deliberation: Deliberation) -> str:
     update time) of participants, ratings, rankings, position ratings, critiques (and how many
     are hidden), predictions, statements and iterations of `deliberation`. One query."""
     annotations = {
-        name: Subquery(
+        f"v_{name}": Subquery(
             model.objects.filter(**{path: OuterRef("pk")})
             .order_by()
             .values(path)
@@ -47,5 +47,5 @@ def report_data_version(deliberation: Deliberation) -> str:
         for name, model, path, aggregate in _WATCHED
     }
     values = Deliberation.objects.filter(pk=deliberation.pk).values(**annotations).first() or {}
-    text = "|".join(f"{name}={values.get(name)}" for name, *_ in _WATCHED)
+    text = "|".join(f"{name}={values.get(f'v_{name}')}" for name, *_ in _WATCHED)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
