@@ -104,12 +104,9 @@ def test_bots_shift_ratings_by_the_planted_effect(db):
     [({"mediator": 1.0}, 0.0, "Unknown statement role"), ({"baseline": 9.0}, 0.0, "from -6"),
      ({}, float("nan"), "must be a number")],
 )  # fmt: skip
-def test_planted_effects_are_checked(transactional_db, fake_model_servers, bias, penalty,
-                                     message):  # fmt: skip
-    public_id = _simulate("--groups", "1", "--size", "3")
-    deliberation = Deliberation.objects.get(public_id=public_id)
+def test_planted_effects_are_checked(db, bias, penalty, message):
     with pytest.raises(DomainError, match=message):
-        bot_behaviour_set(deliberation=deliberation, bias=bias, exclusion_penalty=penalty)
+        bot_behaviour_set(deliberation=Deliberation(), bias=bias, exclusion_penalty=penalty)
     with pytest.raises(CommandError, match="ROLE=DELTA"):
         call_command("simulate", "--bot-bias", "baseline", stdout=io.StringIO())
 
