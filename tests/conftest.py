@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from inference.paths import question_bank_path
+from tests.faults import RedisServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_QUESTIONS = REPO_ROOT / "tests" / "fixtures" / "questions.json"
@@ -41,3 +42,13 @@ def hm_questions() -> list[dict]:
             pytest.fail(message)
         pytest.skip(message)
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def private_redis():
+    """A `redis-server` of the test's own (tests.faults.RedisServer), to stop and start."""
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.close()

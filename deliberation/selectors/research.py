@@ -1,51 +1,161 @@
-"""What the results page reads before it decides whether its cached report is still good."""
+"""What the API reads, within the deliberations a user may read (`access.research_deliberations`).
+
+Each function takes that queryset and the filters already checked for shape, and returns a
+QuerySet whose rows serialise without further queries per row.
+"""
 
 from __future__ import annotations
 
-import hashlib
+from datetime import datetime
+from uuid import UUID
 
-from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.db.models import Count, Prefetch, QuerySet
 
 from deliberation.models import (
-    Critique,
     Deliberation,
+    DeliberationQuestion,
+    Group,
     Iteration,
-    Participant,
-    PositionRating,
     Prediction,
+    Provenance,
     Ranking,
     Rating,
+    Round,
     Statement,
 )
 
-# (model, path to the deliberation, aggregate): anything the report reads that can change.
-_WATCHED = (
-    ("participants", Participant, "deliberation", Max("pk")),
-    ("ratings", Rating, "participant__deliberation", Max("pk")),
-    ("rankings", Ranking, "participant__deliberation", Max("pk")),
-    ("positions", PositionRating, "participant__deliberation", Max("pk")),
-    ("critiques", Critique, "participant__deliberation", Max("pk")),
-    ("hidden", Critique, "participant__deliberation", Count("pk", filter=Q(hidden=True))),
-    ("predictions", Prediction, "participant__deliberation", Max("pk")),
-    ("statements", Statement, "iteration__round__group__deliberation", Max("pk")),
-    ("iterations", Iteration, "round__group__deliberation", Max("updated_at")),
-)
 
-
-def report_data_version(deliberation: Deliberation) -> str:
-    """A short hash that changes whenever data the report reads changes: the newest id (or
-    update time) of participants, ratings, rankings, position ratings, critiques (and how many
-    are hidden), predictions, statements and iterations of `deliberation`. One query."""
-    annotations = {
-        f"v_{name}": Subquery(
-            model.objects.filter(**{path: OuterRef("pk")})
-            .order_by()
-            .values(path)
-            .annotate(value=aggregate)
-            .values("value")[:1]
+def deliberations_for_api(readable: QuerySet[Deliberation]) -> QuerySet[Deliberation]:
+    return (
+        readable.select_related("created_by")
+        .prefetch_related(
+            "conditions",
+            Prefetch(
+                "question_links",
+                queryset=DeliberationQuestion.objects.select_related("question").order_by(
+                    "position"
+                ),
+            ),
         )
-        for name, model, path, aggregate in _WATCHED
-    }
-    values = Deliberation.objects.filter(pk=deliberation.pk).values(**annotations).first() or {}
-    text = "|".join(f"{name}={values.get(f'v_{name}')}" for name, *_ in _WATCHED)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+        .order_by("-created_at", "-id")
+    )
+
+
+def groups_for_api(
+    readable: QuerySet[Deliberation], *, deliberation: UUID | None = None, condition: str = ""
+) -> QuerySet[Group]:
+    groups = (
+        Group.objects.filter(deliberation__in=readable)
+        .select_related("deliberation", "condition")
+        .annotate(member_count=Count("members"))
+        .order_by("id")
+    )
+    if deliberation:
+        groups = groups.filter(deliberation__public_id=deliberation)
+    if condition:
+        groups = groups.filter(condition__name=condition)
+    return groups
+
+
+def rounds_for_api(
+    readable: QuerySet[Deliberation],
+    *,
+    deliberation: UUID | None = None,
+    condition: str = "",
+    group: int | None = None,
+) -> QuerySet[Round]:
+    rounds = (
+        Round.objects.filter(group__deliberation__in=readable)
+        .select_related("group__deliberation", "group__condition", "question")
+        .order_by("id")
+    )
+    if deliberation:
+        rounds = rounds.filter(group__deliberation__public_id=deliberation)
+    if condition:
+        rounds = rounds.filter(group__condition__name=condition)
+    if group is not None:
+        rounds = rounds.filter(group_id=group)
+    return rounds
+
+
+def iterations_for_api(
+    readable: QuerySet[Deliberation],
+    *,
+    deliberation: UUID | None = None,
+    condition: str = "",
+    round: int | None = None,
+) -> QuerySet[Iteration]:
+    iterations = (
+        Iteration.objects.filter(round__group__deliberation__in=readable)
+        .select_related("round__group__deliberation", "round__group__condition")
+        .order_by("id")
+    )
+    if deliberation:
+        iterations = iterations.filter(round__group__deliberation__public_id=deliberation)
+    if condition:
+        iterations = iterations.filter(round__group__condition__name=condition)
+    if round is not None:
+        iterations = iterations.filter(round_id=round)
+    return iterations
+
+
+def iteration_detail_for_api(readable: QuerySet[Deliberation]) -> QuerySet[Iteration]:
+    """Iterations with their statements, each statement's model and predictions."""
+    statements = Statement.objects.select_related("model_version").prefetch_related(
+        Prefetch(
+            "predictions",
+            queryset=Prediction.objects.select_related("participant").order_by("participant_id"),
+        )
+    )
+    return (
+        iterations_for_api(readable)
+        .select_related("candidate_set")
+        .prefetch_related(Prefetch("statements", queryset=statements))
+    )
+
+
+def _responses(
+    queryset: QuerySet,
+    *,
+    deliberation: UUID | None,
+    condition: str,
+    iteration: int | None,
+    since: datetime | None,
+    until: datetime | None,
+    include_bots: bool,
+    group_path: str,
+) -> QuerySet:
+    if deliberation:
+        queryset = queryset.filter(**{f"{group_path}__deliberation__public_id": deliberation})
+    if condition:
+        queryset = queryset.filter(**{f"{group_path}__condition__name": condition})
+    if iteration is not None:
+        queryset = queryset.filter(iteration_id=iteration)
+    if since is not None:
+        queryset = queryset.filter(created_at__gte=since)
+    if until is not None:
+        queryset = queryset.filter(created_at__lt=until)
+    if not include_bots:
+        queryset = queryset.exclude(participant__provenance=Provenance.BOT_CITIZEN)
+    return queryset
+
+
+def ratings_for_api(readable: QuerySet[Deliberation], **filters) -> QuerySet[Rating]:
+    """Ratings in readable deliberations; bots only with `include_bots`. Filters: deliberation
+    (public id), condition (name), iteration (id), since/until (created_at, until exclusive)."""
+    ratings = Rating.objects.filter(
+        iteration__round__group__deliberation__in=readable
+    ).select_related(
+        "participant",
+        "iteration__round__group__deliberation",
+        "iteration__round__group__condition",
+    )
+    return _responses(ratings, group_path="iteration__round__group", **filters)
+
+
+def rankings_for_api(readable: QuerySet[Deliberation], **filters) -> QuerySet[Ranking]:
+    """Rankings in readable deliberations, with the same filters as `ratings_for_api`."""
+    rankings = Ranking.objects.filter(round__group__deliberation__in=readable).select_related(
+        "participant", "round__group__deliberation", "round__group__condition"
+    )
+    return _responses(rankings, group_path="round__group", **filters)

@@ -13,12 +13,15 @@ from deliberation.models import Group, Provenance
 
 MEDIATE_ITERATION = "deliberation.tasks.mediate_iteration"
 BOTS_ACT = "deliberation.tasks.bots_act"
+RUN_EXPORT_JOB = "deliberation.tasks.run_export_job"
 
 
 def task_enqueue_on_commit(*, name: str, args: tuple = ()) -> None:
     """Run the task `name` with `args` once the current transaction commits (at once when there
     is none); nothing is enqueued for work that is rolled back."""
-    transaction.on_commit(lambda: current_app.tasks[name].delay(*args))
+    # robust: a broker that is down must not turn a stored answer into an error page (the
+    # failure is logged; the recovery sweep sends waiting work again once the broker is back).
+    transaction.on_commit(lambda: current_app.tasks[name].delay(*args), robust=True)
 
 
 def mediation_enqueue(*, iteration_id: int) -> None:
@@ -29,3 +32,7 @@ def bots_enqueue(*, group: Group) -> None:
     """Let the group's bots act, if it has any."""
     if group.members.filter(provenance=Provenance.BOT_CITIZEN).exists():
         task_enqueue_on_commit(name=BOTS_ACT, args=(group.pk,))
+
+
+def export_job_enqueue(*, job_id: int) -> None:
+    task_enqueue_on_commit(name=RUN_EXPORT_JOB, args=(job_id,))

@@ -22,7 +22,7 @@ from analysis.report import report
 from analysis.tidy import load_tidy
 from deliberation.exports import export_write
 from deliberation.models import Deliberation
-from deliberation.selectors.research import report_data_version
+from deliberation.selectors.statistics import report_data_version
 
 RESAMPLES = 2000
 SEED = 0

@@ -25,6 +25,9 @@ from deliberation.selectors.iterations import present_members, shown_statements,
 from deliberation.selectors.participant import followups_pending, members_done_rating
 from deliberation.services.conditions import round_exclusion_choose
 from deliberation.services.enqueue import bots_enqueue, mediation_enqueue
+from deliberation.storable import storable_text
+
+FAILURE_REASON_MAX = 2000
 
 
 @transaction.atomic
@@ -120,10 +123,11 @@ def iteration_close_if_complete(*, iteration: Iteration, force: bool = False) ->
 
 
 def iteration_fail(*, iteration: Iteration, reason: str) -> None:
-    """A visible failed state with the reason; nothing already written is touched."""
+    """A visible failed state with the reason (made storable: a model's junk in an error message
+    must not stop the failure being recorded); nothing already written is touched."""
     Iteration.objects.filter(pk=iteration.pk).exclude(state=Iteration.State.DONE).update(
         state=Iteration.State.FAILED,
-        failure_reason=reason[:2000],
+        failure_reason=storable_text(reason, limit=FAILURE_REASON_MAX),
         mediation_finished_at=timezone.now(),
         updated_at=timezone.now(),
     )

@@ -6,10 +6,8 @@ counts bots in the figures (the page says so); people only otherwise."""
 
 from __future__ import annotations
 
-from functools import wraps
 from uuid import UUID
 
-from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -17,18 +15,8 @@ from django.views.decorators.http import require_GET
 from analysis.charts import CHARTS
 from analysis.definitions import DEFINITIONS
 from analysis.tables import COLUMNS, TITLES, report_tables, to_csv
-from deliberation.access import get_research_deliberation
+from deliberation.access import get_research_deliberation, research_required
 from deliberation.services.reports import report_cached
-
-
-def _login_first(view):
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _bots(request: HttpRequest) -> bool:
@@ -36,7 +24,7 @@ def _bots(request: HttpRequest) -> bool:
 
 
 @require_GET
-@_login_first
+@research_required
 def deliberation_results(request: HttpRequest, public_id: UUID) -> HttpResponse:
     deliberation = get_research_deliberation(request.user, public_id)
     include_bots = _bots(request)
@@ -68,7 +56,7 @@ def deliberation_results(request: HttpRequest, public_id: UUID) -> HttpResponse:
 
 
 @require_GET
-@_login_first
+@research_required
 def results_csv(request: HttpRequest, public_id: UUID, table: str) -> HttpResponse:
     """One table of the page as CSV."""
     deliberation = get_research_deliberation(request.user, public_id)
@@ -85,7 +73,7 @@ def results_csv(request: HttpRequest, public_id: UUID, table: str) -> HttpRespon
 
 
 @require_GET
-@_login_first
+@research_required
 def results_svg(request: HttpRequest, public_id: UUID, chart: str) -> HttpResponse:
     """One chart of the page as an SVG file."""
     deliberation = get_research_deliberation(request.user, public_id)

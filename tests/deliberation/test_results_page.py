@@ -20,13 +20,15 @@ pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture
-def study(transactional_db, fake_model_servers):
+def study(transactional_db, fake_model_servers, moderator):
     out = io.StringIO()
     call_command(
         "simulate", "--groups", "2", "--size", "3", "--iterations", "2", "--conditions",
         "baseline,exclusion", "--question-source", "built-in", "--json", stdout=out,
     )  # fmt: skip
-    return Deliberation.objects.get(public_id=json.loads(out.getvalue())["deliberation"])
+    public_id = json.loads(out.getvalue())["deliberation"]
+    Deliberation.objects.filter(public_id=public_id).update(created_by=moderator)  # theirs
+    return Deliberation.objects.get(public_id=public_id)
 
 
 def _url(study, name="results", **kwargs):
