@@ -63,9 +63,9 @@ def test_page_shows_the_reports_numbers_with_charts(study, mod_client):
 
 def test_cached_page_reads_one_row_per_check(study, mod_client, django_assert_num_queries):
     first = mod_client.get(_url(study) + "?bots=1").content.decode()
-    # the login and its permissions, the deliberation and the data version (one row, however
-    # many groups): nothing of the study is read again
-    with django_assert_num_queries(5):
+    # the session, the user, their permissions (user's and groups'), the deliberation and the
+    # data version (one row, however many groups): nothing of the study is read again
+    with django_assert_num_queries(6):
         again = mod_client.get(_url(study) + "?bots=1").content.decode()
     computed = re.search(r"Computed ([0-9: -]+) UTC", first).group(1)
     assert computed == re.search(r"Computed ([0-9: -]+) UTC", again).group(1)
@@ -78,7 +78,7 @@ def test_new_data_is_computed_again(study, mod_client):
     critique.save(update_fields=["hidden"])
     with CaptureQueriesContext(connection) as queries:
         after = mod_client.get(_url(study) + "?bots=1").content.decode()
-    assert len(queries) > 5  # the study was read again
+    assert len(queries) > 6  # the study was read again
     counts = [
         sum(int(n) for n in re.findall(r"<td>all</td><td>(\d+)</td>", html))
         for html in (before, after)
