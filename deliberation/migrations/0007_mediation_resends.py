@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deliberation', '0005_research_access'),
+        ('deliberation', '0006_bot_behaviour'),
     ]
 
     operations = [
