@@ -9,8 +9,9 @@ Conventions:
 - `participant_id` is always the salted pseudonymous hash (never the participant's UUID).
 - Other ids are the platform's stable database ids (integers); `deliberation_id` is the
   deliberation's public UUID.
-- Times are ISO 8601 in UTC. Lists and objects are JSON text in CSV, native in Parquet/JSON Lines
-  (`load_tidy` gives Python lists/dicts either way).
+- Times are ISO 8601 in UTC (timestamps in Parquet). Lists and objects (fields of type array and
+  object) are JSON text in CSV and Parquet, native in JSON Lines; `load_tidy` gives Python lists
+  and dicts either way.
 - Likert values are integers 1..7 (the `hm` schema has the enum names).
 """
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Field", "Table", "TABLES", "TABLE_NAMES", "table", "load_tidy", "FORMATS"]
+__all__ = ["Field", "Table", "TABLES", "IDENTITIES", "TABLE_NAMES", "table", "load_tidy", "FORMATS"]
 
 FORMATS = ("parquet", "csv", "jsonl")
 
@@ -497,6 +498,25 @@ TABLES: tuple[Table, ...] = (
     ),
 )
 
+# Written only by exports with identifiers (the `export_identifiers` permission), after TABLES.
+IDENTITIES = Table(
+    "panel_identities",
+    "Panel identifiers of the participants (Prolific, MTurk, xid). Only in exports made with the "
+    "export_identifiers permission.",
+    (
+        PID,
+        Field(
+            "participant_uuid", "string", "The participant's UUID in the platform.", required=True
+        ),
+        Field("panel", "string", "prolific, mturk, generic or none.", required=True),
+        Field("external_id", "string", "The panel's id of the member.", required=True),
+        Field("study_id", "string", "The panel's study id."),
+        Field("session_id", "string", "The panel's session id."),
+    ),
+    ("participant_id",),
+    (("participant_id", "participants", "participant_id"),),
+)
+
 TABLE_NAMES = tuple(t.name for t in TABLES)
 _BY_NAME = {t.name: t for t in TABLES}
 
@@ -521,7 +541,9 @@ def load_tidy(path: str | Path) -> dict[str, Any]:
         fields = resource["schema"]["fields"]
         raw = source.read(resource["path"])
         fmt = resource.get("format", Path(resource["path"]).suffix.lstrip("."))
-        if fmt == "parquet":
+        if not raw.strip():  # an empty JSON Lines file: no rows
+            frame = pd.DataFrame({f["name"]: [] for f in fields})
+        elif fmt == "parquet":
             frame = pd.read_parquet(io.BytesIO(raw))
         elif fmt == "csv":
             dtypes = {f["name"]: "string" for f in fields if f["type"] in ("string",)}
@@ -532,11 +554,11 @@ def load_tidy(path: str | Path) -> dict[str, Any]:
             frame = pd.read_json(io.BytesIO(raw), lines=True, dtype=False)
         else:
             raise ValueError(f"unknown format {fmt!r} for {resource['path']}")
-        frames[resource["name"]] = _typed(frame, fields, text_json=fmt == "csv")
+        frames[resource["name"]] = _typed(frame, fields)
     return frames
 
 
-def _typed(frame, fields: list[Mapping[str, Any]], *, text_json: bool):
+def _typed(frame, fields: list[Mapping[str, Any]]):
     import pandas as pd
 
     for f in fields:
@@ -545,8 +567,8 @@ def _typed(frame, fields: list[Mapping[str, Any]], *, text_json: bool):
             frame[name] = pd.Series([None] * len(frame), dtype="object")
             continue
         column = frame[name]
-        if kind in ("array", "object") and text_json:
-            frame[name] = column.map(lambda v: json.loads(v) if isinstance(v, str) and v else None)
+        if kind in ("array", "object"):
+            frame[name] = column.map(_json_value)
         elif kind == "integer":
             frame[name] = pd.to_numeric(column, errors="raise").astype("Int64")
         elif kind == "number":
@@ -554,10 +576,21 @@ def _typed(frame, fields: list[Mapping[str, Any]], *, text_json: bool):
         elif kind == "boolean":
             frame[name] = column.map(_boolean).astype("boolean")
         elif kind == "datetime":
-            frame[name] = pd.to_datetime(column, utc=True, format="ISO8601")
+            frame[name] = pd.to_datetime(column, utc=True, format="ISO8601").astype(
+                "datetime64[us, UTC]"
+            )
         elif kind == "string":
             frame[name] = column.astype("string").fillna("")
-    return frame
+    return frame[[f["name"] for f in fields]]
+
+
+def _json_value(value):
+    """JSON text (CSV, Parquet) parsed; native values (JSON Lines) as they are; empty is None."""
+    if isinstance(value, str):
+        return json.loads(value) if value else None
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value
 
 
 def _boolean(value):

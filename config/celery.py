@@ -9,3 +9,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("commonground")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Named, not imported: the worker loads it once Django is set up (it records heartbeats).
+app.steps["consumer"].add("deliberation.worker_steps:WorkerHeartbeatStep")

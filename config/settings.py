@@ -6,7 +6,9 @@ in-process, embedded inference backends, DEBUG on. Production (`DJANGO_DEBUG=0`)
 start without `DJANGO_SECRET_KEY`.
 """
 
+import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -55,12 +57,17 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
+    "axes",
     "deliberation",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -70,6 +77,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "deliberation.middleware.DomainErrorMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -101,12 +110,19 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Sessions live in the database only, so that a Redis outage cannot take participant pages down
+# (and a cache that missed writes during one cannot hand back a stale session afterwards).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 REDIS_URL = env.get("REDIS_URL", "")
 if REDIS_URL:
-    # Sessions read from the cache first: one query fewer on every participant request.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # The cache (rate-limit counters, the create page's once-only guard) fails open: while Redis
+    # is away every read misses and every write is dropped, with a warning in the log.
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "config.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -133,9 +149,112 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 7
 
+# HTTPS only, told to browsers for a year, when not debugging (the README's TLS proxy in front).
+SECURE_HSTS_SECONDS = 0 if DEBUG else env_int("SECURE_HSTS_SECONDS", 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp): scripts and styles from this site only, no inline script.
+# Inline style *attributes* stay allowed for the progress bars and score bars the templates draw;
+# htmx is told not to inject its own <style> element (templates/base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        # The panel's completion page posts to the panel's own site (Prolific and the like).
+        "form-action": ["'self'", "https:"],
+    }
+}
+
+# How many reverse proxies in front of the app append to X-Forwarded-For: the client address is
+# the entry that many places from the end. 0 (the default) trusts no header: REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT failed logins from one address for
+# one username, that pair is locked out for LOGIN_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "deliberation.ratelimit.client_address"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "deliberation.api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "deliberation.api.pagination.PagePagination",
+    "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "deliberation.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.get("API_THROTTLE_ANON", "60/min"),
+        "user": env.get("API_THROTTLE_USER", "1200/min"),
+        "exports": env.get("API_THROTTLE_EXPORTS", "30/hour"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Common Ground API",
+    "DESCRIPTION": (
+        "Read access to deliberations and what their groups produced, question import, and data "
+        "exports. Authenticate with `Authorization: Token <secret>` (make a token on the API "
+        'tokens page) or a browser session. Errors are `{"error": {"code", "message", '
+        '"details"}}`.'
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "deliberation.api.schema.add_error_responses",
+    ],
+}
+
+# Export files (the Data page and the API): a Django storage, a local folder by default.
+# EXPORT_STORAGE_BACKEND/EXPORT_STORAGE_OPTIONS point it elsewhere, e.g. django-storages' S3.
+EXPORT_STORAGE_LOCATION = env.get("EXPORT_STORAGE_LOCATION") or str(BASE_DIR / "var" / "exports")
+EXPORT_DOWNLOAD_TTL_HOURS = env_int("EXPORT_DOWNLOAD_TTL_HOURS", 24)
+try:
+    _export_storage_options = json.loads(env.get("EXPORT_STORAGE_OPTIONS") or "null")
+except json.JSONDecodeError as exc:
+    raise ImproperlyConfigured(f"EXPORT_STORAGE_OPTIONS must be a JSON object: {exc}") from None
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "exports": {
+        "BACKEND": env.get("EXPORT_STORAGE_BACKEND")
+        or "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": _export_storage_options or {"location": EXPORT_STORAGE_LOCATION},
+    },
 }
 
 # Celery. With no broker configured the embedded default runs tasks eagerly, in-process.
@@ -149,12 +268,50 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task that cannot be acknowledged any more (the broker connection was lost while it ran) is
+# cancelled, so its message is delivered again rather than acknowledged into the void
+# (celery/celery#6654; the default from Celery 6). The mediation lease makes the repeat harmless.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Sending a task while the broker is down gives up within about a second (the work is not lost:
+# the recovery sweep sends whatever is waiting again once the broker is back).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+
+# Work that must finish (DESIGN.md). A mediation has a hard time limit (the task is killed) and a
+# soft one (the iteration fails with the reason); its claim is a lease that the running task
+# renews every third of MEDIATION_LEASE_SECONDS, and the recovery sweep (every
+# RECOVERY_SWEEP_SECONDS) sends again a mediation whose lease lapsed or that waited in the queue
+# longer than MEDIATION_QUEUE_GRACE_SECONDS without a worker taking it.
+MEDIATION_TIME_LIMIT = env_int("MEDIATION_TIME_LIMIT", 600)
+MEDIATION_SOFT_TIME_LIMIT = env_int("MEDIATION_SOFT_TIME_LIMIT", max(1, MEDIATION_TIME_LIMIT - 30))
+MEDIATION_LEASE_SECONDS = env_int("MEDIATION_LEASE_SECONDS", 30)
+MEDIATION_QUEUE_GRACE_SECONDS = env_int("MEDIATION_QUEUE_GRACE_SECONDS", 60)
+RECOVERY_SWEEP_SECONDS = env_int("RECOVERY_SWEEP_SECONDS", 15)
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10)
+if MEDIATION_SOFT_TIME_LIMIT >= MEDIATION_TIME_LIMIT:
+    raise ImproperlyConfigured("MEDIATION_SOFT_TIME_LIMIT must be below MEDIATION_TIME_LIMIT")
+# A message a worker took and never acknowledged (the worker died) is given to another worker
+# after this long; longer than the longest mediation, so a running one is never handed out twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": MEDIATION_TIME_LIMIT + 60,
+    "socket_connect_timeout": 3,
+}
 CELERY_BEAT_SCHEDULE = {
     "advance-overdue-iterations": {
         "task": "deliberation.tasks.advance_overdue_iterations",
         "schedule": env_int("DEADLINE_SWEEP_SECONDS", 15),
     },
     # Members gone silent drop out (their group goes on); overdue waiting pools start or release.
+    # Export files past their download time are deleted.
+    "sweep-expired-exports": {
+        "task": "deliberation.tasks.sweep_expired_exports",
+        "schedule": env_int("EXPORT_SWEEP_SECONDS", 3600),
+    },
     "sweep-presence": {
         "task": "deliberation.tasks.sweep_presence",
         "schedule": env_int("DEADLINE_SWEEP_SECONDS", 15),
@@ -193,7 +350,15 @@ EXPORT_SALT = env.get("EXPORT_SALT") or SECRET_KEY
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"refusals_on_one_line": {"()": "config.log_filters.RefusalsOnOneLine"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["refusals_on_one_line"]}
+    },
     "root": {"handlers": ["console"], "level": env.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Through the root's handler only (Django's own console handler would print refusals'
+        # tracebacks again when debugging).
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }

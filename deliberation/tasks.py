@@ -7,21 +7,23 @@ from celery import shared_task
 
 from deliberation.models import Group
 from deliberation.services.bots import bots_act as bots_act_service
+from deliberation.services.deadlines import iterations_advance_overdue
+from deliberation.services.enqueue import BOTS_ACT, MEDIATE_ITERATION, RUN_EXPORT_JOB
+from deliberation.services.export_jobs import export_job_run, export_jobs_sweep_expired
 from deliberation.services.mediation import iteration_mediate
 from deliberation.services.presence import presence_sweep
-from deliberation.services.rounds import iterations_advance_overdue
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True)
+@shared_task(name=MEDIATE_ITERATION, acks_late=True)
 def mediate_iteration(iteration_id: int) -> int | None:
     """Mediate an iteration; returns the candidate set id (None when nothing was stored)."""
     candidate_set = iteration_mediate(iteration_id=iteration_id)
     return candidate_set.pk if candidate_set else None
 
 
-@shared_task
+@shared_task(name=BOTS_ACT)
 def bots_act(group_id: int) -> int:
     group = Group.objects.filter(pk=group_id).first()
     return bots_act_service(group=group) if group else 0
@@ -43,3 +45,18 @@ def sweep_presence() -> dict[str, int]:
     if any(counts.values()):
         logger.info("presence sweep: %s", counts)
     return counts
+
+
+@shared_task(name=RUN_EXPORT_JOB, acks_late=True)
+def run_export_job(job_id: int) -> str | None:
+    """Run an export job; its status at the end (None when it was not queued: a repeat)."""
+    job = export_job_run(job_id=job_id)
+    return job.status if job else None
+
+
+@shared_task
+def sweep_expired_exports() -> int:
+    deleted = export_jobs_sweep_expired()
+    if deleted:
+        logger.info("export sweep deleted %d expired file(s)", deleted)
+    return deleted

@@ -36,7 +36,8 @@ AGGREGATIONS = ("welfare", "schulze")
 class BackendConfig:
     """Which backend, where it is served, which model, and backend-specific `options`.
 
-    Common options: `timeout` (seconds per request), `retries`, `temperature`, `max_tokens`,
+    Common options: `timeout` (total seconds for one request to a model server, retries and
+    pauses included: `inference.http`), `retries`, `temperature`, `max_tokens`,
     `template_version`, `device`, `head_path` (embedding head), `api_key`.
     """
 

@@ -17,6 +17,7 @@ from deliberation.models.people import (
     PanelIdentity,
     Participant,
 )
+from deliberation.models.research import ApiToken, DeliberationShare, ExportJob
 from deliberation.models.responses import (
     AuditLog,
     PositionRating,
@@ -41,6 +42,7 @@ from deliberation.models.studies import (
     Question,
     default_survey_items,
 )
+from deliberation.models.workers import WorkerHeartbeat
 
 __all__ = [
     "TEXT_MAX",
@@ -69,4 +71,8 @@ __all__ = [
     "PositionRating",
     "SurveyResponse",
     "AuditLog",
+    "WorkerHeartbeat",
+    "DeliberationShare",
+    "ApiToken",
+    "ExportJob",
 ]

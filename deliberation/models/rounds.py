@@ -51,7 +51,12 @@ class Iteration(models.Model):
     deadline = models.DateTimeField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)
     mediation_attempts = models.PositiveSmallIntegerField(default=0)
+    # When the mediation was last sent to the queue; when a task took it (`started`); until when
+    # the running task's claim holds unless renewed (`lease_until`: a live task renews it, a dead
+    # one lets it lapse and the recovery sweep sends the mediation again).
+    mediation_queued_at = models.DateTimeField(null=True, blank=True)
     mediation_started_at = models.DateTimeField(null=True, blank=True)
+    mediation_lease_until = models.DateTimeField(null=True, blank=True)
     mediation_finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

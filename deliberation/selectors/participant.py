@@ -272,5 +272,14 @@ def statement_letters(statements: list[Statement]) -> list[tuple[str, Statement]
 def statements_for(participant: Participant, iteration: Iteration) -> list[Statement]:
     """The statements shown to this member, in an order shuffled for them (stable per member)."""
     shown = list(Statement.objects.filter(iteration=iteration, shown=True).order_by("pk"))
-    random.Random(f"{participant.public_id}-{iteration.pk}").shuffle(shown)
-    return shown
+    return member_order(
+        shown, participant_public_id=participant.public_id, iteration_id=iteration.pk
+    )
+
+
+def member_order(items: list, *, participant_public_id, iteration_id: int) -> list:
+    """`items` (the statements shown, by ascending id) in the order this member saw them: the one
+    definition of the per-member shuffle, used by the pages and by the exports."""
+    ordered = list(items)
+    random.Random(f"{participant_public_id}-{iteration_id}").shuffle(ordered)
+    return ordered

@@ -9,6 +9,10 @@ import random
 import re
 
 from deliberation.models import Group, Participant
+from deliberation.selectors.participant import ANSWER_STEPS, participant_step
+from deliberation.services import responses
+from deliberation.services.ratings import rating_submit
+from deliberation.services.texts import critique_submit, opinion_submit
 
 REASONS = [
     "The people most affected by this should have the biggest say in it.",
@@ -130,11 +134,6 @@ def bot_position(opinion: str, question, rng: random.Random) -> int:
 def bot_step(bot: Participant) -> bool:
     """Do what the bot's current step asks, through the same services as people; False when the
     bot has to wait for its group."""
-    from deliberation.selectors.participant import ANSWER_STEPS, participant_step
-    from deliberation.services import responses
-    from deliberation.services.ratings import rating_submit
-    from deliberation.services.rounds import critique_submit, opinion_submit
-
     step = participant_step(bot)
     if step.kind not in ANSWER_STEPS:
         return False

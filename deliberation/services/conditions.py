@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from deliberation.models import Condition, Deliberation, Group, Round
+from deliberation.selectors.iterations import present_members
 from deliberation.services.study_settings import COMPARISONS
 
 # The names a condition's `comparisons` may hold (checked by `deliberation_create`).
@@ -70,8 +71,6 @@ def round_exclusion_choose(*, round_: Round, rng: random.Random | None = None) -
     existing = sorted(round_.excluded.values_list("pk", flat=True))
     if existing:
         return existing
-    from deliberation.services.rounds import present_members  # (it imports this module)
-
     group: Group = round_.group
     members = sorted(present_members(group).values_list("pk", flat=True))
     count = min(group.deliberation.exclusion_count, max(len(members) - 1, 0))

@@ -23,6 +23,7 @@ from deliberation.models import (
     DeliberationQuestion,
     Question,
 )
+from deliberation.services.inputs import clean_bounded, clean_question_text
 from deliberation.services.study_settings import (
     AGGREGATIONS,
     N_CANDIDATES_MAX,
@@ -76,11 +77,11 @@ def question_create(
     external_id: str | None = None,
 ) -> Question:
     """A new question; `text` is 1 to 2000 characters once trimmed."""
-    text = _question_text(text)
-    affirming_statement = _bounded(affirming_statement, "The affirming statement", TEXT_MAX)
-    negating_statement = _bounded(negating_statement, "The negating statement", TEXT_MAX)
-    topic = _bounded(topic, "The topic", TOPIC_MAX)
-    source = _bounded(source, "The source", SOURCE_MAX) or "manual"
+    text = clean_question_text(text)
+    affirming_statement = clean_bounded(affirming_statement, "The affirming statement", TEXT_MAX)
+    negating_statement = clean_bounded(negating_statement, "The negating statement", TEXT_MAX)
+    topic = clean_bounded(topic, "The topic", TOPIC_MAX)
+    source = clean_bounded(source, "The source", SOURCE_MAX) or "manual"
     if split not in Question.Split.values:
         raise DomainError(
             f"Split must be one of: {', '.join(v or '(none)' for v in Question.Split.values)}.",
@@ -88,7 +89,7 @@ def question_create(
         )
     external_id = (external_id or "").strip() or None
     if external_id is not None:
-        external_id = _bounded(external_id, "The external id", EXTERNAL_ID_MAX)
+        external_id = clean_bounded(external_id, "The external id", EXTERNAL_ID_MAX)
         if Question.objects.filter(external_id=external_id).exists():
             raise DomainError(
                 f"A question with external id {external_id!r} already exists.",
@@ -164,10 +165,10 @@ def deliberation_create(
     Everything is checked before anything is written; a refusal raises `DomainError` (for a
     condition, `study_settings.ConditionError`) and writes nothing.
     """
-    title = _bounded(title, "The title", TITLE_MAX, "title")
+    title = clean_bounded(title, "The title", TITLE_MAX, "title")
     if not title:
         raise DomainError("Give the deliberation a title.", code="title")
-    description = _bounded(description, "The description", TEXT_MAX, "description")
+    description = clean_bounded(description, "The description", TEXT_MAX, "description")
     _whole(group_size, "group_size", "Group size", 1, GROUP_SIZE_MAX)
     _whole(min_group_size, "min_group_size", "The minimum group size", 1, GROUP_SIZE_MAX)
     if min_group_size > group_size:
@@ -203,8 +204,8 @@ def deliberation_create(
     consent_text = (consent_text or "").strip()
     if not consent_text:
         raise DomainError("The consent text cannot be empty.", code="consent_text")
-    consent_text = _bounded(consent_text, "The consent text", 10_000, "consent_text")
-    consent_version = _bounded(consent_version, "The consent version", 32, "consent_version")
+    consent_text = clean_bounded(consent_text, "The consent text", 10_000, "consent_text")
+    consent_version = clean_bounded(consent_version, "The consent version", 32, "consent_version")
     if not consent_version:
         raise DomainError("The consent text needs a version.", code="consent_version")
     _boolean(fill_with_bots, "fill_with_bots", "Filling with bots")
@@ -226,7 +227,7 @@ def deliberation_create(
         raise DomainError("Add at least one question.", code="questions")
     for item in texts_or_questions:
         if isinstance(item, str):
-            _question_text(item)
+            clean_question_text(item)
         elif not isinstance(item, Question) or item.pk is None:
             raise DomainError("Questions must be saved questions or texts.", code="questions")
 
@@ -365,28 +366,6 @@ def _exclusion_count(count: int, min_group_size: int, needed: bool) -> None:
         1,
         min_group_size - 1,
     )
-
-
-def _question_text(text: str) -> str:
-    text = (text or "").strip()
-    if not text:
-        raise DomainError("A question cannot be empty.", code="question_text")
-    if len(text) > TEXT_MAX:
-        raise DomainError(
-            f"A question can be at most {TEXT_MAX:,} characters; this one has {len(text):,}.",
-            code="question_text",
-        )
-    return text
-
-
-def _bounded(value: str, label: str, limit: int, code: str = "too_long") -> str:
-    value = (value or "").strip()
-    if len(value) > limit:
-        raise DomainError(
-            f"{label} can be at most {limit:,} characters; it has {len(value):,}.",
-            code=code,
-        )
-    return value
 
 
 def _whole(value: int, code: str, label: str, low: int, high: int) -> None:

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from deliberation import mediator
 from deliberation.models import (
+    TEXT_MAX,
     CandidateSet,
     Condition,
     Critique,
@@ -41,8 +42,11 @@ from deliberation.models import (
     Provenance,
     Statement,
 )
+from deliberation.selectors.iterations import previous_winner
 from deliberation.services.conditions import BASELINE, BEST_OPINION, COMPARISONS
-from deliberation.services.rounds import _enqueue_bots, iteration_fail, previous_winner
+from deliberation.services.enqueue import bots_enqueue
+from deliberation.services.rounds import iteration_fail
+from deliberation.storable import storable_json, storable_text
 from inference.base import Generator, InferenceError, RewardModel
 from inference.comparisons import BestOpinion, best_opinion
 from inference.config import MediationConfig
@@ -246,10 +250,10 @@ def _failure(name: str, exc: Exception) -> str:
 def _model_version(description: dict, role: str) -> ModelVersion:
     version, _ = ModelVersion.objects.get_or_create(
         role=role,
-        backend=str(description.get("backend", "unknown"))[:32],
-        name=str(description.get("model") or "unknown")[:200],
-        revision=str(description.get("revision") or "")[:200],
-        defaults={"details": description},
+        backend=storable_text(description.get("backend", "unknown"), limit=32),
+        name=storable_text(description.get("model") or "unknown", limit=200),
+        revision=storable_text(description.get("revision") or "", limit=200),
+        defaults={"details": storable_json(description)},
     )
     return version
 
@@ -294,13 +298,15 @@ def _store(
                 candidate_set=candidate_set,
                 index=c,
                 role=Statement.Role.CANDIDATE,
-                text=candidate.text,
+                text=storable_text(candidate.text, limit=TEXT_MAX),
                 provenance=Provenance.MODEL_MEDIATOR,
                 model_version=generator,
-                template_version=str(candidate.provenance.get("template_version", ""))[:64],
+                template_version=storable_text(
+                    candidate.provenance.get("template_version", ""), limit=64
+                ),
                 seed=candidate.provenance.get("seed"),
                 sample_index=candidate.provenance.get("sample_index"),
-                metadata=candidate.provenance,
+                metadata=storable_json(candidate.provenance),
                 group_score=float(result.scores[c]),
                 rank=rank_of[c],
                 is_winner=c == result.winner,
@@ -343,7 +349,7 @@ def _store(
     iteration.save(
         update_fields=["state", "failure_reason", "mediation_finished_at", "deadline", "updated_at"]
     )
-    _enqueue_bots(iteration.round.group)
+    bots_enqueue(group=iteration.round.group)
     return candidate_set
 
 
@@ -393,28 +399,30 @@ def _store_baseline(
     statement = Statement.objects.create(
         iteration=iteration,
         role=Statement.Role.BASELINE,
-        text=winner.text,
+        text=storable_text(winner.text, limit=TEXT_MAX),
         provenance=Provenance.MODEL_MEDIATOR,
         model_version=_model_version(result.generator, ModelVersion.Role.GENERATOR),
-        template_version=str(winner.provenance.get("template_version", ""))[:64],
+        template_version=storable_text(winner.provenance.get("template_version", ""), limit=64),
         seed=winner.provenance.get("seed"),
         sample_index=winner.provenance.get("sample_index"),
         group_score=float(result.scores[result.winner]),
         shown=True,
-        metadata={
-            "comparison": BASELINE,
-            "config": config.to_dict(),
-            "candidate": winner.provenance,
-            "candidates": data["candidates"],
-            "member_ids": [m.pk for m in inputs.members],
-            "included_ids": [inputs.members[i].pk for i in result.included],
-            "predictions": data["predictions"],
-            "scores": data["scores"],
-            "winner": data["winner"],
-            "aggregation": data["aggregation"],
-            "reward_model": data["reward_model"],
-            "timings": data["timings"],
-        },
+        metadata=storable_json(
+            {
+                "comparison": BASELINE,
+                "config": config.to_dict(),
+                "candidate": winner.provenance,
+                "candidates": data["candidates"],
+                "member_ids": [m.pk for m in inputs.members],
+                "included_ids": [inputs.members[i].pk for i in result.included],
+                "predictions": data["predictions"],
+                "scores": data["scores"],
+                "winner": data["winner"],
+                "aggregation": data["aggregation"],
+                "reward_model": data["reward_model"],
+                "timings": data["timings"],
+            }
+        ),
     )
     _store_predictions(statement, inputs.members, result.predictions[:, result.winner])
     return statement

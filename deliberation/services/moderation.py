@@ -25,8 +25,8 @@ from deliberation.models import (
     Participant,
     Round,
 )
+from deliberation.services.enqueue import mediation_enqueue
 from deliberation.services.mediation import mediation_inputs
-from deliberation.services.rounds import _enqueue_mediation
 
 REASON_MAX = 500
 EXTEND_MIN_SECONDS = 60
@@ -278,7 +278,7 @@ def iteration_retry(*, iteration: Iteration, actor) -> Iteration:
                 "after": {"state": iteration.state},
             },
         )
-        _enqueue_mediation(iteration.pk)
+        mediation_enqueue(iteration_id=iteration.pk)
     return iteration
 
 

@@ -13,6 +13,8 @@ from deliberation.models import (
     Provenance,
 )
 from deliberation.selectors.consent import consent_sha256
+from deliberation.services.conditions import condition_for_new_group
+from deliberation.services.rounds import group_start
 
 
 def participant_join(
@@ -57,9 +59,6 @@ def participant_assign_group(*, participant: Participant) -> Group:
     web processes never overfill a group. A group starts when it is full; in a deliberation that
     fills with bots, a human's arrival fills the rest of the group with bots at once.
     """
-    from deliberation.services.conditions import condition_for_new_group
-    from deliberation.services.rounds import group_start
-
     with transaction.atomic():
         deliberation = Deliberation.objects.select_for_update().get(pk=participant.deliberation_id)
         group = (

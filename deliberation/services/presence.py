@@ -45,13 +45,12 @@ from deliberation.models import (
     Provenance,
     Round,
 )
+from deliberation.selectors.iterations import present_members, shown_statements
 from deliberation.selectors.participant import members_done_rating
 from deliberation.services.rounds import (
     group_start,
     iteration_close_if_complete,
     iteration_finish_if_rated,
-    present_members,
-    shown_statements,
 )
 
 logger = logging.getLogger(__name__)

@@ -35,9 +35,8 @@ from deliberation.services.deliberations import (
     EXTERNAL_ID_MAX,
     SOURCE_MAX,
     TOPIC_MAX,
-    _bounded,
-    _question_text,
 )
+from deliberation.services.inputs import clean_bounded, clean_question_text
 
 FORMATS = ("json", "csv")
 IMPORT_BYTES_MAX = 10 * 1024 * 1024
@@ -139,7 +138,7 @@ def questions_import(
         raise DomainError(
             f"Unknown format {format!r}: choose one of {', '.join(FORMATS)}.", code="import_format"
         )
-    source = _bounded(source, "The source", SOURCE_MAX, "import_source") or DEFAULT_SOURCE
+    source = clean_bounded(source, "The source", SOURCE_MAX, "import_source") or DEFAULT_SOURCE
     text = _decoded(file)
     raw_rows = _json_rows(text) if format == "json" else _csv_rows(text)
 
@@ -308,11 +307,13 @@ def _validated(number: int, values: dict[str, str]) -> _Row:
     if not values["text"].strip():
         raise _RowError("missing question")
     try:
-        text = _question_text(values["text"])
-        affirming = _bounded(values["affirming_statement"], "The affirming statement", TEXT_MAX)
-        negating = _bounded(values["negating_statement"], "The negating statement", TEXT_MAX)
-        topic = _bounded(values["topic"], "The topic", TOPIC_MAX)
-        external_id = _bounded(values["external_id"], "The id", EXTERNAL_ID_MAX) or None
+        text = clean_question_text(values["text"])
+        affirming = clean_bounded(
+            values["affirming_statement"], "The affirming statement", TEXT_MAX
+        )
+        negating = clean_bounded(values["negating_statement"], "The negating statement", TEXT_MAX)
+        topic = clean_bounded(values["topic"], "The topic", TOPIC_MAX)
+        external_id = clean_bounded(values["external_id"], "The id", EXTERNAL_ID_MAX) or None
     except DomainError as exc:
         raise _RowError(exc.message.rstrip(".")) from None
     split = values["split"].strip()

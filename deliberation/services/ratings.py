@@ -4,7 +4,8 @@ from django.db import IntegrityError, transaction
 
 from deliberation.errors import DomainError, NotAllowed, WrongPhase
 from deliberation.models import Iteration, Participant, Rating, Statement
-from deliberation.services.rounds import _duration, iteration_finish_if_rated
+from deliberation.services.inputs import response_duration
+from deliberation.services.rounds import iteration_finish_if_rated
 
 AGREEMENT_LABELS = {
     1: "Strongly disagree",
@@ -81,7 +82,7 @@ def rating_submit(
                 iteration=iteration,
                 agreement=agreement,
                 quality=quality,
-                response_duration_ms=_duration(response_duration_ms),
+                response_duration_ms=response_duration(response_duration_ms),
             )
     except IntegrityError:
         existing = Rating.objects.get(

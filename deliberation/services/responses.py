@@ -7,12 +7,10 @@ what is stored; sending a different one is refused with 409, never silently over
 """
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from deliberation.errors import DomainError, NotAllowed, WrongPhase
 from deliberation.models import (
     TEXT_MAX,
-    Group,
     Iteration,
     Participant,
     PositionRating,
@@ -21,13 +19,13 @@ from deliberation.models import (
     SurveyResponse,
 )
 from deliberation.selectors.participant import (
-    followups_pending,
     position_statement,
     round_winners,
     statements_for,
 )
+from deliberation.services.inputs import already_sent
 from deliberation.services.ratings import likert_value
-from deliberation.services.rounds import already_sent, iteration_finish_if_rated
+from deliberation.services.rounds import iteration_finish_if_rated, participant_complete_if_done
 
 
 def _check_member(participant: Participant, round_: Round) -> None:
@@ -253,21 +251,3 @@ def survey_submit(*, participant: Participant, round_: Round, answers: dict) -> 
         raise already_sent("answers to the survey") from None
     participant_complete_if_done(participant=participant)
     return len(cleaned)
-
-
-def participant_complete_if_done(*, participant: Participant) -> bool:
-    """Mark a member completed once their group has finished (or was ended) and every step the
-    member owes is saved: the end-of-round questions of every finished round. Only then is a panel
-    member sent to the completion URL with its code."""
-    participant = Participant.objects.select_related("group").get(pk=participant.pk)
-    group = participant.group
-    if participant.status != Participant.Status.ACTIVE or group is None:
-        return False
-    if group.status not in (Group.Status.DONE, Group.Status.ENDED):
-        return False
-    if group.status == Group.Status.DONE and followups_pending(participant):
-        return False
-    updated = Participant.objects.filter(
-        pk=participant.pk, status=Participant.Status.ACTIVE
-    ).update(status=Participant.Status.COMPLETED, completed_at=timezone.now())
-    return updated == 1

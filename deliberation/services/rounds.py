@@ -1,49 +1,33 @@
 """How a group moves through rounds and iterations.
 
 An iteration's state machine: collecting -> mediating -> rating -> done, or failed (with the
-reason) when mediation could not produce a statement. Every transition is a conditional update or
-runs under a row lock, so that web processes, workers and the deadline sweep can race harmlessly.
+reason) when mediation could not produce a statement; a group's rounds one after another; and a
+member completed once their group has finished and they owe nothing more. Every transition is a
+conditional update or runs under a row lock, so that web processes, workers and the deadline sweep
+can race harmlessly. What members send lives in `texts`, `ratings` and `responses`, which call in
+here; deadlines in `deadlines`.
 """
 
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from deliberation.errors import DomainError, NotAllowed, WrongPhase
+from deliberation.errors import DomainError
 from deliberation.models import (
-    TEXT_MAX,
-    Critique,
     DeliberationQuestion,
     Group,
     Iteration,
-    Opinion,
     Participant,
     Round,
-    Statement,
 )
-from deliberation.selectors.participant import members_done_rating
+from deliberation.selectors.iterations import present_members, shown_statements, written_count
+from deliberation.selectors.participant import followups_pending, members_done_rating
 from deliberation.services.conditions import round_exclusion_choose
+from deliberation.services.enqueue import bots_enqueue, mediation_enqueue
+from deliberation.storable import storable_text
 
-
-def _enqueue_mediation(iteration_id: int) -> None:
-    from deliberation import tasks
-
-    transaction.on_commit(lambda: tasks.mediate_iteration.delay(iteration_id))
-
-
-def _enqueue_bots(group: Group) -> None:
-    if not group.members.filter(provenance="bot_citizen").exists():
-        return
-    from deliberation import tasks
-
-    group_id = group.pk
-    transaction.on_commit(lambda: tasks.bots_act.delay(group_id))
-
-
-def present_members(group: Group):
-    """Members still taking part: not dropped, not released."""
-    return group.members.filter(status=Participant.Status.ACTIVE)
+FAILURE_REASON_MAX = 2000
 
 
 @transaction.atomic
@@ -95,147 +79,8 @@ def iteration_start(*, round_: Round, index: int) -> Iteration:
         },
     )
     if created:
-        _enqueue_bots(round_.group)
+        bots_enqueue(group=round_.group)
     return iteration
-
-
-def clean_text(text, *, what: str) -> str:
-    """Trim and check a participant's text: 1 to 2,000 characters."""
-    if not isinstance(text, str):
-        raise DomainError(f"Your {what} must be text.", code=f"{what}_invalid")
-    text = text.replace("\r\n", "\n").strip()
-    if not text:
-        raise DomainError(f"Please write your {what} before sending it.", code=f"{what}_empty")
-    if len(text) > TEXT_MAX:
-        raise DomainError(
-            f"Your {what} is {len(text):,} characters long; please keep it to {TEXT_MAX:,}.",
-            code=f"{what}_too_long",
-        )
-    if "\x00" in text:
-        raise DomainError(
-            f"Your {what} contains a character that cannot be stored.", code=f"{what}_invalid"
-        )
-    return text
-
-
-def _check_member_can_write(participant: Participant, iteration: Iteration) -> None:
-    if participant.group_id is None or participant.group_id != iteration.round.group_id:
-        raise NotAllowed("This is not your group's discussion.", code="not_member")
-    if participant.status != Participant.Status.ACTIVE:
-        raise WrongPhase("You are no longer taking part in this group.", code="not_active")
-    if iteration.state != Iteration.State.COLLECTING:
-        raise WrongPhase("This step has closed; the group has moved on.", code="wrong_phase")
-
-
-def opinion_submit(
-    *, participant: Participant, iteration: Iteration, text, response_duration_ms: int | None = None
-) -> Opinion:
-    """Store a member's opinion for the opinion iteration, once.
-
-    Sending the same text again (a double click, a resubmitted form) returns the stored opinion;
-    sending different text after the first is refused, never silently overwritten.
-    """
-    return _text_submit(
-        Opinion,
-        participant=participant,
-        iteration=iteration,
-        text=clean_text(text, what="opinion"),
-        response_duration_ms=response_duration_ms,
-        asked=iteration.index == 0,
-        refusal="This step asks for a critique, not an opinion.",
-        fields=dict,
-    )
-
-
-def critique_submit(
-    *, participant: Participant, iteration: Iteration, text, response_duration_ms: int | None = None
-) -> Critique:
-    """Store a member's critique of the previous iteration's winner, once (as `opinion_submit`)."""
-
-    def fields() -> dict:
-        winner = previous_winner(iteration)
-        if winner is None:
-            raise WrongPhase("There is no statement to critique yet.", code="wrong_phase")
-        return {"statement": winner}
-
-    return _text_submit(
-        Critique,
-        participant=participant,
-        iteration=iteration,
-        text=clean_text(text, what="critique"),
-        response_duration_ms=response_duration_ms,
-        asked=iteration.index > 0,
-        refusal="This step asks for an opinion, not a critique.",
-        fields=fields,
-    )
-
-
-def _text_submit(
-    model, *, participant, iteration, text, response_duration_ms, asked, refusal, fields
-):
-    """Store an opinion or critique once. `asked`: the iteration asks for this kind of text
-    (else `refusal`); `fields()` gives the further fields to store, or raises."""
-    what = model._meta.model_name
-    existing = model.objects.filter(iteration=iteration, participant=participant).first()
-    if existing is not None:
-        return _same_or_refuse(existing, text, what=what)
-    if not asked:
-        raise WrongPhase(refusal, code="wrong_phase")
-    _check_member_can_write(participant, iteration)
-    try:
-        with transaction.atomic():
-            stored = model.objects.create(
-                iteration=iteration,
-                participant=participant,
-                text=text,
-                response_duration_ms=_duration(response_duration_ms),
-                **fields(),
-            )
-    except IntegrityError:
-        existing = model.objects.get(iteration=iteration, participant=participant)
-        return _same_or_refuse(existing, text, what=what)
-    iteration_close_if_complete(iteration=iteration)
-    return stored
-
-
-def already_sent(what: str) -> DomainError:
-    """The refusal of a second, different answer: answers are never silently overwritten."""
-    return DomainError(
-        f"You have already sent your {what}; it cannot be changed.",
-        code="already_submitted",
-        status=409,
-    )
-
-
-def _same_or_refuse(existing, text: str, *, what: str):
-    if existing.text == text:
-        return existing
-    raise already_sent(what)
-
-
-def _duration(value) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if 0 <= number < 2**31 else None
-
-
-def previous_winner(iteration: Iteration) -> Statement | None:
-    if iteration.index == 0:
-        return None
-    return Statement.objects.filter(
-        iteration__round_id=iteration.round_id, iteration__index=iteration.index - 1, is_winner=True
-    ).first()
-
-
-def written_count(iteration: Iteration) -> int:
-    model = Critique if iteration.is_critique else Opinion
-    return model.objects.filter(
-        iteration=iteration, participant__status=Participant.Status.ACTIVE
-    ).count()
 
 
 def iteration_close_if_complete(*, iteration: Iteration, force: bool = False) -> bool:
@@ -273,22 +118,19 @@ def iteration_close_if_complete(*, iteration: Iteration, force: bool = False) ->
             return False
         iteration.state = Iteration.State.MEDIATING
         iteration.save(update_fields=["state", "updated_at"])
-        _enqueue_mediation(iteration.pk)
+        mediation_enqueue(iteration_id=iteration.pk)
         return True
 
 
 def iteration_fail(*, iteration: Iteration, reason: str) -> None:
-    """A visible failed state with the reason; nothing already written is touched."""
+    """A visible failed state with the reason (made storable: a model's junk in an error message
+    must not stop the failure being recorded); nothing already written is touched."""
     Iteration.objects.filter(pk=iteration.pk).exclude(state=Iteration.State.DONE).update(
         state=Iteration.State.FAILED,
-        failure_reason=reason[:2000],
+        failure_reason=storable_text(reason, limit=FAILURE_REASON_MAX),
         mediation_finished_at=timezone.now(),
         updated_at=timezone.now(),
     )
-
-
-def shown_statements(iteration: Iteration):
-    return Statement.objects.filter(iteration=iteration, shown=True)
 
 
 def iteration_finish_if_rated(*, iteration: Iteration, force: bool = False) -> bool:
@@ -333,39 +175,24 @@ def _advance(iteration: Iteration) -> None:
         return
     Group.objects.filter(pk=group.pk).update(status=Group.Status.DONE, ended_at=now)
     # Members are completed once they have also answered the end-of-round questions they owe.
-    from deliberation.services.responses import participant_complete_if_done
-
     for member in present_members(group):
         participant_complete_if_done(participant=member)
-    _enqueue_bots(group)
+    bots_enqueue(group=group)
 
 
-def iteration_advance_if_overdue(*, iteration: Iteration, now=None) -> bool:
-    """Close a collecting or rating phase whose deadline has passed; True when it moved on.
-
-    The beat's sweep calls this for every overdue iteration; the status endpoint calls it for the
-    participant's own, so that deadlines also hold where no beat runs (the embedded default).
-    """
-    now = now or timezone.now()
-    if iteration.deadline is None or iteration.deadline >= now:
+def participant_complete_if_done(*, participant: Participant) -> bool:
+    """Mark a member completed once their group has finished (or was ended) and every step the
+    member owes is saved: the end-of-round questions of every finished round. Only then is a panel
+    member sent to the completion URL with its code."""
+    participant = Participant.objects.select_related("group").get(pk=participant.pk)
+    group = participant.group
+    if participant.status != Participant.Status.ACTIVE or group is None:
         return False
-    from deliberation.services.presence import iteration_drop_absent  # (imports this module)
-
-    iteration_drop_absent(iteration=iteration, now=now)  # the silent non-answerers drop out first
-    if iteration.state == Iteration.State.COLLECTING:
-        iteration_close_if_complete(iteration=iteration, force=True)
-    elif iteration.state == Iteration.State.RATING:
-        iteration_finish_if_rated(iteration=iteration, force=True)
-    else:
+    if group.status not in (Group.Status.DONE, Group.Status.ENDED):
         return False
-    # Moved on: mediating, failed for lack of members, or done.
-    return Iteration.objects.filter(pk=iteration.pk).exclude(state=iteration.state).exists()
-
-
-def iterations_advance_overdue(*, now=None) -> int:
-    """The deadline sweep: close collecting and rating phases whose deadline has passed."""
-    now = now or timezone.now()
-    overdue = Iteration.objects.filter(
-        deadline__lt=now, state__in=[Iteration.State.COLLECTING, Iteration.State.RATING]
-    )
-    return sum(iteration_advance_if_overdue(iteration=iteration, now=now) for iteration in overdue)
+    if group.status == Group.Status.DONE and followups_pending(participant):
+        return False
+    updated = Participant.objects.filter(
+        pk=participant.pk, status=Participant.Status.ACTIVE
+    ).update(status=Participant.Status.COMPLETED, completed_at=timezone.now())
+    return updated == 1

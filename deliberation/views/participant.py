@@ -2,7 +2,6 @@
 redirects; every POST redirects to the current step, so a reload or a second tab lands there."""
 
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,13 +18,14 @@ from deliberation.forms import (
     TextForm,
 )
 from deliberation.models import TEXT_MAX
-from deliberation.ratelimit import check_rate
+from deliberation.ratelimit import check_rate, client_address
 from deliberation.selectors.consent import (
     consent_disclosures,
     consent_needed,
     consented_version,
     writing_visibility,
 )
+from deliberation.selectors.health import health_check
 from deliberation.selectors.participant import (
     ANSWER_STEPS,
     participant_step,
@@ -34,6 +34,7 @@ from deliberation.selectors.participant import (
     statements_for,
 )
 from deliberation.services import panels
+from deliberation.services.deadlines import iteration_advance_if_overdue
 from deliberation.services.participants import (
     participant_consent,
     participant_join,
@@ -47,11 +48,7 @@ from deliberation.services.responses import (
     ranking_submit,
     survey_submit,
 )
-from deliberation.services.rounds import (
-    critique_submit,
-    iteration_advance_if_overdue,
-    opinion_submit,
-)
+from deliberation.services.texts import critique_submit, opinion_submit
 
 STEP_TEMPLATE = "deliberation/participant/step.html"
 WRITE_STEPS = ("write_opinion", "write_critique")
@@ -70,10 +67,6 @@ ANSWER_FORMS = {
 }
 
 
-def _client(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "unknown")
-
-
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     return render(request, "deliberation/index.html")
@@ -81,9 +74,10 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"ok": True})
+    """The database, the broker, the cache and the live workers; 503 when the database or the
+    broker is down (selectors.health)."""
+    health = health_check()
+    return JsonResponse(health.as_dict(), status=200 if health.ok else 503)
 
 
 def _panel_session_key(deliberation) -> str:
@@ -133,7 +127,9 @@ def join(request: HttpRequest, public_id) -> HttpResponse:
             )
         if form.is_valid():
             check_rate(
-                scope="join", who=_client(request), per_minute=settings.RATE_LIMIT_JOIN_PER_MINUTE
+                scope="join",
+                who=client_address(request) or "unknown",
+                per_minute=settings.RATE_LIMIT_JOIN_PER_MINUTE,
             )
             try:
                 if participant is None:

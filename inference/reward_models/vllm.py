@@ -211,7 +211,7 @@ def server_root(url: str) -> str:
 
 def from_config(config: BackendConfig) -> VLLMRewardModel:
     """Options: `endpoint` ("classify" | "score"), `output` ("likert" | "probability" |
-    "logit"), `timeout` (30 s per request), `retries` (3), `batch_size` (128 pairs per request),
+    "logit"), `timeout` (30 s in all per request, retries included), `retries` (3), `batch_size` (128 pairs per request),
     `max_concurrency` (4), `api_key`, `template_version`, `revision` (for the record)."""
     if not config.url:
         raise ConfigError("the vllm reward backend needs the pooling server's url")

@@ -157,3 +157,15 @@ def test_dockerfile_pins_cpu_torch_and_runs_as_non_root():
     assert "collectstatic --noinput" in dockerfile
     users = re.findall(r"^USER (\S+)", dockerfile, re.M)
     assert users and users[-1] not in ("root", "0")
+
+
+def test_a_worker_that_stops_consuming_is_restarted(services):
+    worker = services["worker"]
+    check = " ".join(worker["healthcheck"]["test"])
+    # The ping goes through the broker to this worker's own node, within a bound.
+    assert "inspect ping -d celery@$$HOSTNAME" in check
+    assert re.search(r"--timeout \d+", check)
+    assert worker["labels"]["autoheal"] == "true"
+    autoheal = services["autoheal"]
+    assert autoheal["environment"]["AUTOHEAL_CONTAINER_LABEL"] == "autoheal"
+    assert "/var/run/docker.sock:/var/run/docker.sock" in autoheal["volumes"]

@@ -32,11 +32,8 @@ from deliberation.services.conditions import condition_for_new_group, round_excl
 from deliberation.services.deliberations import deliberation_create
 from deliberation.services.participants import participant_consent, participant_join
 from deliberation.services.ratings import rating_submit
-from deliberation.services.rounds import (
-    critique_submit,
-    iteration_finish_if_rated,
-    opinion_submit,
-)
+from deliberation.services.rounds import iteration_finish_if_rated
+from deliberation.services.texts import critique_submit, opinion_submit
 from inference.reward_models.fake import FakeRewardModel
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -33,6 +33,7 @@ from deliberation.models import (
     Statement,
 )
 from deliberation.selectors.participant import participant_step
+from deliberation.services.deadlines import iterations_advance_overdue
 from deliberation.services.moderation import (
     group_end,
     iteration_extend_deadline,
@@ -40,7 +41,7 @@ from deliberation.services.moderation import (
     member_text_hide,
     member_text_unhide,
 )
-from deliberation.services.rounds import iterations_advance_overdue, opinion_submit
+from deliberation.services.texts import opinion_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -144,7 +145,7 @@ def test_an_opinion_hidden_before_the_mediation_is_left_out_of_it(make_group, mo
 
 def test_a_critique_hidden_before_its_mediation_is_left_out_of_the_revision(make_group, moderator):
     from deliberation.services.ratings import rating_submit
-    from deliberation.services.rounds import critique_submit
+    from deliberation.services.texts import critique_submit
 
     _, members = make_group(3, critique_iterations=1)
     opinion_iteration = write(members)

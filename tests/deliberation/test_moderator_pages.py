@@ -4,6 +4,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.http import HttpRequest
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -304,7 +305,7 @@ def test_seed_demo_is_idempotent_and_prints_the_links(monkeypatch):
         assert "password: common-ground-demo" in out
         assert "only acceptable for this local demo" in err
     client = Client()
-    assert client.login(username="moderator", password="common-ground-demo")
+    assert client.login(request=HttpRequest(), username="moderator", password="common-ground-demo")
     assert client.get("/moderate/").status_code == 200
 
 
@@ -314,7 +315,9 @@ def test_seed_demo_takes_the_password_from_the_environment(monkeypatch):
     call_command("seed_demo", stdout=out, stderr=err)
     assert "password: a-private-demo-pass" in out.getvalue()
     assert "WARNING" not in err.getvalue()
-    assert Client().login(username="moderator", password="a-private-demo-pass")
+    assert Client().login(
+        request=HttpRequest(), username="moderator", password="a-private-demo-pass"
+    )
 
 
 def test_create_moderator_command_grants_the_permission(django_user_model):

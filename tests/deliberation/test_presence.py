@@ -32,6 +32,7 @@ from deliberation.models import (
     Statement,
 )
 from deliberation.selectors.participant import participant_step
+from deliberation.services.deadlines import iterations_advance_overdue
 from deliberation.services.deliberations import deliberation_create
 from deliberation.services.presence import (
     group_form_if_waited,
@@ -39,11 +40,7 @@ from deliberation.services.presence import (
     presence_sweep,
 )
 from deliberation.services.ratings import rating_submit
-from deliberation.services.rounds import (
-    critique_submit,
-    iterations_advance_overdue,
-    opinion_submit,
-)
+from deliberation.services.texts import critique_submit, opinion_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -25,10 +25,11 @@ from deliberation.models import (
     Statement,
 )
 from deliberation.selectors.participant import participant_step
+from deliberation.services.deadlines import iterations_advance_overdue
 from deliberation.services.mediation import iteration_mediate
 from deliberation.services.ratings import rating_submit
 from deliberation.services.responses import survey_submit
-from deliberation.services.rounds import iterations_advance_overdue, opinion_submit
+from deliberation.services.texts import opinion_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -20,7 +20,7 @@ from deliberation.models import (
 )
 from deliberation.services.deliberations import deliberation_create
 from deliberation.services.participants import participant_consent, participant_join
-from deliberation.services.rounds import opinion_submit
+from deliberation.services.texts import opinion_submit
 from deliberation.tasks import mediate_iteration
 from tests.worker import running_worker, wait_until
 

@@ -1,9 +1,5 @@
-"""The extractive generator on real questions from the Habermas Machine question bank.
-
-The bank (CC-BY 4.0, google-deepmind/habermas_machine) is read at run time from the shared data
-folder beside the repository, or from $CG_SHARED_DIR (the `hm_questions` fixture of
-tests/conftest.py); it is never copied into the project.
-"""
+"""The extractive generator on questions in the question bank's format (the project's own
+`sample_questions` of tests/conftest.py: several topics and splits, untidy text included)."""
 
 import itertools
 import json
@@ -25,9 +21,9 @@ from inference.generators.sentences import split_sentences
 
 
 @pytest.fixture(scope="module")
-def questions(hm_questions):
-    # A spread over the whole bank: every split, many topics.
-    return hm_questions[:: max(1, len(hm_questions) // 24)][:24]
+def questions(sample_questions):
+    # A spread over all of them: every split, many topics.
+    return sample_questions[:: max(1, len(sample_questions) // 24)][:24]
 
 
 def lower_first(text):

@@ -1,4 +1,5 @@
 import random
+import time
 
 import pytest
 
@@ -133,10 +134,49 @@ def test_json_that_is_not_an_object_raises_bad_model_output(server):
 
 def test_timeout_is_retried_then_reported(server):
     server.script(Reply("slow", delay=1.0), Reply("slow", delay=1.0))
-    with client_for(server, timeout=0.2, retries=1) as client:
+    with client_for(server, timeout=5.0, attempt_timeout=0.2, retries=1) as client:
         with pytest.raises(BackendUnavailable, match="timed out"):
             client.post_json("chat/completions", PAYLOAD)
     assert len(server.requests) == 2
+
+
+def _fails_within(client, seconds: float) -> BackendUnavailable:
+    """The call fails with BackendUnavailable, having returned within `seconds` (a bound far
+    above the deadline under test, not a speed measure)."""
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailable) as caught:
+        client.post_json("chat/completions", PAYLOAD)
+    assert time.monotonic() - started < seconds, "the total deadline did not hold"
+    return caught.value
+
+
+def test_a_trickling_server_is_cut_off_at_the_total_deadline(server):
+    # One byte a second: every single read is quick, so only a total deadline stops it; the whole
+    # answer would take minutes.
+    server.script(Reply("trickle", delay=0.5))
+    with client_for(server, timeout=2.0, retries=3, sleep=time.sleep) as client:
+        error = _fails_within(client, 30.0)
+    assert "total deadline of 2s" in str(error)
+    assert "no complete answer" in str(error)
+    assert len(server.requests) == 1  # no time was left for another try
+
+
+def test_a_hanging_server_is_cut_off_at_the_total_deadline(server):
+    server.script(Reply("hang"), Reply("hang"), Reply("hang"))
+    with client_for(server, timeout=2.0, attempt_timeout=0.8, retries=5) as client:
+        error = _fails_within(client, 30.0)
+    assert "total deadline of 2s" in str(error)
+    assert 2 <= len(server.requests) <= 3
+
+
+def test_backoff_never_sleeps_past_the_total_deadline(server):
+    server.script(*[Reply("status", status=503, retry_after=20)] * 4)
+    sleep = SleepRecorder()
+    with client_for(server, timeout=5.0, retries=3, sleep=sleep) as client:
+        error = _fails_within(client, 30.0)
+    assert sleep.delays == []  # a 20 s pause would overrun the 5 s total
+    assert "no time left for another try" in str(error)
+    assert len(server.requests) == 1
 
 
 def test_dropped_connection_is_retried(server):

@@ -19,7 +19,7 @@ from inference.reward_models.embedding import (
 
 pytestmark = pytest.mark.slow
 
-AI_QUESTION_ID = "S173966929"  # "Should the government help in developing artificial intelligence?"
+AI_QUESTION_ID = "P0001"  # "Should the government help fund research into artificial intelligence?"
 
 PRO = (
     "I believe public money should go into AI research, because it will create jobs, cure "
@@ -45,8 +45,8 @@ def model() -> EmbeddingRewardModel:
 
 
 @pytest.fixture(scope="module")
-def ai_question(hm_questions) -> str:
-    return next(q["question"] for q in hm_questions if q["id"] == AI_QUESTION_ID)
+def ai_question(sample_questions) -> str:
+    return next(q["question"] for q in sample_questions if q["id"] == AI_QUESTION_ID)
 
 
 def test_built_from_the_registry_and_described(tmp_path):
@@ -69,8 +69,8 @@ def test_each_opinion_agrees_more_with_its_restatement_than_with_the_other_side(
     assert predictions[1, 1] > predictions[1, 0]
 
 
-def test_prior_predictions_lie_on_the_likert_scale(model, hm_questions):
-    rows = hm_questions[:20]
+def test_prior_predictions_lie_on_the_likert_scale(model, sample_questions):
+    rows = sample_questions[:20]
     predictions = model.predict(
         question=rows[0]["question"],
         opinions=[r["affirming_statement"] for r in rows[:5]],
@@ -114,9 +114,9 @@ def _synthetic_ratings(questions: list[dict], others: list[dict]) -> list[Rating
     return examples
 
 
-def test_fitting_on_ratings_beats_the_prior_on_held_out_questions(hm_questions):
-    train = [q for q in hm_questions if q["split"] == "train"][:60]
-    held_out = [q for q in hm_questions if q["split"] == "iid_test"][:20]
+def test_fitting_on_ratings_beats_the_prior_on_held_out_questions(sample_questions):
+    train = [q for q in sample_questions if q["split"] == "train"][:60]
+    held_out = [q for q in sample_questions if q["split"] == "iid_test"][:20]
     model = EmbeddingRewardModel()
     test_examples = _synthetic_ratings(held_out, train)
     truth = np.array([e.agreement for e in test_examples])
@@ -129,8 +129,10 @@ def test_fitting_on_ratings_beats_the_prior_on_held_out_questions(hm_questions):
     assert fitted_error < 0.8 * prior_error
 
 
-def test_a_saved_head_loads_back_to_identical_predictions(tmp_path, hm_questions, ai_question):
-    fitted = EmbeddingRewardModel().fit(_synthetic_ratings(hm_questions[:10], hm_questions[10:20]))
+def test_a_saved_head_loads_back_to_identical_predictions(tmp_path, sample_questions, ai_question):
+    fitted = EmbeddingRewardModel().fit(
+        _synthetic_ratings(sample_questions[:10], sample_questions[10:20])
+    )
     path = fitted.save(tmp_path / "heads" / "head.json")
     saved = json.loads(path.read_text())
     assert saved["features"] == list(FEATURES)

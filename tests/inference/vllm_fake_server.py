@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# A private header between a route and `_send`: send the body one byte per this many seconds.
+TRICKLE_HEADER = "X-Fake-Trickle"
+
 
 @dataclass
 class Reply:
@@ -36,9 +39,11 @@ class Reply:
     `kind`: "ok" (a completion whose text is `content`, or the server's default content when
     `content` is None), "status" (HTTP `status` with an error body, `retry_after` seconds in a
     header when given), "slow" (sleep `delay` seconds, then answer ok), "malformed" (HTTP 200 with
-    a body that is not JSON), "non_object" (HTTP 200 with a JSON list), "empty" (a completion with
+    a body that is not JSON: `content`, or an HTML error page), "non_object" (HTTP 200 with a JSON list), "empty" (a completion with
     empty text), "truncated" (`content` cut short, `finish_reason` "length"), "drop" (close the
-    connection without answering). Routes of a subclass may read kinds of their own.
+    connection without answering), "trickle" (send the headers, then the answer one byte every
+    `delay` seconds), "hang" (read the request and never answer, until the server stops).
+    Routes of a subclass may read kinds of their own.
     """
 
     kind: str = "ok"
@@ -95,6 +100,7 @@ class FakeOpenAIServer:
         self._lock = threading.Condition()
         self._counter = 0
         self._httpd: ThreadingHTTPServer | None = None
+        self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -130,6 +136,7 @@ class FakeOpenAIServer:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -204,6 +211,10 @@ class FakeOpenAIServer:
             if status == 0:  # "drop": close without answering
                 handler.close_connection = True
                 return
+            if status == -1:  # "hang": never answer
+                self._stopping.wait()
+                handler.close_connection = True
+                return
             self._send(handler, status, headers, payload)
         finally:
             with self._lock:
@@ -212,6 +223,7 @@ class FakeOpenAIServer:
     def _send(
         self, handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], payload: bytes
     ) -> None:
+        trickle = float(headers.pop(TRICKLE_HEADER, 0) or 0)
         try:
             handler.send_response(status)
             handler.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
@@ -219,7 +231,15 @@ class FakeOpenAIServer:
             for name, value in headers.items():
                 handler.send_header(name, value)
             handler.end_headers()
-            handler.wfile.write(payload)
+            if not trickle:
+                handler.wfile.write(payload)
+                return
+            handler.wfile.flush()
+            for i in range(len(payload)):
+                if self._stopping.wait(trickle):
+                    break
+                handler.wfile.write(payload[i : i + 1])
+                handler.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up (its timeout passed); nothing to answer.
             handler.close_connection = True
@@ -235,11 +255,14 @@ class FakeOpenAIServer:
         if reply.kind == "drop":
             return 0, {}, b""
         if reply.kind == "malformed":
-            return 200, {"Content-Type": "text/html"}, b"<html>502 Bad Gateway</html>"
+            body = reply.content if reply.content is not None else "<html>502 Bad Gateway</html>"
+            return 200, {"Content-Type": "text/html"}, body.encode("utf-8", "surrogatepass")
         if reply.kind == "non_object":
             return 200, {}, b'["not", "an", "object"]'
         if reply.kind == "slow":
             time.sleep(reply.delay)
+        if reply.kind == "hang":
+            return -1, {}, b""
         return None
 
     def _answer(self, request: RecordedRequest, *, chat: bool) -> tuple[int, dict[str, str], bytes]:
@@ -259,7 +282,8 @@ class FakeOpenAIServer:
             self._counter += 1
             number = self._counter
         answer = self._completion_body(body, text, finish_reason, number, chat)
-        return 200, {}, json.dumps(answer).encode()
+        headers = {TRICKLE_HEADER: str(reply.delay or 1.0)} if reply.kind == "trickle" else {}
+        return 200, headers, json.dumps(answer).encode()
 
     def _completion_body(
         self, body: dict[str, Any], text: str, finish_reason: str, number: int, chat: bool

@@ -28,7 +28,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tests.inference.vllm_fake_server import FakeOpenAIServer, RecordedRequest, Reply, error_body
+from tests.inference.vllm_fake_server import (
+    TRICKLE_HEADER,
+    FakeOpenAIServer,
+    RecordedRequest,
+    Reply,
+    error_body,
+)
 
 __all__ = ["FakePoolingServer", "Reply", "tagged_value"]
 
@@ -104,7 +110,8 @@ class FakePoolingServer(FakeOpenAIServer):
         elif reply.kind == "non_number":
             key = "probs" if "probs" in answer["data"][0] else "score"
             answer["data"][0][key] = ["high"] if key == "probs" else "high"
-        return 200, {}, json.dumps(answer).encode()
+        headers = {TRICKLE_HEADER: str(reply.delay or 1.0)} if reply.kind == "trickle" else {}
+        return 200, headers, json.dumps(answer).encode()
 
     def _envelope(self, kind: str, data: list[dict[str, Any]], tokens: int) -> dict[str, Any]:
         return {
