@@ -15,7 +15,7 @@ from deliberation.services.deliberations import deliberation_create
 from deliberation.services.moderators import moderator_ensure
 from deliberation.services.participants import participant_consent, participant_join
 from deliberation.services.ratings import rating_submit
-from deliberation.services.rounds import opinion_submit
+from deliberation.services.texts import opinion_submit
 from tests.e2e.a11y import assert_accessible, assert_fits_viewport
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
