@@ -34,8 +34,12 @@ def mediated_deliberation(transactional_db, settings):
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
     try:
+        # The moderator who logs in below owns it (others get a 404 for it).
+        owner, _ = moderator_ensure(
+            username="mod", password="a-long-moderator-password", validate=False
+        )
         deliberation = deliberation_create(
-            created_by=None,
+            created_by=owner,
             title="A deliberation whose title is long enough to need wrapping on a phone screen",
             questions=[
                 "Should towns close their central streets to cars on weekends, and if so, "
@@ -92,7 +96,8 @@ def test_moderator_pages_fit_a_phone_and_pass_axe(live_server, browser, mediated
         ("group", reverse("moderator:group_detail", args=[deliberation.public_id, group.number])),
         ("consent text", reverse("moderator:consent_edit", args=[deliberation.public_id])),
     ):
-        page.goto(live_server.url + path)
+        response = page.goto(live_server.url + path)
+        assert response.status == 200, (state, response.status)
         assert_fits_viewport(page, f"moderator at 390 px: {state}")
         assert_accessible(page, f"moderator at 390 px: {state}")
     context.close()
