@@ -260,6 +260,10 @@ STORAGES = {
 # Celery. With no broker configured the embedded default runs tasks eagerly, in-process.
 CELERY_BROKER_URL = env.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
+# Without a broker (the embedded default) eager tasks run in a background thread of the web
+# process, after the response: the last member's send returns at once and the waiting page shows
+# the mediation. Off when a broker is configured (the tests' eager fixture then runs tasks inline).
+EAGER_TASKS_IN_BACKGROUND = env_bool("EAGER_TASKS_IN_BACKGROUND", not CELERY_BROKER_URL)
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
 CELERY_RESULT_BACKEND = None
