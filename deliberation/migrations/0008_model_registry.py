@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("deliberation", "0005_research_access"),
+        ("deliberation", "0007_mediation_resends"),
     ]
 
     operations = [
