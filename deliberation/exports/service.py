@@ -21,6 +21,7 @@ from deliberation.errors import NotAllowed
 from deliberation.exports import datapackage, hm, tidy
 from deliberation.exports.columns import table_columns
 from deliberation.exports.errors import ExportError
+from deliberation.exports.pseudonyms import pseudonymiser
 from deliberation.exports.writers import FORMATS, SUFFIX, open_writer
 from deliberation.models import AuditLog, Deliberation
 
@@ -82,7 +83,9 @@ def export_write(
                 if deliberations is None
                 else Deliberation.objects.filter(pk__in=[d.pk for d in deliberations])
             )
-            scope = tidy.Scope(deliberations=ids.values("pk"), include_bots=include_bots)
+            scope = tidy.Scope(
+                deliberations=ids.values("pk"), include_bots=include_bots, pseudonym=pseudonymiser()
+            )
             if schema == "tidy":
                 written, rows = _write_tidy(scope, fmt, work, zipped=out.suffix == ".zip",
                                             filters=filters, include_identifiers=include_identifiers,
