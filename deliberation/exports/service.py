@@ -60,7 +60,8 @@ def export_write(
     in the audit log. Raises ExportError (NotAllowed for identifiers) before writing anything.
     """
     out = Path(out)
-    _check(schema=schema, fmt=fmt, out=out, deliberations=deliberations)
+    _check(schema=schema, fmt=fmt, out=out, deliberations=deliberations,
+           include_identifiers=include_identifiers)  # fmt: skip
     if include_identifiers and (actor is None or not export_identifiers_allowed(actor)):
         raise NotAllowed(
             "Exporting panel identifiers needs the export_identifiers permission.",
@@ -102,7 +103,7 @@ def export_write(
     return ExportResult(path=out, rows=rows, bytes=_size(out))
 
 
-def _check(*, schema: str, fmt: str, out: Path, deliberations) -> None:
+def _check(*, schema: str, fmt: str, out: Path, deliberations, include_identifiers: bool) -> None:
     if schema not in SCHEMAS:
         raise ExportError(f"Unknown schema {schema!r}: use hm or tidy.", code="unknown_schema")
     if fmt not in FORMATS:
@@ -111,6 +112,12 @@ def _check(*, schema: str, fmt: str, out: Path, deliberations) -> None:
         )
     if deliberations is not None and not deliberations:
         raise ExportError("No deliberation to export.", code="no_deliberation")
+    if schema == "hm" and include_identifiers:
+        raise ExportError(
+            "Panel identifiers are exported with the tidy schema only (its panel_identities "
+            "table).",
+            code="identifiers_hm",
+        )
     if schema == "hm" and out.suffix == ".zip":
         raise ExportError(
             "The hm schema is one file: give a file name, not a .zip.", code="bad_out"
