@@ -95,9 +95,9 @@ def export_write(
                 written = work / f"hm{SUFFIX[fmt]}"
                 rows = hm.write(scope, fmt=fmt, path=written, progress=progress,
                                 chunk_size=chunk_size)  # fmt: skip
-            _remove(out)  # only an empty folder can be here (checked above)
-            written.rename(out)
             _audit(actor, deliberations, schema=schema, fmt=fmt, filters=filters, rows=rows)
+            _remove(out)  # only an empty folder can be here (checked above)
+            written.rename(out)  # a failure here rolls the audit entry back
     finally:
         _remove(work)
     return ExportResult(path=out, rows=rows, bytes=_size(out))
