@@ -6,6 +6,7 @@ in-process, embedded inference backends, DEBUG on. Production (`DJANGO_DEBUG=0`)
 start without `DJANGO_SECRET_KEY`.
 """
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -56,6 +57,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "csp",
     "axes",
@@ -191,8 +194,67 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "deliberation.api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "deliberation.api.pagination.PagePagination",
+    "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "deliberation.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.get("API_THROTTLE_ANON", "60/min"),
+        "user": env.get("API_THROTTLE_USER", "1200/min"),
+        "exports": env.get("API_THROTTLE_EXPORTS", "30/hour"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Common Ground API",
+    "DESCRIPTION": (
+        "Read access to deliberations and what their groups produced, question import, and data "
+        "exports. Authenticate with `Authorization: Token <secret>` (make a token on the API "
+        'tokens page) or a browser session. Errors are `{"error": {"code", "message", '
+        '"details"}}`.'
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "deliberation.api.schema.add_error_responses",
+    ],
+}
+
+# Export files (the Data page and the API): a Django storage, a local folder by default.
+# EXPORT_STORAGE_BACKEND/EXPORT_STORAGE_OPTIONS point it elsewhere, e.g. django-storages' S3.
+EXPORT_STORAGE_LOCATION = env.get("EXPORT_STORAGE_LOCATION") or str(BASE_DIR / "var" / "exports")
+EXPORT_DOWNLOAD_TTL_HOURS = env_int("EXPORT_DOWNLOAD_TTL_HOURS", 24)
+try:
+    _export_storage_options = json.loads(env.get("EXPORT_STORAGE_OPTIONS") or "null")
+except json.JSONDecodeError as exc:
+    raise ImproperlyConfigured(f"EXPORT_STORAGE_OPTIONS must be a JSON object: {exc}") from None
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "exports": {
+        "BACKEND": env.get("EXPORT_STORAGE_BACKEND")
+        or "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": _export_storage_options or {"location": EXPORT_STORAGE_LOCATION},
+    },
 }
 
 # Celery. With no broker configured the embedded default runs tasks eagerly, in-process.
@@ -245,6 +307,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("DEADLINE_SWEEP_SECONDS", 15),
     },
     # Members gone silent drop out (their group goes on); overdue waiting pools start or release.
+    # Export files past their download time are deleted.
+    "sweep-expired-exports": {
+        "task": "deliberation.tasks.sweep_expired_exports",
+        "schedule": env_int("EXPORT_SWEEP_SECONDS", 3600),
+    },
     "sweep-presence": {
         "task": "deliberation.tasks.sweep_presence",
         "schedule": env_int("DEADLINE_SWEEP_SECONDS", 15),

@@ -10,11 +10,14 @@ from uuid import UUID
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 
 from deliberation.models import (
     Critique,
     Deliberation,
+    DeliberationShare,
+    ExportJob,
     Group,
     Iteration,
     Opinion,
@@ -117,11 +120,45 @@ def moderator_required(view):
     return wrapped
 
 
+def _shared_with(user, role: str) -> QuerySet:
+    return DeliberationShare.objects.filter(user=user, role=role).values("deliberation")
+
+
+def moderated_deliberations(user) -> QuerySet[Deliberation]:
+    """The deliberations `user` may run: those they created or that were shared with them as
+    a moderator (every one for a superuser); none without the moderator permission."""
+    if not is_moderator(user):
+        return Deliberation.objects.none()
+    if user.is_superuser:
+        return Deliberation.objects.all()
+    return Deliberation.objects.filter(
+        Q(created_by=user) | Q(pk__in=_shared_with(user, DeliberationShare.Role.MODERATOR))
+    )
+
+
 def get_moderated_deliberation(user, public_id: UUID) -> Deliberation:
+    """A deliberation `user` may run; 403 without the moderator permission, 404 when it is
+    missing or not theirs (one answer for both, so ids cannot be probed)."""
     _require_moderator(user)
-    deliberation = Deliberation.objects.filter(public_id=public_id).first()
+    deliberation = moderated_deliberations(user).filter(public_id=public_id).first()
     if deliberation is None:
         raise Http404("No such deliberation")
+    return deliberation
+
+
+def is_owner(user, deliberation: Deliberation) -> bool:
+    """Whether `user` may share `deliberation`: its creator (still a moderator), or a superuser."""
+    if not is_moderator(user):
+        return False
+    return bool(user.is_superuser or deliberation.created_by_id == user.pk)
+
+
+def get_owned_deliberation(user, public_id: UUID) -> Deliberation:
+    """A deliberation whose sharing `user` manages: 403 for another moderator who runs it,
+    404 for anyone who does not."""
+    deliberation = get_moderated_deliberation(user, public_id)
+    if not is_owner(user, deliberation):
+        raise PermissionDenied("Only the moderator who created this deliberation can share it.")
     return deliberation
 
 
@@ -166,26 +203,87 @@ def get_moderated_text(group: Group, kind: str, text_id: int) -> Opinion | Criti
     return text
 
 
-def can_read_research_data(user, deliberation: Deliberation) -> bool:
-    """Whether `user` may read results and export the data of `deliberation`.
+def research_deliberations(user) -> QuerySet[Deliberation]:
+    """The deliberations whose results and data `user` may read: every one with `view_all` (or
+    as a superuser); else those they run (owner, or shared as moderator, while a moderator) and
+    those shared with them as a researcher (while they hold the `research` permission)."""
+    if not user.is_authenticated or not user.is_active:
+        return Deliberation.objects.none()
+    if user.is_superuser or user.has_perm(VIEW_ALL_PERMISSION):
+        return Deliberation.objects.all()
+    allowed = Q(pk__in=[])
+    if is_moderator(user):
+        allowed |= Q(created_by=user) | Q(
+            pk__in=_shared_with(user, DeliberationShare.Role.MODERATOR)
+        )
+    if user.has_perm(RESEARCH_PERMISSION):
+        allowed |= Q(pk__in=_shared_with(user, DeliberationShare.Role.RESEARCHER))
+    return Deliberation.objects.filter(allowed)
 
-    (First cut: moderators and `view_all`; ownership and sharing come with the research-access
-    work of issue 8.)
-    """
-    if not user.is_authenticated:
-        return False
-    return bool(user.is_superuser or user.has_perm(VIEW_ALL_PERMISSION) or is_moderator(user))
+
+def can_read_research_data(user, deliberation: Deliberation) -> bool:
+    """Whether `user` may read results and export the data of `deliberation`."""
+    return research_deliberations(user).filter(pk=deliberation.pk).exists()
 
 
 def get_research_deliberation(user, public_id: UUID) -> Deliberation:
     """The deliberation whose results and data `user` may read; 404 when it is missing or not
     theirs to know about."""
-    deliberation = Deliberation.objects.filter(public_id=public_id).first()
-    if deliberation is None or not can_read_research_data(user, deliberation):
+    deliberation = research_deliberations(user).filter(public_id=public_id).first()
+    if deliberation is None:
         raise Http404("No such deliberation")
     return deliberation
 
 
+def research_required(view):
+    """Log in first (redirect); the object helpers then decide (404 when not allowed)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 def export_identifiers_allowed(user) -> bool:
     """Panel identifiers leave the database only for holders of this explicit permission."""
-    return bool(user.is_authenticated and user.has_perm(EXPORT_IDENTIFIERS_PERMISSION))
+    return bool(
+        user.is_authenticated and user.is_active and user.has_perm(EXPORT_IDENTIFIERS_PERMISSION)
+    )
+
+
+def get_export_job(user, public_id: UUID) -> ExportJob:
+    """An export job `user` started, of a deliberation they may still read (and, for one with
+    identifiers, while they may still export them); 404 otherwise."""
+    job = (
+        ExportJob.objects.select_related("deliberation")
+        .filter(public_id=public_id, created_by_id=user.pk if user.is_authenticated else None)
+        .first()
+    )
+    if (
+        job is None
+        or not can_read_research_data(user, job.deliberation)
+        or (job.include_identifiers and not export_identifiers_allowed(user))
+    ):
+        raise Http404("No such export")
+    return job
+
+
+def require_question_reader(user) -> None:
+    """The question bank is read by moderators and researchers (403 for anyone else)."""
+    if not (
+        user.is_authenticated
+        and (
+            is_moderator(user)
+            or user.has_perm(RESEARCH_PERMISSION)
+            or user.has_perm(VIEW_ALL_PERMISSION)
+        )
+    ):
+        raise PermissionDenied("You need the moderator or researcher permission.")
+
+
+def require_question_importer(user) -> None:
+    """Only moderators add questions to the bank."""
+    _require_moderator(user)

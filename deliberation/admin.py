@@ -21,6 +21,13 @@ class ConditionInline(admin.StackedInline):
     extra = 0
 
 
+class ShareInline(admin.TabularInline):
+    model = models.DeliberationShare
+    fk_name = "deliberation"
+    extra = 0
+    raw_id_fields = ["user", "created_by"]
+
+
 @admin.register(models.Question)
 class QuestionAdmin(admin.ModelAdmin):
     list_display = ["id", "text", "topic", "split", "source", "external_id", "created_at"]
@@ -45,7 +52,7 @@ class DeliberationAdmin(admin.ModelAdmin):
     search_fields = ["title", "description", "=public_id"]
     raw_id_fields = ["created_by"]
     readonly_fields = ["public_id", "created_at", "updated_at"]
-    inlines = [DeliberationQuestionInline, ConditionInline]
+    inlines = [DeliberationQuestionInline, ConditionInline, ShareInline]
 
 
 @admin.register(models.Condition)
@@ -237,3 +244,35 @@ class AuditLogAdmin(admin.ModelAdmin):
     list_filter = ["action", "target_type"]
     search_fields = ["reason", "actor__username"]
     raw_id_fields = ["actor"]
+
+
+@admin.register(models.DeliberationShare)
+class DeliberationShareAdmin(admin.ModelAdmin):
+    list_display = ["deliberation", "user", "role", "created_by", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["deliberation__title", "user__username"]
+    raw_id_fields = ["deliberation", "user", "created_by"]
+
+
+@admin.register(models.ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made by their owner on the API tokens page (the secret is shown only there);
+    here an administrator can look them up and revoke one (set `revoked_at`)."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    search_fields = ["name", "user__username", "prefix"]
+    readonly_fields = ["user", "name", "key_sha256", "prefix", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(models.ExportJob)
+class ExportJobAdmin(admin.ModelAdmin):
+    list_display = ["public_id", "deliberation", "created_by", "schema", "fmt", "status"]
+    list_filter = ["status", "schema", "fmt", "include_identifiers"]
+    raw_id_fields = ["deliberation", "created_by"]
+    readonly_fields = [field.name for field in models.ExportJob._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -8,7 +8,8 @@ from celery import shared_task
 from deliberation.models import Group
 from deliberation.services.bots import bots_act as bots_act_service
 from deliberation.services.deadlines import iterations_advance_overdue
-from deliberation.services.enqueue import BOTS_ACT, MEDIATE_ITERATION
+from deliberation.services.enqueue import BOTS_ACT, MEDIATE_ITERATION, RUN_EXPORT_JOB
+from deliberation.services.export_jobs import export_job_run, export_jobs_sweep_expired
 from deliberation.services.mediation import iteration_mediate
 from deliberation.services.presence import presence_sweep
 
@@ -44,3 +45,18 @@ def sweep_presence() -> dict[str, int]:
     if any(counts.values()):
         logger.info("presence sweep: %s", counts)
     return counts
+
+
+@shared_task(name=RUN_EXPORT_JOB, acks_late=True)
+def run_export_job(job_id: int) -> str | None:
+    """Run an export job; its status at the end (None when it was not queued: a repeat)."""
+    job = export_job_run(job_id=job_id)
+    return job.status if job else None
+
+
+@shared_task
+def sweep_expired_exports() -> int:
+    deleted = export_jobs_sweep_expired()
+    if deleted:
+        logger.info("export sweep deleted %d expired file(s)", deleted)
+    return deleted

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deliberation.views import moderator, moderator_consent, moderator_questions
+from deliberation.views import moderator, moderator_consent, moderator_questions, sharing
 
 app_name = "moderator"
 urlpatterns = [
@@ -9,6 +9,12 @@ urlpatterns = [
     path("new/questions/", moderator.question_picker_fragment, name="question_picker"),
     path("questions/", moderator_questions.questions, name="questions"),
     path("d/<uuid:public_id>/", moderator.deliberation_detail, name="deliberation_detail"),
+    path("d/<uuid:public_id>/share/", sharing.share, name="share"),
+    path(
+        "d/<uuid:public_id>/share/<int:share_id>/remove/",
+        sharing.share_remove,
+        name="share_remove",
+    ),
     path("d/<uuid:public_id>/consent/", moderator_consent.consent_edit, name="consent_edit"),
     path("d/<uuid:public_id>/status/", moderator.deliberation_status, name="deliberation_status"),
     path("d/<uuid:public_id>/groups/", moderator.groups_fragment, name="groups_fragment"),

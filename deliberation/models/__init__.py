@@ -17,6 +17,7 @@ from deliberation.models.people import (
     PanelIdentity,
     Participant,
 )
+from deliberation.models.research import ApiToken, DeliberationShare, ExportJob
 from deliberation.models.responses import (
     AuditLog,
     PositionRating,
@@ -71,4 +72,7 @@ __all__ = [
     "SurveyResponse",
     "AuditLog",
     "WorkerHeartbeat",
+    "DeliberationShare",
+    "ApiToken",
+    "ExportJob",
 ]

@@ -200,11 +200,12 @@ def join_path(deliberation: Deliberation) -> str:
         return f"/j/{deliberation.public_id}/"
 
 
-def deliberation_list() -> QuerySet[Deliberation]:
-    """Every deliberation, newest first, with its group and participant counts."""
+def deliberation_list(deliberations: QuerySet[Deliberation]) -> QuerySet[Deliberation]:
+    """The given deliberations (those the reader may see, from `access`), newest first, with
+    their group and participant counts."""
     groups = Group.objects.filter(deliberation=OuterRef("pk")).values("deliberation")
     participants = Participant.objects.filter(deliberation=OuterRef("pk")).values("deliberation")
-    return Deliberation.objects.annotate(
+    return deliberations.annotate(
         group_count=_count_of(groups),
         participant_count=_count_of(participants),
     ).order_by("-created_at", "-id")

@@ -13,6 +13,7 @@ from deliberation.models import Group, Provenance
 
 MEDIATE_ITERATION = "deliberation.tasks.mediate_iteration"
 BOTS_ACT = "deliberation.tasks.bots_act"
+RUN_EXPORT_JOB = "deliberation.tasks.run_export_job"
 
 
 def task_enqueue_on_commit(*, name: str, args: tuple = ()) -> None:
@@ -31,3 +32,7 @@ def bots_enqueue(*, group: Group) -> None:
     """Let the group's bots act, if it has any."""
     if group.members.filter(provenance=Provenance.BOT_CITIZEN).exists():
         task_enqueue_on_commit(name=BOTS_ACT, args=(group.pk,))
+
+
+def export_job_enqueue(*, job_id: int) -> None:
+    task_enqueue_on_commit(name=RUN_EXPORT_JOB, args=(job_id,))

@@ -38,6 +38,7 @@ from deliberation.models import (
     ModelVersion,
     Opinion,
     Participant,
+    PositionRating,
     Prediction,
     Provenance,
     Statement,
@@ -67,6 +68,10 @@ class RoundInputs:
     include: list[int]
     previous_winner: Statement | None
     critiques: list[str] | None
+    affirming_statement: str = ""
+    negating_statement: str = ""
+    # Each member's agreement with the affirming statement before the round (None: not given).
+    position_ratings: list[float | None] | None = None
 
 
 def mediation_inputs(iteration: Iteration) -> RoundInputs:
@@ -94,6 +99,11 @@ def mediation_inputs(iteration: Iteration) -> RoundInputs:
     excluded = set(round_.excluded.values_list("pk", flat=True))
     members = [o.participant for o in opinions]
     include = [i for i, m in enumerate(members) if m.pk not in excluded]
+    before = dict(
+        PositionRating.objects.filter(round=round_, index=0).values_list(
+            "participant_id", "agreement"
+        )
+    )
     return RoundInputs(
         question=round_.question.text,
         members=members,
@@ -102,6 +112,9 @@ def mediation_inputs(iteration: Iteration) -> RoundInputs:
         include=include,
         previous_winner=winner,
         critiques=critiques,
+        affirming_statement=round_.question.affirming_statement.strip(),
+        negating_statement=round_.question.negating_statement.strip(),
+        position_ratings=[before.get(m.pk) for m in members] if before else None,
     )
 
 
@@ -172,6 +185,9 @@ def _mediate(
         previous_winner=inputs.previous_winner.text if inputs.previous_winner else None,
         critiques=inputs.critiques,
         include=inputs.include,
+        affirming_statement=inputs.affirming_statement or None,
+        negating_statement=inputs.negating_statement or None,
+        position_ratings=inputs.position_ratings,
     )
 
 

@@ -38,3 +38,30 @@ def moderator_ensure(*, username: str, password: str, validate: bool = True) -> 
         )
         user.user_permissions.add(permission)
     return user, created
+
+
+# The roles an administrator grants, each one permission of `Deliberation.Meta.permissions`.
+ROLES = {
+    "moderator": "moderate",
+    "researcher": "research",
+    "view_all": "view_all",
+    "export_identifiers": "export_identifiers",
+}
+
+
+def user_role_set(*, username: str, role: str, granted: bool = True):
+    """Grant (or, with `granted=False`, take away) one of `ROLES` from an existing user."""
+    if role not in ROLES:
+        raise DomainError(f"Unknown role {role!r}: choose one of {', '.join(ROLES)}.", code="role")
+    user = get_user_model().objects.filter(username=(username or "").strip()).first()
+    if user is None:
+        raise DomainError(f"There is no user called {username!r}.", code="username")
+    permission = Permission.objects.get(
+        content_type__app_label="deliberation", codename=ROLES[role]
+    )
+    with transaction.atomic():
+        if granted:
+            user.user_permissions.add(permission)
+        else:
+            user.user_permissions.remove(permission)
+    return user

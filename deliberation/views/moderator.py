@@ -16,6 +16,8 @@ from deliberation.access import (
     get_moderated_group,
     get_moderated_iteration,
     get_moderated_text,
+    is_owner,
+    moderated_deliberations,
     moderator_required,
 )
 from deliberation.errors import DomainError
@@ -48,7 +50,9 @@ GROUPS_POLL_SECONDS = 3
 @moderator_required
 def home(request: HttpRequest) -> HttpResponse:
     return render(
-        request, "deliberation/moderator/home.html", {"deliberations": deliberation_list()}
+        request,
+        "deliberation/moderator/home.html",
+        {"deliberations": deliberation_list(moderated_deliberations(request.user))},
     )
 
 
@@ -128,6 +132,7 @@ def _render_detail(request: HttpRequest, deliberation, *, fragment: bool) -> Htt
         questions=deliberation_questions(deliberation),
         join_url=request.build_absolute_uri(join_path(deliberation)),
         mediation=deliberation_mediation_summary(deliberation),
+        can_share=is_owner(request.user, deliberation),
     )
     return render(request, "deliberation/moderator/detail.html", context)
 

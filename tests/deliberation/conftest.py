@@ -42,15 +42,19 @@ def eager_tasks():
 
 
 @pytest.fixture
-def make_group(fake_model_servers, eager_tasks):
-    """Create a deliberation and seat `size` human participants, who start a round together."""
+def make_group(fake_model_servers, eager_tasks, request):
+    """Create a deliberation and seat `size` human participants, who start a round together.
+    In a test that has the `moderator` fixture, that moderator owns the deliberation."""
     from deliberation.models import Participant
     from deliberation.services.deliberations import deliberation_create
     from deliberation.services.participants import participant_consent, participant_join
 
     def make(size: int = 3, *, min_group_size: int | None = None, **options):
+        owner = (
+            request.getfixturevalue("moderator") if "moderator" in request.fixturenames else None
+        )
         deliberation = deliberation_create(
-            created_by=None,
+            created_by=options.pop("created_by", owner),
             title=options.pop("title", "Test deliberation"),
             questions=options.pop(
                 "questions", ["Should towns close their centres to private cars on Saturdays?"]

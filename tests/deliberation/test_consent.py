@@ -47,9 +47,9 @@ def _member(client: Client, deliberation: Deliberation):
     return deliberation.participants.get(public_id=client.session[session_key(deliberation)])
 
 
-def _make(**options) -> Deliberation:
+def _make(created_by=None, **options) -> Deliberation:
     return deliberation_create(
-        created_by=None,
+        created_by=created_by,
         title="Town centre",
         questions=[QUESTION],
         group_size=3,
@@ -150,7 +150,7 @@ def test_consent_record_hashes_everything_the_page_showed(client):
 def test_a_changed_consent_text_is_a_new_version_and_members_are_asked_again(
     fake_model_servers, eager_tasks, mod_client, moderator
 ):
-    deliberation = _make()
+    deliberation = _make(created_by=moderator)
     clients = [Client() for _ in range(3)]
     for client in clients:
         _join(client, deliberation)

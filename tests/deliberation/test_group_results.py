@@ -4,7 +4,6 @@ a group number that exists only in another deliberation, under this deliberation
 a user without the permission (403)."""
 
 import pytest
-from django.contrib.auth.models import Permission
 
 from deliberation.models import CandidateSet, Iteration, Statement
 from deliberation.selectors.results import divisiveness, heat_colour
@@ -21,10 +20,9 @@ OPINIONS = [
 
 
 @pytest.fixture
-def moderator_client(client, django_user_model):
-    user = django_user_model.objects.create_user("results-mod", password="x")
-    user.user_permissions.add(Permission.objects.get(codename="moderate"))
-    client.force_login(user)
+def moderator_client(client, moderator):
+    """Logged in as the moderator who owns the deliberations `make_group` makes."""
+    client.force_login(moderator)
     return client
 
 
