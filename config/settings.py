@@ -132,7 +132,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "moderator:home"
+LOGIN_REDIRECT_URL = "research:landing"  # moderators on to their list, researchers to Data
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
