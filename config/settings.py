@@ -290,11 +290,13 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 # soft one (the iteration fails with the reason); its claim is a lease that the running task
 # renews every third of MEDIATION_LEASE_SECONDS, and the recovery sweep (every
 # RECOVERY_SWEEP_SECONDS) sends again a mediation whose lease lapsed or that waited in the queue
-# longer than MEDIATION_QUEUE_GRACE_SECONDS without a worker taking it.
+# longer than MEDIATION_QUEUE_GRACE_SECONDS without a worker taking it. With the defaults a
+# mediation whose worker died is sent again within 30 + 15 s, a lost one within 30 + 15 s.
 MEDIATION_TIME_LIMIT = env_int("MEDIATION_TIME_LIMIT", 600)
 MEDIATION_SOFT_TIME_LIMIT = env_int("MEDIATION_SOFT_TIME_LIMIT", max(1, MEDIATION_TIME_LIMIT - 30))
 MEDIATION_LEASE_SECONDS = env_int("MEDIATION_LEASE_SECONDS", 30)
-MEDIATION_QUEUE_GRACE_SECONDS = env_int("MEDIATION_QUEUE_GRACE_SECONDS", 60)
+MEDIATION_QUEUE_GRACE_SECONDS = env_int("MEDIATION_QUEUE_GRACE_SECONDS", 30)
+MEDIATION_MAX_RESENDS = env_int("MEDIATION_MAX_RESENDS", 3)
 RECOVERY_SWEEP_SECONDS = env_int("RECOVERY_SWEEP_SECONDS", 15)
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10)
 if MEDIATION_SOFT_TIME_LIMIT >= MEDIATION_TIME_LIMIT:
@@ -319,6 +321,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-presence": {
         "task": "deliberation.tasks.sweep_presence",
         "schedule": env_int("DEADLINE_SWEEP_SECONDS", 15),
+    },
+    # Mediations whose worker died or whose message was lost are sent again; idle bots nudged.
+    "recover-work": {
+        "task": "deliberation.tasks.recover_work",
+        "schedule": env_int("RECOVERY_SWEEP_SECONDS", 15),
     },
 }
 

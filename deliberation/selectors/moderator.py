@@ -28,6 +28,7 @@ from deliberation.models import (
     Rating,
     Round,
 )
+from deliberation.selectors.iterations import MediationStanding, mediation_standing
 
 ABSENT = (Participant.Status.DROPPED, Participant.Status.RELEASED)
 ACTION_LABELS = {
@@ -102,6 +103,10 @@ class GroupOverview:
     mediation_finished_at: datetime | None
     members: tuple[MemberNow, ...]
     now: datetime
+    # Where a `mediating` iteration's mediation stands (selectors.iterations.MediationStanding),
+    # since when (queued or lease lapsed); None in other states.
+    mediation_standing: str | None = None
+    mediation_since: datetime | None = None
 
     @property
     def done_count(self) -> int:
@@ -158,8 +163,22 @@ class GroupOverview:
         return max(0, int((self.now - self.mediation_started_at).total_seconds()))
 
     @property
+    def mediation_waiting_seconds(self) -> int | None:
+        """Seconds since the mediation was queued, or since its lease lapsed (stuck)."""
+        if self.mediation_since is None:
+            return None
+        return max(0, int((self.now - self.mediation_since).total_seconds()))
+
+    @property
     def can_retry(self) -> bool:
-        return self.status == Group.Status.ACTIVE and self.state == Iteration.State.FAILED
+        """Failed, or stuck (lease lapsed), or queued with no worker taking it: the moderator's
+        Retry sends it again (`services.moderation.iteration_retry`)."""
+        if self.status != Group.Status.ACTIVE:
+            return False
+        return self.state == Iteration.State.FAILED or self.mediation_standing in (
+            MediationStanding.STUCK,
+            MediationStanding.UNCLAIMED,
+        )
 
     @property
     def can_extend(self) -> bool:
@@ -301,6 +320,8 @@ def _overviews(groups: list[Group]) -> list[GroupOverview]:
                 mediation_attempts=iteration.mediation_attempts if iteration else 0,
                 mediation_started_at=iteration.mediation_started_at if iteration else None,
                 mediation_finished_at=iteration.mediation_finished_at if iteration else None,
+                mediation_standing=mediation_standing(iteration, now) if iteration else None,
+                mediation_since=_mediation_since(iteration),
                 members=tuple(
                     MemberNow(
                         pk=m.pk,
@@ -321,6 +342,14 @@ def _overviews(groups: list[Group]) -> list[GroupOverview]:
             )
         )
     return rows
+
+
+def _mediation_since(iteration: Iteration | None) -> datetime | None:
+    if iteration is None or iteration.state != Iteration.State.MEDIATING:
+        return None
+    if iteration.mediation_lease_until is not None:
+        return iteration.mediation_lease_until  # running: until; stuck: since
+    return iteration.mediation_queued_at or iteration.updated_at
 
 
 def _members_done(iterations: list[Iteration]) -> dict[int, set[int]]:

@@ -23,6 +23,7 @@ from deliberation.access import (
 from deliberation.errors import DomainError
 from deliberation.forms_moderator import DeliberationSetup, picked_question_ids
 from deliberation.mediator import deliberation_mediation_summary
+from deliberation.selectors.health import worker_status
 from deliberation.selectors.moderator import (
     deliberation_list,
     deliberation_overview,
@@ -125,6 +126,7 @@ def _render_detail(request: HttpRequest, deliberation, *, fragment: bool) -> Htt
         "deliberation": deliberation,
         "groups": deliberation_overview(deliberation),
         "poll_seconds": GROUPS_POLL_SECONDS,
+        "workers": worker_status(),
     }
     if fragment:
         return render(request, "deliberation/moderator/_groups.html", context)
@@ -164,6 +166,7 @@ def _render_group(request: HttpRequest, deliberation, group, *, fragment: bool) 
         "now": group_overview(group),
         "poll_seconds": GROUPS_POLL_SECONDS,
         "reason_max": REASON_MAX,
+        "workers": worker_status(),
     }
     if fragment:
         return render(request, "deliberation/moderator/_group_now.html", context)
