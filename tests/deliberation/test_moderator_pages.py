@@ -495,3 +495,48 @@ def test_round_numbering_counts_the_questions_set_up(make_group, mod_client):
         f"/moderate/d/{deliberation.public_id}/g/{group.number}/"
     ).content.decode()
     assert "1 of 2:" in html
+
+
+def test_deliberation_page_shows_its_whole_set_up(mod_client, moderator):
+    deliberation = deliberation_create(
+        created_by=moderator,
+        title="Full set-up",
+        questions=["First question?", "Second question?"],
+        group_size=4,
+        min_group_size=3,
+        panel="prolific",
+        completion_code="C0MPL3TE",
+        release_code="REL3ASE",
+        pool_wait_seconds=600,
+        dropout_seconds=90,
+        exclusion_count=1,
+        conditions=[
+            {
+                "name": "no-rerank",
+                "description": "One candidate.",
+                "mediation_config": {"n_candidates": 1, "aggregation": "schulze"},
+            },
+            {"name": "best", "comparisons": ["best_opinion"]},
+            {"name": "left-out", "exclusion": True},
+        ],
+        survey_items=[
+            {"key": "fair", "text": "Was it fair?", "kind": "likert", "required": True},
+            {"key": "why", "text": "Why?", "kind": "text", "required": False},
+        ],
+    )
+    html = mod_client.get(f"/moderate/d/{deliberation.public_id}/").content.decode()
+    assert html.index("First question?") < html.index("Second question?")
+    for shown in (
+        "no-rerank</strong>: One candidate.",
+        "aggregation = schulze; n_candidates = 1",
+        "Shown beside the winner: best_opinion",
+        "Exclusion: 1 member(s) left out",
+        'Was it fair? <span class="hint">(fair, likert, required)',
+        'Why? <span class="hint">(why, text, optional)',
+        "C0MPL3TE",
+        "REL3ASE",
+        "after 10 min",
+        "after 90 s unseen",
+        "Prolific",
+    ):
+        assert shown in html, shown
