@@ -12,11 +12,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from config import celery_app
 from deliberation.access import session_key
 from deliberation.errors import WrongPhase
-from deliberation.models import AuditLog, CandidateSet, Iteration, WorkerHeartbeat
+from deliberation.models import AuditLog, CandidateSet, Iteration, Opinion, WorkerHeartbeat
+from deliberation.services.deliberations import deliberation_create
 from deliberation.services.moderation import iteration_retry
-from deliberation.services.recovery import mediations_recover
+from deliberation.services.participants import participant_consent, participant_join
+from deliberation.services.recovery import bots_recover, mediations_recover
 from deliberation.services.workers import worker_beat
 from tests.deliberation.test_moderation import (
     fail_mediation,
@@ -168,3 +171,36 @@ def test_the_waiting_page_says_when_mediation_takes_much_longer_than_usual(make_
     page = client.get(step_url).content.decode()
     assert "much longer than usual" in page
     assert "Nothing you wrote is lost" in page
+
+
+def test_bots_whose_turn_was_lost_are_told_again_to_act(fake_model_servers, settings):
+    """The bots' message is lost (no worker takes it here); past the grace time the sweep sends
+    it again, and only while a bot still owes an answer."""
+    deliberation = deliberation_create(
+        created_by=None,
+        title="Bots",
+        questions=["Should the town centre be closed to cars on Saturdays?"],
+        group_size=3,
+        min_group_size=2,
+        n_candidates=2,
+        fill_with_bots=True,
+    )
+    human = participant_join(deliberation=deliberation)
+    participant_consent(participant=human, version=deliberation.consent_version)
+    human.refresh_from_db()
+    iteration = Iteration.objects.get(round__group=human.group, index=0)
+    bots = Opinion.objects.filter(iteration=iteration, participant__provenance="bot_citizen")
+    assert not bots.exists()  # their task went to a queue no worker reads
+    assert bots_recover() == 0  # within the grace time: not yet
+
+    Iteration.objects.filter(pk=iteration.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=settings.MEDIATION_QUEUE_GRACE_SECONDS + 5)
+    )
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    try:
+        assert bots_recover() == 1
+        assert bots.count() == 2
+        assert bots_recover() == 0  # the bots owe nothing more; only the human is left
+    finally:
+        celery_app.conf.task_always_eager = previous
