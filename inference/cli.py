@@ -2,12 +2,18 @@
 
     python -m inference mediate --input round.json [--config config.json]
     python -m inference bench [--json] [--runs N]
+    python -m inference evaluate-embedded [--set FILE] [--json]
 
 `mediate` reads `{"question", "opinions": [str], "previous_winner"?, "critiques"?: [str],
-"include"?: [int]}` (`-` reads standard input), runs `inference.mediation.mediate` with the
+"include"?: [int], "affirming_statement"?, "negating_statement"?, "position_ratings"?:
+[number | null]}` (`-` reads standard input), runs `inference.mediation.mediate` with the
 backends of the config (`MediationConfig.from_dict` format; by default the embedded ones) and
 prints one JSON object. Any error it can foresee (bad input, bad config, unknown or missing
 backend, a model server that does not answer) is one line on stderr and exit status 1.
+
+`evaluate-embedded` runs the embedded backends over the project's evaluation set and prints
+the figures of `inference.evaluation.embedded` against their targets (exit status 1 when one is
+missed).
 
 `bench` times mediation with the embedded backends, Schulze and welfare beside their plain-loop
 references, and compares them with the targets of DESIGN.md.
@@ -31,7 +37,16 @@ import numpy as np
 from inference.base import InferenceError
 from inference.config import MediationConfig, build_generator, build_reward_model
 
-ROUND_KEYS = {"question", "opinions", "previous_winner", "critiques", "include"}
+ROUND_KEYS = {
+    "question",
+    "opinions",
+    "previous_winner",
+    "critiques",
+    "include",
+    "affirming_statement",
+    "negating_statement",
+    "position_ratings",
+}
 
 # DESIGN.md, "Non-functional targets".
 TARGET_MEDIATION_S = 1.0
@@ -72,6 +87,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a question bank JSON file to draw the rounds' questions from (default: built-in)",
     )
     bench_parser.set_defaults(handler=_bench_command)
+
+    evaluate_parser = commands.add_parser(
+        "evaluate-embedded",
+        help="measure the embedded mediator on the project's evaluation set",
+    )
+    evaluate_parser.add_argument("--set", help="evaluation set JSON (default: the bundled one)")
+    evaluate_parser.add_argument(
+        "--json", action="store_true", help="end the output with one JSON line"
+    )
+    evaluate_parser.set_defaults(handler=_evaluate_command)
 
     args = parser.parse_args(argv)
     # Quiet by default: an error is reported once, on one line, below.
@@ -171,6 +196,19 @@ def _read_round(path: str) -> dict[str, Any]:
         ):
             raise InputError("'include' must be a list of member indices")
         round_inputs["include"] = include
+    for key in ("affirming_statement", "negating_statement"):
+        value = data.get(key)
+        if value is not None:
+            if not isinstance(value, str):
+                raise InputError(f"'{key}' must be a string")
+            round_inputs[key] = value
+    ratings = data.get("position_ratings")
+    if ratings is not None:
+        if not isinstance(ratings, list) or not all(
+            r is None or (isinstance(r, (int, float)) and not isinstance(r, bool)) for r in ratings
+        ):
+            raise InputError("'position_ratings' must be a list of numbers (null where unknown)")
+        round_inputs["position_ratings"] = ratings
     return round_inputs
 
 
@@ -429,3 +467,21 @@ def _bench_table(report: dict[str, Any]) -> str:
             f"{seconds(report['mediation_setup_s'])}"
         )
     return "\n".join(lines + [""] + notes)
+
+
+# --------------------------------------------------------------------------------------------
+# evaluate-embedded
+
+
+def _evaluate_command(args: argparse.Namespace) -> int:
+    from inference.evaluation.embedded import SET_PATH, evaluate, load_set, report
+
+    groups = load_set(args.set or SET_PATH)
+    config = MediationConfig()
+    generator = _build(build_generator, config.generator, "generator")
+    reward_model = _build(build_reward_model, config.reward, "reward")
+    result = evaluate(generator=generator, reward_model=reward_model, groups=groups)
+    print(report(result))
+    if args.json:
+        print(json.dumps(result.to_dict(), allow_nan=False))
+    return 0 if all(v is not False for v in result.met().values()) else 1

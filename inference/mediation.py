@@ -25,7 +25,16 @@ from inference.base import (
 )
 from inference.config import AGGREGATIONS, MediationConfig
 
-ROUND_INPUTS = ("question", "opinions", "previous_winner", "critiques", "include")
+ROUND_INPUTS = (
+    "question",
+    "opinions",
+    "previous_winner",
+    "critiques",
+    "include",
+    "affirming_statement",
+    "negating_statement",
+    "position_ratings",
+)
 
 
 @dataclass
@@ -93,6 +102,9 @@ def mediate(
     previous_winner: str | None = None,
     critiques: Sequence[str] | None = None,
     include: Sequence[int] | None = None,
+    affirming_statement: str | None = None,
+    negating_statement: str | None = None,
+    position_ratings: Sequence[float | None] | None = None,
 ) -> MediationResult:
     """Run one mediation iteration for a group whose members wrote `opinions`.
 
@@ -100,6 +112,12 @@ def mediate(
     generator sees only their opinions (and critiques), and only their predictions decide the
     winner; the reward model still predicts for every member, so that the agreement of excluded
     members can be reported ([B22]'s exclusion condition). `None` includes everyone.
+
+    `affirming_statement`, `negating_statement` (the question's position statements) and
+    `position_ratings` (each member's agreement with the affirming one before the round, 1-7,
+    None where unknown; same order as `opinions`) are handed to the backends that read them
+    (`reads_positions = True`: the extractive generator and the embedding reward model); the
+    others never see them.
 
     `aggregation` is `"welfare"` (EDE with inequality aversion `alpha`, `math.inf` for the
     minimum) or `"schulze"` (Schulze over each included member's predicted ranking, TBRC
@@ -119,6 +137,11 @@ def mediate(
         n_candidates=n_candidates, aggregation=aggregation, alpha=alpha, seed=seed
     )
     included = check_include(include, len(opinions))
+    ratings = check_position_ratings(position_ratings, len(opinions))
+    positions = {
+        "affirming_statement": affirming_statement,
+        "negating_statement": negating_statement,
+    }
 
     generate_started = time.perf_counter()
     candidates = generator.generate(
@@ -128,6 +151,9 @@ def mediate(
         seed=seed,
         previous_winner=previous_winner,
         critiques=None if critiques is None else [critiques[i] for i in included],
+        **_positions_for(
+            generator, positions, None if ratings is None else [ratings[i] for i in included]
+        ),
     )
     _check_candidates(candidates, n_candidates)
 
@@ -138,6 +164,7 @@ def mediate(
         candidates=[candidate.text for candidate in candidates],
         previous_winner=previous_winner,
         critiques=None if critiques is None else list(critiques),
+        **_positions_for(reward_model, positions, ratings),
     )
     predictions = check_predictions(raw, members=len(opinions), candidates=n_candidates)
 
@@ -264,6 +291,36 @@ def check_include(include: Sequence[int] | None, members: int) -> list[int]:
     if len(set(chosen)) != len(chosen):
         raise ValueError("include names a member more than once")
     return sorted(int(i) for i in chosen)
+
+
+def check_position_ratings(
+    ratings: Sequence[float | None] | None, members: int
+) -> list[float | None] | None:
+    """Position ratings as floats (None kept), one per member, each on 1-7, or `ValueError`."""
+    if ratings is None:
+        return None
+    values = list(ratings)
+    if len(values) != members:
+        raise ValueError(f"there are {len(values)} position ratings for {members} members")
+    checked: list[float | None] = []
+    for value in values:
+        if value is None:
+            checked.append(None)
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise ValueError(f"a position rating is {value!r}, not a number")
+        if not 1 <= float(value) <= 7:
+            raise ValueError(f"a position rating is {value}, outside 1-7")
+        checked.append(float(value))
+    return checked
+
+
+def _positions_for(
+    backend: Any, positions: dict[str, str | None], ratings: list[float | None] | None
+) -> dict[str, Any]:
+    if not getattr(backend, "reads_positions", False):
+        return {}
+    return {**positions, "position_ratings": ratings}
 
 
 def _check_candidates(candidates: Any, n: int) -> None:

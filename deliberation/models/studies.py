@@ -117,6 +117,12 @@ class Deliberation(models.Model):
     fill_with_bots = models.BooleanField(
         default=False, help_text="Fill empty seats with bot participants (demos and pilots)."
     )
+    bot_behaviour = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Planted effects for bot participants (simulate): {"bias": {role: delta}, '
+        '"exclusion_penalty": d}. Bots only; people are never affected.',
+    )
     position_ratings = models.BooleanField(
         default=True,
         help_text="Ask for agreement with the question's position statement before and after "

@@ -19,13 +19,19 @@ from deliberation.models import (
     AuditLog,
     Critique,
     Deliberation,
+    DeliberationQuestion,
     Group,
     Iteration,
     Opinion,
     Participant,
     Round,
 )
-from deliberation.selectors.iterations import members_done_by_iteration, with_shown_count
+from deliberation.selectors.iterations import (
+    MediationStanding,
+    mediation_standing,
+    members_done_by_iteration,
+    with_shown_count,
+)
 
 ABSENT = (Participant.Status.DROPPED, Participant.Status.RELEASED)
 ACTION_LABELS = {
@@ -100,6 +106,10 @@ class GroupOverview:
     mediation_finished_at: datetime | None
     members: tuple[MemberNow, ...]
     now: datetime
+    # Where a `mediating` iteration's mediation stands (selectors.iterations.MediationStanding),
+    # since when (queued or lease lapsed); None in other states.
+    mediation_standing: str | None = None
+    mediation_since: datetime | None = None
 
     @property
     def done_count(self) -> int:
@@ -156,8 +166,22 @@ class GroupOverview:
         return max(0, int((self.now - self.mediation_started_at).total_seconds()))
 
     @property
+    def mediation_waiting_seconds(self) -> int | None:
+        """Seconds since the mediation was queued, or since its lease lapsed (stuck)."""
+        if self.mediation_since is None:
+            return None
+        return max(0, int((self.now - self.mediation_since).total_seconds()))
+
+    @property
     def can_retry(self) -> bool:
-        return self.status == Group.Status.ACTIVE and self.state == Iteration.State.FAILED
+        """Failed, or stuck (lease lapsed), or queued with no worker taking it: the moderator's
+        Retry sends it again (`services.moderation.iteration_retry`)."""
+        if self.status != Group.Status.ACTIVE:
+            return False
+        return self.state == Iteration.State.FAILED or self.mediation_standing in (
+            MediationStanding.STUCK,
+            MediationStanding.UNCLAIMED,
+        )
 
     @property
     def can_extend(self) -> bool:
@@ -241,6 +265,16 @@ def _overviews(groups: list[Group]) -> list[GroupOverview]:
     for round_ in (
         Round.objects.filter(group_id__in=group_ids)
         .select_related("question")
+        # Rounds are made one at a time, so "round k of n" counts the questions set up, not the
+        # rounds made so far (read in the same query).
+        .annotate(
+            question_count=Subquery(
+                DeliberationQuestion.objects.filter(deliberation_id=OuterRef("group__deliberation"))
+                .values("deliberation_id")
+                .annotate(n=Count("pk"))
+                .values("n")
+            )
+        )
         .order_by("group_id", "position")
     ):
         rounds_by_group.setdefault(round_.group_id, []).append(round_)
@@ -276,7 +310,7 @@ def _overviews(groups: list[Group]) -> list[GroupOverview]:
                 member_count=len(members),
                 present_count=sum(m.status not in ABSENT for m in members),
                 round_position=round_.position if round_ else None,
-                round_count=len(rounds_by_group.get(group.pk, [])),
+                round_count=round_.question_count if round_ else 0,
                 question=round_.question.text if round_ else None,
                 iteration_id=iteration.pk if iteration else None,
                 iteration_index=iteration.index if iteration else None,
@@ -287,6 +321,8 @@ def _overviews(groups: list[Group]) -> list[GroupOverview]:
                 mediation_attempts=iteration.mediation_attempts if iteration else 0,
                 mediation_started_at=iteration.mediation_started_at if iteration else None,
                 mediation_finished_at=iteration.mediation_finished_at if iteration else None,
+                mediation_standing=mediation_standing(iteration, now) if iteration else None,
+                mediation_since=_mediation_since(iteration),
                 members=tuple(
                     MemberNow(
                         pk=m.pk,
@@ -307,6 +343,14 @@ def _overviews(groups: list[Group]) -> list[GroupOverview]:
             )
         )
     return rows
+
+
+def _mediation_since(iteration: Iteration | None) -> datetime | None:
+    if iteration is None or iteration.state != Iteration.State.MEDIATING:
+        return None
+    if iteration.mediation_lease_until is not None:
+        return iteration.mediation_lease_until  # running: until; stuck: since
+    return iteration.mediation_queued_at or iteration.updated_at
 
 
 def group_audit_log(group: Group) -> list[AuditEntry]:

@@ -3,16 +3,21 @@
 The services below `deliberation.tasks` name the tasks they enqueue rather than importing the
 module that defines them (which imports the services). Every process registers the tasks at start
 (`DeliberationConfig.ready`), so the lookup by name finds them, and the embedded default's eager
-mode still runs them in-process.
+mode still runs them in-process: in a background thread after the response
+(`EAGER_TASKS_IN_BACKGROUND`, on when no broker is configured), or inline where a test follows a
+whole chain.
 """
 
 import contextlib
 from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
+from functools import cache
 
 from celery import current_app
-from django.db import transaction
+from django.conf import settings
+from django.db import connections, transaction
 
 from deliberation.models import Group, Provenance
 
@@ -36,7 +41,13 @@ def task_enqueue_on_commit(*, name: str, args: tuple = ()) -> None:
 def _send(name: str, args: tuple) -> None:
     queue = _here.get()
     if queue is None:
-        current_app.tasks[name].delay(*args)
+        if current_app.conf.task_always_eager and settings.EAGER_TASKS_IN_BACKGROUND:
+            # The embedded default has no broker: the task runs in this process, but after the
+            # response, so that the member who sent the last opinion gets the waiting page at once
+            # and watches the mediation there instead of a page that hangs.
+            _background().submit(_run_here, name, args)
+        else:
+            current_app.tasks[name].delay(*args)
         return
     queue.append((name, args))
     if len(queue) > 1:
@@ -68,6 +79,19 @@ def tasks_run_here() -> Iterator[None]:
         yield
     finally:
         _here.reset(token)
+
+
+@cache
+def _background() -> ThreadPoolExecutor:
+    """One thread, so that the embedded default's SQLite sees one background writer at a time."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="cg-eager-task")
+
+
+def _run_here(name: str, args: tuple) -> None:
+    try:
+        current_app.tasks[name].apply(args=args)
+    finally:
+        connections.close_all()  # this thread's connections; the next task opens its own
 
 
 def mediation_enqueue(*, iteration_id: int) -> None:

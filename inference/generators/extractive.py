@@ -1,126 +1,130 @@
-"""The embedded default generator: no language model, only the participants' own sentences.
+"""The embedded default generator: no language model; the participants' own sentences, put in
+the group's voice.
 
-Each candidate is 2 to 6 sentences. Every sentence is one a participant wrote (made presentable:
-capital letter, full stop, an opening "I think that" dropped), except two documented additions:
+A candidate (opinion iteration) has three parts:
 
-- an optional framing sentence built from the question (`FRAMING`), and
-- an optional connective ("At the same time, ") in front of one sentence (`CONNECTIVES`);
-  an opinion of one or two words is quoted inside `SHORT_OPINION`.
+1. **Where the group stands**, one sentence from a template (`OPENINGS`) filled with the
+   question's position statements and how many members take each side, as `inference.stance`
+   reads their opinions (and their position ratings before the round, when given). Split group:
+   "Most of us think that X, while one of us disagrees."; agreeing group: "We all think that X.";
+   nobody committed: "We have not settled ... yet." Without position statements the question
+   itself stands in ("... think the answer to "Should ...?" is yes").
+2. **Every member's main point**: one sentence of theirs that is not a mere restatement of their
+   side, *reported* as theirs ("One of us against it points out that they work shifts, ..."):
+   first person singular becomes singular "they", so no member's "I" is put in the group's mouth
+   and no member's reason is asserted as the group's view (reasons from both sides cannot
+   contradict each other in it). Reasons of one side may share a sentence ("..., and another
+   that ..."). A member whose opinion is only their side is represented by part 1.
+3. **What a split group shares**: a pair of sentences from opposite sides that say much the same
+   (TF-IDF cosine >= `SHARED_SIM`) gives "We agree that ..." (that sentence in the group's voice,
+   "I" -> "we"); failing that, the content words both sides used ("Both sides speak of cost and
+   safety."); failing that, nothing is claimed.
 
-Sentences are chosen greedily to cover the group: member `i` counts as covered by a sentence
-they wrote, and partly by a sentence close to their opinion (cosine of TF-IDF vectors, or of an
-injected embedding); sentences that many members' opinions resemble score higher, sentences close
-to one already chosen lower. Each sample draws its own opinion order (tie-breaks), noise scale and
-sentence count from the round's seed, so candidates differ and the same seed repeats exactly.
+Sample `i` draws from the round's seed: each member's reason (among their best, by a Gumbel
+perturbation of a quality score), the templates, the order of members, whether reasons of a side
+share a sentence, where the shared ground goes. The same seed repeats exactly.
 
-In a critique iteration the pool is the previous winner's sentences plus the opinions'
-sentences; each member's target becomes their opinion together with their critique, and sentences
-close to a critique score higher, so a revision takes up what the critiques asked for. Critiques
-themselves are not copied into the statement: they talk about the draft, not the question.
+In a critique iteration the previous winner is revised (`inference.generators.revision`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from inference.base import Candidate, ConfigError, check_generate_inputs
 from inference.config import BackendConfig
+from inference.generators import revision
 from inference.generators.llm import COMMON_OPTIONS, Options
 from inference.generators.sentences import (
+    as_clause,
     capitalise,
-    decapitalise,
-    is_negated,
+    group_voice,
+    lower_case_words,
     normalise_rows,
     presentable,
+    reported,
     split_sentences,
     tfidf_vectors,
+    tokens,
     word_count,
-    word_key,
 )
 from inference.prompts import sample_seed, shuffled_order
+from inference.stance import Proposition, proposition, restates_side, sides, text_stance
 
-MODEL = "extractive-coverage-v1"
-TEMPLATE_VERSION = "extractive-v1"
+MODEL = "extractive-voice-v2"
+TEMPLATE_VERSION = "extractive-v2"
 METHOD = (
-    "sentences selected from participants' opinions (greedy coverage of every member, "
-    "redundancy penalised); no language model"
+    "a template sentence on where the group stands (sides read by word rules), then each "
+    "member's own sentence reported as theirs, and what both sides share; no language model"
 )
-FRAMING = 'On the question "{question}", this is where we stand.'
-SHORT_OPINION = 'One of us answered simply: "{text}"'
-CONNECTIVES = ("At the same time, ", "Also, ", "In addition, ")
-_FRAMING_PATTERN = re.compile(r'^On the question ".*", this is where we stand\.$')
-_SHORT_PATTERN = re.compile(r'^One of us answered simply: ".*"$')
-_ANAPHORA = re.compile(r"^(?:it|they|them|this|that|these|those|he|she|such|there)\b", re.I)
-_ANAPHORA_END = re.compile(r"\b(?:it|them|this|that|these|those)\W*$", re.I)
-_OPENERS = frozenset("also and but however still yet so in at moreover furthermore".split())
+SIDE_THRESHOLD = 0.25  # |side| below this: undecided
+SHARED_SIM = 0.3
+NUMBERS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
 
-# Weights of the greedy objective (see the module docstring).
-_OWN = 1.0  # a member's own sentence covers them fully
-_NEAR = 0.8  # scale of the cover a similar sentence gives
-_CENTRAL = 0.3  # bonus for sentences that many opinions resemble
-_REDUNDANT = 0.5  # penalty per unit of similarity to a chosen sentence
-_CRITIQUE = 0.5  # bonus for sentences close to a critique (critique iteration)
-_KEEP = 0.15  # bonus for keeping the previous winner's sentences (critique iteration)
-_OPPOSITE = 0.35  # similarity scale between a negated and a plain sentence
-_STOP_BELOW = -0.25  # stop adding sentences once the best gain falls below this
-
+OPENINGS = {
+    "split_most": (
+        "Most of us think that {major}, while {minor_n} of us {minor_verb_think} that {minor}.",
+        "Most of us think that {major}, while {minor_n} of us {minor_verb_disagree}.",
+    ),
+    "split_counts": (
+        "We are divided: {major_n} of us think that {major}, and {minor_n} of us "
+        "{minor_verb_think} that {minor}.",
+    ),
+    "split_even": (
+        "We are split evenly: some of us think that {affirming}, while others think that "
+        "{negating}.",
+        "Some of us think that {affirming}, while others think that {negating}.",
+    ),
+    "agree": ("We all think that {side}.", "All of us think that {side}."),
+    "agree_most": ("Most of us think that {side}, and {rest_n} of us {rest_verb} not sure.",),
+    "agree_some": (
+        "{side_n_cap} of us {side_verb_think} that {side}; the rest of us are not sure.",
+    ),
+    "open": (
+        'We have not settled the question "{question}" yet.',
+        'None of us has a firm answer to the question "{question}" yet.',
+    ),
+    "undecided": ("{n_cap} of us {verb_is} undecided.",),
+}
+SUBJECTS = {1: "One of us in favour", -1: "One of us against it", 0: "One of us who is undecided"}
+AGREEING_SUBJECTS = ("One of us", "One of us", "Another of us")
+VERBS = ("points out", "adds", "notes", "says", "stresses")
+SHARED = ("We agree that {clause}.", "We all agree that {clause}.")
+SHARED_WORDS = ("Both sides speak of {words}.", "Whatever our side, we all bring up {words}.")
+SHORT = "{subject} said simply that {clause}."
 
 Embed = Callable[[Sequence[str]], Any]
 
 
 @dataclass
-class _Unit:
-    text: str  # as shown in a statement
-    original: str  # as written
-    source: str  # "opinion" or "previous_winner"
-    index: int  # member index (opinions) or 0 (previous winner)
-    sentence: int  # position within its text
-    authors: set[int] = field(default_factory=set)
-    quoted: bool = False
-    anaphoric: bool = False  # opens with "It", "They", ... pointing at a sentence left out
-
-    def reference(self) -> dict[str, Any]:
-        ref: dict[str, Any] = {"source": self.source, "sentence": self.sentence}
-        if self.source == "opinion":
-            ref["member"] = self.index
-            if len(self.authors) > 1:
-                ref["also_written_by"] = sorted(self.authors - {self.index})
-        elif self.authors:
-            ref["written_by"] = sorted(self.authors)
-        ref["original"] = self.original
-        if self.quoted:
-            ref["wrapper"] = "short_opinion"
-        return ref
+class _Sentence:
+    member: int
+    index: int
+    original: str
+    text: str  # presentable
+    stance: float
+    position: bool  # only restates a side
+    score: float
 
 
 class ExtractiveGenerator:
-    """Candidates made of participants' sentences; see the module docstring.
+    """Group statements from the participants' sentences; see the module docstring.
 
     `embed`, when given, maps a list of texts to an array of vectors (one row each) and replaces
-    the built-in TF-IDF. `framing`: "sometimes" (a seeded half of the samples), "always", "never";
-    a candidate that would otherwise use every sentence of every opinion always gets it.
+    the built-in TF-IDF. `max_sentences` caps a candidate's length (reasons of one side then
+    share a sentence; no member's point is dropped for it).
     """
 
-    def __init__(
-        self,
-        *,
-        embed: Embed | None = None,
-        framing: str = "sometimes",
-        min_sentences: int = 2,
-        max_sentences: int = 6,
-    ):
-        if framing not in ("sometimes", "always", "never"):
-            raise ConfigError("framing must be 'sometimes', 'always' or 'never'")
-        if not 2 <= min_sentences <= max_sentences:
-            raise ConfigError("need 2 <= min_sentences <= max_sentences")
+    reads_positions = True
+
+    def __init__(self, *, embed: Embed | None = None, max_sentences: int = 7):
+        if max_sentences < 3:
+            raise ConfigError("max_sentences must be at least 3")
         self.embed = embed
-        self.framing = framing
-        self.min_sentences = min_sentences
         self.max_sentences = max_sentences
 
     def describe(self) -> dict[str, Any]:
@@ -131,9 +135,10 @@ class ExtractiveGenerator:
             "revision": TEMPLATE_VERSION,
             "method": METHOD,
             "description": (
-                "Not a language model. Each candidate is two to six of the participants' own "
-                "sentences, chosen so that every member's view is represented, with at most a "
-                "framing sentence from the question and a connective added."
+                "Not a language model. Each candidate says where the group stands (from a "
+                "template), reports each member's own main point as theirs, and names what the "
+                "sides share; a revision keeps what nobody objected to and takes up each "
+                "critique."
             ),
             "embedding": "injected" if self.embed else "tf-idf",
         }
@@ -147,6 +152,9 @@ class ExtractiveGenerator:
         seed: int,
         previous_winner: str | None = None,
         critiques: Sequence[str] | None = None,
+        affirming_statement: str | None = None,
+        negating_statement: str | None = None,
+        position_ratings: Sequence[float | None] | None = None,
     ) -> list[Candidate]:
         check_generate_inputs(
             question=question,
@@ -155,263 +163,343 @@ class ExtractiveGenerator:
             previous_winner=previous_winner,
             critiques=critiques,
         )
-        revising = critiques is not None
-        pool = _Pool(
-            units=_units(opinions, previous_winner if revising else None),
-            opinions=opinions,
-            critiques=critiques,
-            embed=self.embed,
-        )
-        return [
-            self._compose(pool, question=question, seed=seed, sample_index=i, revising=revising)
-            for i in range(n)
-        ]
+        prop = proposition(question, affirming_statement, negating_statement)
+        member_sides = [_side(s) for s in sides(opinions, prop, position_ratings)]
+        if critiques is not None:
+            return [
+                revision.revise(
+                    question=question,
+                    opinions=opinions,
+                    previous_winner=str(previous_winner),
+                    critiques=critiques,
+                    seed=seed,
+                    sample_index=i,
+                    vectors=self._vectors,
+                    prop=prop,
+                    provenance=self._provenance(seed, i, len(opinions), "critique"),
+                )
+                for i in range(n)
+            ]
+        group = _Group(opinions, prop, member_sides, self._vectors)
+        return [self._compose(group, seed=seed, sample_index=i) for i in range(n)]
 
-    def _compose(
-        self, pool: _Pool, *, question: str, seed: int, sample_index: int, revising: bool
-    ) -> Candidate:
-        members = pool.members
-        order = shuffled_order(members, seed, sample_index)
-        this_seed = sample_seed(seed, sample_index)
-        rng = np.random.default_rng(this_seed)
-        noise = 0.01 if sample_index == 0 else float(rng.uniform(0.03, 0.12))
-        framed = self.framing == "always" or (self.framing == "sometimes" and rng.random() < 0.5)
-        if len(pool.units) < 2:
-            framed = True
+    def _vectors(self, texts: Sequence[str], reference: Sequence[str]) -> np.ndarray:
+        if self.embed is not None:
+            return normalise_rows(np.asarray(self.embed(list(texts)), dtype=float))
+        return tfidf_vectors(texts, reference=reference)
 
-        chosen = self._select(pool, order=order, rng=rng, noise=noise, framed=framed)
-        whole_opinions = not revising and len(chosen) == len(pool.units)
-        if whole_opinions and not framed and self.framing != "never":
-            framed = True  # never hand back the opinions merely stitched together
-        if framed and len(chosen) + 1 > self.max_sentences:
-            chosen = chosen[: self.max_sentences - 1]
+    def _provenance(self, seed: int, sample_index: int, members: int, kind: str) -> dict:
+        return {
+            "backend": "extractive",
+            "model": MODEL,
+            "template_version": TEMPLATE_VERSION,
+            "method": METHOD,
+            "seed": sample_seed(seed, sample_index),
+            "round_seed": seed,
+            "sample_index": sample_index,
+            "opinion_order": shuffled_order(members, seed, sample_index),
+            "iteration": kind,
+        }
 
-        ordered = _reading_order(pool, chosen, order)
-        sentences = [pool.units[u].text for u in ordered]
-        references = [pool.units[u].reference() for u in ordered]
-        connective = None
-        if len(sentences) >= 3 and (rng.random() < 0.6 or whole_opinions):
-            position = int(rng.integers(2, len(sentences)))
-            unit = pool.units[ordered[position]]
-            first = unit.text.split(" ", 1)[0].strip(",").lower()
-            if not unit.quoted and first not in _OPENERS:
-                connective = CONNECTIVES[int(rng.integers(len(CONNECTIVES)))]
-                sentences[position] = connective + decapitalise(unit.text)
-                references[position]["connective"] = connective.strip()
-        if framed:
-            sentences.insert(0, FRAMING.format(question=" ".join(question.split())))
-            references.insert(0, {"source": "framing", "template": FRAMING})
-        for reference, shown in zip(references, sentences, strict=True):
-            reference["text"] = shown
-
-        coverage = pool.coverage[:, chosen].max(axis=1) if chosen else np.zeros(members)
-        return Candidate(
-            text=" ".join(sentences),
-            provenance={
-                "backend": "extractive",
-                "model": MODEL,
-                "template_version": TEMPLATE_VERSION,
-                "method": METHOD,
-                "seed": this_seed,
-                "round_seed": seed,
-                "sample_index": sample_index,
-                "opinion_order": order,
-                "iteration": "critique" if revising else "opinion",
-                "noise": round(noise, 4),
-                "sentences": references,
-                "members_quoted": sorted(
-                    {a for u in chosen for a in pool.units[u].authors if a is not None}
-                ),
-                "coverage": [round(float(c), 3) for c in coverage],
-            },
-        )
-
-    def _select(
-        self,
-        pool: _Pool,
-        *,
-        order: list[int],
-        rng: np.random.Generator,
-        noise: float,
-        framed: bool,
-    ) -> list[int]:
-        count = len(pool.units)
-        room = self.max_sentences - int(framed)
-        low = min(count, max(1, self.min_sentences - int(framed)))
-        high = min(count, room)
-        wanted = max(low, min(pool.members, high))
-        if noise > 0.01:  # every sample but the first varies its length
-            wanted = int(rng.integers(max(low, wanted - 1), high + 1))
-        # Tiny tie-break by the sample's opinion order, so equal scores do not always favour
-        # the first member.
-        rank = {member: position for position, member in enumerate(order)}
-        tie = np.array([-1e-6 * rank.get(unit.index, 0) for unit in pool.units])
-        covered = np.zeros(pool.members)
-        redundancy = np.zeros(count)
-        chosen: list[int] = []
-        for step in range(wanted):
-            gain = (
-                np.clip(pool.coverage - covered[:, None], 0.0, None).sum(axis=0) / pool.members
-                + pool.static
-                - _REDUNDANT * redundancy
-            )
-            gain[chosen] = -np.inf
-            pick = int(np.argmax(gain + noise * rng.gumbel(size=count) + tie))
-            if step >= low and gain[pick] < _STOP_BELOW:
-                break
-            chosen.append(pick)
-            covered = np.maximum(covered, pool.coverage[:, pick])
-            redundancy = np.maximum(redundancy, pool.similarity[pick])
-        return chosen
+    def _compose(self, group: _Group, *, seed: int, sample_index: int) -> Candidate:
+        provenance = self._provenance(seed, sample_index, group.n, "opinion")
+        order = provenance["opinion_order"]
+        rng = np.random.default_rng(provenance["seed"])
+        parts: list[dict[str, Any]] = [group.opening(rng)]
+        reasons = group.reasons(rng, order)
+        shared = group.shared(rng) if group.split else None
+        room = self.max_sentences - len(parts) - (shared is not None)
+        parts.extend(_attributed(reasons, group, rng, room))
+        if shared is not None:
+            parts.insert(1 if rng.random() < 0.3 else len(parts), shared)
+        provenance["sentences"] = parts
+        provenance["sides"] = group.sides
+        provenance["members_represented"] = sorted({m for p in parts for m in p.get("members", [])})
+        return Candidate(text=" ".join(p["text"] for p in parts), provenance=provenance)
 
 
-class _Pool:
-    """The sentences a round can use, with everything the greedy choice needs precomputed."""
+def _side(value: float) -> int:
+    return 1 if value >= SIDE_THRESHOLD else -1 if value <= -SIDE_THRESHOLD else 0
+
+
+def _count(n: int) -> str:
+    return NUMBERS.get(n, str(n))
+
+
+class _Group:
+    """A round's opinions read once: sides, candidate reasons, similarities."""
 
     def __init__(
         self,
-        *,
-        units: list[_Unit],
         opinions: Sequence[str],
-        critiques: Sequence[str] | None,
-        embed: Embed | None,
+        prop: Proposition,
+        member_sides: list[int],
+        vectors: Callable[[Sequence[str], Sequence[str]], np.ndarray],
     ):
-        self.units = units
-        self.members = len(opinions)
-        texts = [u.original for u in units]
-        extra = list(critiques) if critiques is not None else []
-        if embed is not None:
-            vectors = normalise_rows(np.asarray(embed([*texts, *extra]), dtype=float))
+        self.opinions = list(opinions)
+        self.n = len(opinions)
+        self.prop = prop
+        self.sides = member_sides
+        self.pro = [i for i, s in enumerate(member_sides) if s > 0]
+        self.con = [i for i, s in enumerate(member_sides) if s < 0]
+        self.undecided = [i for i, s in enumerate(member_sides) if s == 0]
+        self.split = bool(self.pro) and bool(self.con)
+        self.lower_words = lower_case_words([*opinions, prop.question, prop.affirming or ""])
+        self.sentences = [s for i, o in enumerate(opinions) for s in _sentences(i, o, prop)]
+        texts = [s.original for s in self.sentences]
+        if texts:
+            v = vectors([*texts, *opinions], [*texts, *opinions])
+            sv, ov = v[: len(texts)], v[len(texts) :]
+            self.similarity = np.clip(sv @ sv.T, 0.0, 1.0)
+            to_opinions = np.clip(sv @ ov.T, 0.0, 1.0)
+            for k, s in enumerate(self.sentences):
+                others = [to_opinions[k, j] for j in range(self.n) if j != s.member]
+                s.score += 0.3 * (float(np.mean(others)) if others else 0.0)
         else:
-            vectors = tfidf_vectors([*texts, *extra], reference=[*texts, *opinions])
-        unit_vecs, critique_vecs = vectors[: len(texts)], vectors[len(texts) :]
+            self.similarity = np.zeros((0, 0))
 
-        # Bags of words cannot tell "X" from "NOT X"; a sentence and its negation are counted
-        # as far apart rather than as near duplicates.
-        negated = np.array([is_negated(t) for t in texts])
-        polarity = np.where(negated[:, None] == negated[None, :], 1.0, _OPPOSITE)
-        self.similarity = np.clip(unit_vecs @ unit_vecs.T, 0.0, 1.0) * polarity
+    # -- part 1 ---------------------------------------------------------------------------
 
-        authored = np.zeros((self.members, len(units)), dtype=bool)
-        for u, unit in enumerate(units):
-            for member in unit.authors:
-                authored[member, u] = True
-        # How close each unit is to the nearest sentence member i wrote.
-        near = np.stack([self.similarity[authored[i]].max(axis=0) for i in range(self.members)])
-        if critiques is None:
-            own = np.full_like(near, _OWN)
+    def opening(self, rng: np.random.Generator) -> dict[str, Any]:
+        prop = self.prop
+        aff = prop.side_text(1) or f'the answer to "{_question(prop)}" is yes'
+        neg = prop.side_text(-1) or f'the answer to "{_question(prop)}" is no'
+        statement = {1: aff, -1: neg}
+        pro, con, und = len(self.pro), len(self.con), len(self.undecided)
+        extra: str | None = None
+        if self.split:
+            if pro == con:
+                key, values = "split_even", {"affirming": aff, "negating": neg}
+            else:
+                major, minor = (1, -1) if pro > con else (-1, 1)
+                major_n, minor_n = max(pro, con), min(pro, con)
+                key = "split_most" if major_n > self.n / 2 else "split_counts"
+                values = {
+                    "major": statement[major],
+                    "minor": statement[minor],
+                    "major_n": _count(major_n),
+                    "minor_n": _count(minor_n),
+                    "minor_verb_think": "thinks" if minor_n == 1 else "think",
+                    "minor_verb_disagree": "disagrees" if minor_n == 1 else "disagree",
+                }
+            if und:
+                extra = OPENINGS["undecided"][0].format(
+                    n_cap=capitalise(_count(und)), verb_is="is" if und == 1 else "are"
+                )
+        elif pro or con:
+            side, count = (1, pro) if pro else (-1, con)
+            values = {"side": statement[side]}
+            if not und:
+                key = "agree"
+            elif count > self.n / 2:
+                key = "agree_most"
+                values |= {"rest_n": _count(und), "rest_verb": "is" if und == 1 else "are"}
+            else:
+                key = "agree_some"
+                values |= {
+                    "side_n_cap": capitalise(_count(count)),
+                    "side_verb_think": "thinks" if count == 1 else "think",
+                }
         else:
-            asked = np.clip(critique_vecs @ unit_vecs.T, 0.0, 1.0)  # members x units
-            near = np.maximum(near, asked)
-            # Revising, a member's own words cover them in proportion to how close they are to
-            # what the member then asked for, not merely because they are theirs.
-            own = _OWN * (0.5 + 0.5 * asked)
-        self.coverage = np.where(authored, own, _NEAR * near)
+            key, values = "open", {"question": _question(prop)}
+        choices = OPENINGS[key]
+        template = choices[int(rng.integers(len(choices)))]
+        text = template.format(**values)
+        if extra:
+            text = f"{text} {extra}"
+        members = list(range(self.n))
+        return {"text": text, "source": "template", "template": key, "members": members}
 
-        others = np.where(authored, 0.0, near)
-        n_others = np.maximum((~authored).sum(axis=0), 1)
-        self.central = others.sum(axis=0) / n_others
-        static = _CENTRAL * self.central + np.array([_quality(u) for u in units])
-        if critiques is not None:
-            static += _CRITIQUE * asked.max(axis=0)
-            static += np.array([_KEEP if u.source == "previous_winner" else 0.0 for u in units])
-        self.static = static
+    # -- part 2 ---------------------------------------------------------------------------
 
-
-def _units(opinions: Sequence[str], previous_winner: str | None) -> list[_Unit]:
-    """The pool: the previous winner's sentences (our framing and connectives taken off), then
-    each opinion's sentences; a sentence several members wrote is one unit with several authors.
-    """
-    units: list[_Unit] = []
-    seen: dict[tuple[str, ...], _Unit] = {}
-
-    def key(text: str) -> tuple[str, ...]:
-        return word_key(presentable(text)) or (" ".join(text.lower().split()),)
-
-    if previous_winner:
-        for j, sentence in enumerate(split_sentences(previous_winner)):
-            if _FRAMING_PATTERN.match(sentence):
+    def reasons(self, rng: np.random.Generator, order: list[int]) -> list[tuple[int, _Sentence]]:
+        """One reason per member who gave one, `(side, sentence)`, majority side first."""
+        chosen = []
+        for member in order:
+            own = [s for s in self.sentences if s.member == member and not s.position]
+            if not own:
+                if not self.sentences_of(member) and self.sides[member] == 0:
+                    chosen.append((0, _short(member, self.opinions[member])))
                 continue
-            sentence = _strip_connective(sentence)
-            quoted = bool(_SHORT_PATTERN.match(sentence))
-            text = sentence if quoted else presentable(sentence)
-            unit = _Unit(text, sentence, "previous_winner", 0, j, quoted=quoted)
-            units.append(unit)
-            seen.setdefault(key(sentence), unit)
-    for i, opinion in enumerate(opinions):
-        sentences = split_sentences(opinion)
-        if word_count(opinion) < 3:
-            original = " ".join(" ".join(sentences).split()) or opinion.strip()
-            text = SHORT_OPINION.format(text=presentable(original))
-            if key(text) in seen:
-                seen[key(text)].authors.add(i)
-                continue
-            unit = _Unit(text, original, "opinion", i, 0, {i}, quoted=True)
-            seen[key(text)] = unit
-            units.append(unit)
+            scores = np.array([s.score for s in own]) + 0.15 * rng.gumbel(size=len(own))
+            chosen.append((self.sides[member], own[int(np.argmax(scores))]))
+        weight = {1: len(self.pro), -1: len(self.con), 0: -1}
+        return sorted(chosen, key=lambda pair: -weight[pair[0]])
+
+    def sentences_of(self, member: int) -> list[_Sentence]:
+        return [s for s in self.sentences if s.member == member]
+
+    # -- part 3 ---------------------------------------------------------------------------
+
+    def shared(self, rng: np.random.Generator) -> dict[str, Any] | None:
+        side_of = self.sides
+        pairs = []
+        for a, sa in enumerate(self.sentences):
+            for b, sb in enumerate(self.sentences):
+                if side_of[sa.member] > 0 and side_of[sb.member] < 0:
+                    sim = float(self.similarity[a, b])
+                    if sim >= SHARED_SIM and abs(sa.stance) < 0.5 and abs(sb.stance) < 0.5:
+                        pairs.append((sim, a, b))
+        if pairs:
+            pairs.sort(reverse=True)
+            sim, a, b = pairs[int(rng.integers(min(2, len(pairs))))]
+            pick = self.sentences[a if rng.random() < 0.5 else b]
+            template = SHARED[int(rng.integers(len(SHARED)))]
+            clause = as_clause(group_voice(pick.text), self.lower_words)
+            return {
+                "text": template.format(clause=clause),
+                "source": "opinion",
+                "voice": "group",
+                "member": pick.member,
+                "also_said_by": [self.sentences[b if pick is self.sentences[a] else a].member],
+                "original": pick.original,
+                "members": sorted({self.sentences[a].member, self.sentences[b].member}),
+            }
+        words = _shared_words(
+            [self.opinions[i] for i in self.pro], [self.opinions[i] for i in self.con], self.prop
+        )
+        if not words:
+            return None
+        picked = words[: 2 if len(words) > 1 else 1]
+        if len(words) > 2 and rng.random() < 0.5:
+            picked = [words[0], words[2]]
+        template = SHARED_WORDS[int(rng.integers(len(SHARED_WORDS)))]
+        return {
+            "text": template.format(words=" and ".join(picked)),
+            "source": "template",
+            "template": "shared_words",
+            "members": [],
+        }
+
+
+def _question(prop: Proposition) -> str:
+    return " ".join(prop.question.split())
+
+
+def _sentences(member: int, opinion: str, prop: Proposition) -> list[_Sentence]:
+    out = []
+    for j, original in enumerate(split_sentences(opinion)):
+        text = presentable(original)
+        words = word_count(original)
+        position = restates_side(original, prop)
+        usable = words >= 4 and not text.endswith("?")
+        if not usable:
             continue
-        for j, sentence in enumerate(sentences):
-            if key(sentence) in seen:
-                seen[key(sentence)].authors.add(i)
-                continue
-            unit = _Unit(presentable(sentence), sentence, "opinion", i, j, {i})
-            unit.anaphoric = j > 0 and (
-                _ANAPHORA.match(unit.text) is not None
-                or (word_count(sentence) < 6 and _ANAPHORA_END.search(sentence) is not None)
-            )
-            seen[key(sentence)] = unit
-            units.append(unit)
-    return units
+        score = 0.2 * (j == 0 or j == 1) - 0.2 * (words > 40) - 0.1 * (words < 6)
+        out.append(
+            _Sentence(member, j, original, text, text_stance(original, prop), position, score)
+        )
+    return out
 
 
-def _strip_connective(sentence: str) -> str:
-    for connective in CONNECTIVES:
-        if sentence.startswith(connective):
-            return capitalise(sentence[len(connective) :])
-    return sentence
+def _short(member: int, opinion: str) -> _Sentence:
+    text = presentable(" ".join(opinion.split()))
+    return _Sentence(member, 0, opinion.strip(), text, 0.0, False, 0.0)
 
 
-def _quality(unit: _Unit) -> float:
-    """Small preferences for sentences that read well inside a group statement."""
-    words = word_count(unit.original)
-    score = 0.0
-    if words < 4 and not unit.quoted:
-        score -= 0.3
-    if words > 40:
-        score -= 0.2
-    if unit.text.endswith("?"):
-        score -= 0.3
-    if unit.text.startswith(("I ", "My ", "I'm ", "I've ")):
-        score -= 0.05
-    if unit.anaphoric:
-        score -= 0.3
-    return score
+def _attributed(
+    reasons: list[tuple[int, _Sentence]], group: _Group, rng: np.random.Generator, room: int
+) -> list[dict[str, Any]]:
+    """Reasons as reported sentences, those of one side sharing sentences when room is short
+    (and sometimes by choice), so that every member keeps their point."""
+    by_side: dict[int, list[_Sentence]] = {}
+    for side, sentence in reasons:
+        by_side.setdefault(side, []).append(sentence)
+    groups: list[tuple[int, list[_Sentence]]] = []
+    for side, items in by_side.items():
+        merge = len(items) > 1 and rng.random() < 0.35
+        if merge:
+            groups.append((side, items[:3]))
+            groups.extend((side, [s]) for s in items[3:])
+        else:
+            groups.extend((side, [s]) for s in items)
+    while len(groups) > max(room, 1):
+        # Merge the two smallest same-side groups; failing that, any two neighbours.
+        merged = False
+        for k in range(len(groups) - 1):
+            if groups[k][0] == groups[k + 1][0] and len(groups[k][1]) + len(groups[k + 1][1]) <= 3:
+                groups[k : k + 2] = [(groups[k][0], groups[k][1] + groups[k + 1][1])]
+                merged = True
+                break
+        if not merged:
+            break
+    out = []
+    seen: set[int] = set()
+    for side, items in groups:
+        out.append(_report(side, items, group, rng, again=side in seen))
+        seen.add(side)
+    return out
 
 
-def _reading_order(pool: _Pool, chosen: list[int], order: list[int]) -> list[int]:
-    """The previous winner's sentences first, in their order; then the sentences most members
-    share (agreement) before the particular ones, equal ones by the sample's opinion order; quoted
-    one-word answers last."""
-    rank = {member: position for position, member in enumerate(order)}
+def _report(
+    side: int, items: list[_Sentence], group: _Group, rng: np.random.Generator, again: bool
+) -> dict[str, Any]:
+    if group.n == 1:
+        subject = "We"
+        clauses = [as_clause(group_voice(s.text), group.lower_words) for s in items]
+    else:
+        subject = (
+            SUBJECTS[side]
+            if group.split or side == 0
+            else AGREEING_SUBJECTS[int(rng.integers(len(AGREEING_SUBJECTS)))]
+        )
+        if again and subject.startswith("One of us"):
+            subject = "Another" + subject[3:]
+        clauses = [as_clause(reported(s.text), group.lower_words) for s in items]
+    verb = VERBS[int(rng.integers(len(VERBS)))]
+    if subject == "We":
+        verb = {"points out": "point out", "adds": "add", "notes": "note", "says": "say"}.get(
+            verb, "stress"
+        )
+    if (
+        len(items) == 1
+        and items[0].original == group.opinions[items[0].member].strip()
+        and (word_count(items[0].original) < 4)
+    ):
+        text = SHORT.format(subject=subject, clause=clauses[0])
+    elif len(clauses) == 1:
+        text = f"{subject} {verb} that {clauses[0]}."
+    elif len(clauses) == 2:
+        text = f"{subject} {verb} that {clauses[0]}, and another that {clauses[1]}."
+    else:
+        text = f"{subject} {verb} that {clauses[0]}, another that {clauses[1]}, and a third that {clauses[2]}."
+    return {
+        "text": text,
+        "source": "opinion",
+        "voice": "group" if subject == "We" else "reported",
+        "members": [s.member for s in items],
+        "original": [s.original for s in items],
+    }
 
-    def key(u: int) -> tuple[int, float, int, int]:
-        unit = pool.units[u]
-        if unit.source == "previous_winner":
-            return (0, 0.0, unit.sentence, 0)
-        if unit.quoted:  # a one-word answer reads best after the reasons
-            return (2, 0.0, rank.get(unit.index, 0), 0)
-        share = float(pool.central[u]) + _quality(unit) - 0.2 * (word_count(unit.original) < 6)
-        return (1, -round(share, 6), rank.get(unit.index, 0), unit.sentence)
 
-    return sorted(chosen, key=key)
+def _shared_words(pro: list[str], con: list[str], prop: Proposition) -> list[str]:
+    """Content words (as written) that members on both sides used, most used first."""
+    seen_pro = {t for o in pro for t in tokens(o)}
+    seen_con = {t for o in con for t in tokens(o)}
+    common = (seen_pro & seen_con) - prop.keys - _VAGUE
+    surface: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for text in [*pro, *con]:
+        for word in text.split():
+            clean = word.strip(".,;:!?\"'()").lower()
+            key = tokens(clean)
+            if len(key) == 1 and key[0] in common and len(clean) > 4 and clean.isalpha():
+                surface.setdefault(key[0], clean)
+                counts[key[0]] = counts.get(key[0], 0) + 1
+    return [surface[k] for k in sorted(surface, key=lambda k: (-counts[k], k))][:4]
+
+
+_VAGUE = frozenset(
+    "good bad better worse idea sure really something everyone anyone nothing think thing "
+    "way lot even still just know want need say see go going time years year keep make give "
+    "take help lose find work pay mean feel come look seem first second third fifth fourth "
+    "point matter right wrong other another every where there their about would could should "
+    "might never always often already today".split()
+)
 
 
 def from_config(config: BackendConfig) -> ExtractiveGenerator:
     options = Options(config.options, "extractive generator")
-    kwargs = {
-        "framing": options.text("framing", "sometimes", choices=("sometimes", "always", "never")),
-        "min_sentences": options.whole("min_sentences", 2, low=2),
-        "max_sentences": options.whole("max_sentences", 6, low=2),
-    }
-    options.finish(ignored=COMMON_OPTIONS)
+    kwargs = {"max_sentences": options.whole("max_sentences", 7, low=3)}
+    options.finish(ignored=COMMON_OPTIONS | {"framing", "min_sentences"})
     return ExtractiveGenerator(**kwargs)

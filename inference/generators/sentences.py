@@ -29,8 +29,8 @@ _HEDGE = re.compile(
 # Words that tie a sentence to the one before it in its opinion; lifted out of that context they
 # dangle ("Otherwise I support ...", "But a full ban is too much").
 _DISCOURSE = re.compile(
-    r"^(?:but|and|so|also|however|otherwise|still|yet|besides|moreover|furthermore|plus|then"
-    r"|anyway|though)\b,?\s+",
+    r"^(?:(?:but|and|so|also|however|otherwise|still|yet|besides|moreover|furthermore|plus|then"
+    r"|anyway|though)\b,?|(?:no|yes|yeah|nope|absolutely\s+not|of\s+course)[.,!])\s+",
     re.IGNORECASE,
 )
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -197,3 +197,100 @@ def normalise_rows(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=float)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+# -- voice --------------------------------------------------------------------------------------
+# A member's "I" cannot stand in a group statement as it was written: either the whole group
+# says it ("we"), or it is reported as one member's ("one of us ... they ...").
+
+_FIRST_PERSON = re.compile(r"(?<![\w'’])(?:i|me|my|mine|myself|i'm|i've|i'd|i'll)(?![\w'’])", re.I)
+_TO_THEY = {
+    "i am": "they are",
+    "i was": "they were",
+    "i'm": "they're",
+    "i've": "they've",
+    "i'd": "they'd",
+    "i'll": "they'll",
+    "i": "they",
+    "me": "them",
+    "my": "their",
+    "mine": "theirs",
+    "myself": "themselves",
+}
+_TO_WE = {
+    "i am": "we are",
+    "i was": "we were",
+    "i'm": "we're",
+    "i've": "we've",
+    "i'd": "we'd",
+    "i'll": "we'll",
+    "i": "we",
+    "me": "us",
+    "my": "our",
+    "mine": "ours",
+    "myself": "ourselves",
+}
+_PRONOUN = re.compile(
+    r"(?<![\w'’])(?:i\s+am|i\s+was|i['’]m|i['’]ve|i['’]d|i['’]ll|i|me|my|mine|myself)(?![\w'’])",
+    re.IGNORECASE,
+)
+
+
+def has_first_person(text: str) -> bool:
+    """Whether a text speaks as one person: "I", "me", "my", "mine", "myself", "I'm", ..."""
+    return _FIRST_PERSON.search(text) is not None
+
+
+def _swap(text: str, table: dict[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        key = " ".join(match.group(0).lower().replace("’", "'").split())
+        return table[key]
+
+    return _PRONOUN.sub(replace, text)
+
+
+def reported(text: str) -> str:
+    """A member's words as the group reports them: first person singular becomes "they",
+    "them", "their" (singular they, so the verbs stay as written: "I work" -> "they work")."""
+    return _swap(text, _TO_THEY)
+
+
+def group_voice(text: str) -> str:
+    """A member's words as the whole group's: "I" becomes "we", "my" "our", ..."""
+    return _swap(text, _TO_WE)
+
+
+_COMMON_CAPITALISED = frozenset(
+    "children people men women everyone everybody nobody nothing someone anyone young older "
+    "kids parents teachers doctors nurses families workers".split()
+)
+
+
+def lower_case_words(texts: Sequence[str]) -> frozenset[str]:
+    """Words that may be written in lower case after "that": those the texts use in lower case,
+    plural-looking and common words, less any the texts capitalise inside a sentence (names)."""
+    lower = set()
+    names = set()
+    for text in texts:
+        for sentence in split_sentences(text):
+            words = re.findall(r"[A-Za-z][A-Za-z'-]*", sentence)
+            for k, word in enumerate(words):
+                if word.islower():
+                    lower.add(word)
+                elif k > 0 and word[0].isupper() and word != "I":
+                    names.add(word.lower())
+                elif k == 0 and (word.lower().endswith("s") or word.lower() in _COMMON_CAPITALISED):
+                    lower.add(word.lower())
+    return frozenset(lower - names) | _COMMON_CAPITALISED
+
+
+def as_clause(sentence: str, lower_words: set[str] | frozenset[str] | None = None) -> str:
+    """A presentable sentence made ready to follow "that": final full stop dropped, first
+    letter lowered unless the word looks like a name ("I", "NHS"), or, when `lower_words` is
+    given, unless the word is in it (words the writers used in lower case: "Australia" keeps
+    its capital, "Points" does not)."""
+    text = sentence.strip()
+    first = re.sub(r"[^\w'-]", "", text.split(" ", 1)[0]).lower()
+    if lower_words is None or first in lower_words or first in STOPWORDS:
+        text = decapitalise(text)
+    return text[:-1] if text.endswith(".") else text

@@ -22,26 +22,38 @@ unit vectors or length measures:
   the candidate moved towards what this member asked for (0 without a critique);
 - `critique_round`: 1 in a critique iteration, else 0;
 - `log_words`: `log(1 + words in the candidate)`;
-- `log_length_ratio`: `log((1 + words in the candidate) / (1 + words in the opinion))`.
+- `log_length_ratio`: `log((1 + words in the candidate) / (1 + words in the opinion))`;
+- `stance_member`: the member's side in [-1, 1] (`inference.stance.opinion_side`: their opinion
+  read against the question's affirming and negating statements, negation handled, and their
+  position rating before the round when given);
+- `stance_candidate`: the candidate's side, read the same way (a clause attributed to part of
+  the group, "some of us think ...", counts about a third);
+- `stance_match`: `stance_member * stance_candidate`: +1 the candidate asserts the member's
+  side, -1 the opposite;
+- `stance_both`: how evenly the candidate gives both sides a voice (0 one-sided, 1 even).
 
 **Prior** (used until ratings have been collected and a head fitted):
 
-    agreement = clip(4 + 8 * (sim_own - 0.6) + 4 * critique_gain, 1, 7)
+    agreement = clip(4 + 6 * (sim_own - 0.5) + 2.5 * stance_match + 0.75 * stance_both
+                     + 4 * critique_gain, 1, 7)
 
-In words: a candidate as close to a member's opinion as a typical same-topic text
-(cosine 0.6 with MiniLM) is predicted neutral, 4; every 0.1 of extra similarity adds 0.8 points;
+In words: a candidate as close to a member's opinion as a typical same-topic text (cosine 0.5
+with MiniLM) and silent on the question's claim is predicted neutral, 4; every 0.1 of extra
+similarity adds 0.6 points; asserting the member's side adds up to 2.5 and asserting the
+opposite side takes up to 2.5 away (similarity alone cannot see this: "should" and "should not"
+embed almost alike); a statement that gives both sides a voice gains up to 0.75 for everyone;
 in a critique iteration, a candidate that moved towards the member's critique (relative to the
-previous winner) gains up to a few tenths more. The constants (`PRIOR_TYPICAL_SIM`,
-`PRIOR_SLOPE`, `PRIOR_CRITIQUE_SLOPE` in `embedding_head`) were set by hand from MiniLM's
-similarities on same-topic texts, not fitted to human ratings.
+previous winner) gains up to a few tenths more. The constants (`PRIOR_*` in `embedding_head`)
+were set by hand, against the project's evaluation set (`python -m inference
+evaluate-embedded`), not fitted to human ratings.
 
 **Fitted head**: a ridge regression (closed form, numpy) on the standardised features, fitted to
 the *residual* of the prior, `agreement - prior`. With few ratings it stays close to the prior;
 with many it learns the correction. Predictions are `clip(prior + correction, 1, 7)`.
 
 Limits, stated plainly: sentence embeddings measure how close two texts are in topic and
-wording, and only weakly whether they take the same side. An opinion and a candidate that argue
-opposite sides with the same vocabulary look similar to MiniLM. That is why the head is meant to
+wording, and only weakly whether they take the same side; the stance features are word rules
+(`inference.stance`), which miss sides that are only implied. That is why the head is meant to
 be refitted as ratings come in, and why the `vllm`/`transformers` backends exist.
 """
 
@@ -76,6 +88,7 @@ from inference.reward_models.embedding_head import (
     load_head,
     prior_agreement,
 )
+from inference.stance import Proposition, opinion_side, proposition, sides, stance_parts
 
 __all__ = [
     "FEATURES",
@@ -98,6 +111,11 @@ DEFAULT_MAX_SEQ_LENGTH = 128
 
 Encoder = Callable[[list[str]], np.ndarray]
 
+# A member's side from embeddings alone, used only where the word rules found none.
+EMBEDDING_SIDE_BELOW = 0.25
+EMBEDDING_SIDE_SLOPE = 8.0
+EMBEDDING_SIDE_CAP = 0.4
+
 
 @dataclass(frozen=True)
 class _Group:
@@ -114,6 +132,9 @@ class _Group:
     previous: np.ndarray | None  # [d]
     opinion_words: np.ndarray  # [n]
     candidate_words: np.ndarray  # [c]
+    stance_member: np.ndarray  # [n] in [-1, 1]
+    stance_candidate: np.ndarray  # [c] in [-1, 1]
+    both_candidate: np.ndarray  # [c] in [0, 1]
 
 
 def _features(g: _Group) -> np.ndarray:
@@ -138,7 +159,24 @@ def _features(g: _Group) -> np.ndarray:
     words_c = np.log1p(g.candidate_words)[None, :]
     out[..., FEATURE_INDEX["log_words"]] = words_c
     out[..., FEATURE_INDEX["log_length_ratio"]] = words_c - np.log1p(g.opinion_words)[:, None]
+    out[..., FEATURE_INDEX["stance_member"]] = g.stance_member[:, None]
+    out[..., FEATURE_INDEX["stance_candidate"]] = g.stance_candidate[None, :]
+    out[..., FEATURE_INDEX["stance_match"]] = g.stance_member[:, None] * g.stance_candidate[None, :]
+    out[..., FEATURE_INDEX["stance_both"]] = np.broadcast_to(g.both_candidate[None, :], (n, c))
     return out
+
+
+def _with_embedding_gap(stance: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """Where the word rules found no side, lean on which position statement the opinion's
+    embedding is closer to: weak evidence (right for 60 % of the evaluation set's members), so
+    it is scaled down and capped at +-`EMBEDDING_SIDE_CAP`."""
+    lean = np.clip(EMBEDDING_SIDE_SLOPE * gap, -EMBEDDING_SIDE_CAP, EMBEDDING_SIDE_CAP)
+    return np.where(np.abs(stance) < EMBEDDING_SIDE_BELOW, stance + lean, stance)
+
+
+def _candidate_stances(candidates: Sequence[str], prop: Proposition) -> tuple[np.ndarray, ...]:
+    parts = [stance_parts(c, prop) for c in candidates]
+    return np.array([p[0] for p in parts]), np.array([p[1] for p in parts])
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -151,11 +189,15 @@ def _words(text: str) -> int:
 
 
 class EmbeddingRewardModel:
-    """Predicted agreement from sentence-embedding similarities (see the module docstring).
+    """Predicted agreement from sentence-embedding similarities and stance (see the module
+    docstring).
 
     `encoder` maps a list of texts to an `[n, d]` array; by default it is all-MiniLM-L6-v2 loaded
     with sentence-transformers from `model_path` (the bundled copy when None) on `device`.
     """
+
+    # `inference.mediation.mediate` hands this backend the position statements and ratings.
+    reads_positions = True
 
     def __init__(
         self,
@@ -210,13 +252,22 @@ class EmbeddingRewardModel:
         candidates: Sequence[str],
         previous_winner: str | None = None,
         critiques: Sequence[str] | None = None,
+        affirming_statement: str | None = None,
+        negating_statement: str | None = None,
+        position_ratings: Sequence[float | None] | None = None,
     ) -> np.ndarray:
+        """`RewardModel.predict`, plus what the stance features read when the caller knows it:
+        the question's position statements and each member's position rating before the round
+        (1-7, None where not asked or not given)."""
         features = self.features(
             question=question,
             opinions=opinions,
             candidates=candidates,
             previous_winner=previous_winner,
             critiques=critiques,
+            affirming_statement=affirming_statement,
+            negating_statement=negating_statement,
+            position_ratings=position_ratings,
         )
         return check_predictions(
             self.head.predict(features), members=len(opinions), candidates=len(candidates)
@@ -230,6 +281,9 @@ class EmbeddingRewardModel:
         candidates: Sequence[str],
         previous_winner: str | None = None,
         critiques: Sequence[str] | None = None,
+        affirming_statement: str | None = None,
+        negating_statement: str | None = None,
+        position_ratings: Sequence[float | None] | None = None,
     ) -> np.ndarray:
         """The `[members, candidates, len(FEATURES)]` feature array of one round."""
         check_reward_inputs(
@@ -244,8 +298,16 @@ class EmbeddingRewardModel:
             texts.append(previous_winner)
         if critiques is not None:
             texts.extend(c for c in critiques if c and c.strip())
+        prop = proposition(question, affirming_statement, negating_statement)
+        stance_c, both_c = _candidate_stances(candidates, prop)
+        if prop.affirming and prop.negating:
+            texts.extend([prop.affirming, prop.negating])
         vectors = self._embed(texts)
         opinion_vecs = np.stack([vectors[o] for o in opinions])
+        stance_m = np.array(sides(opinions, prop, position_ratings))
+        if prop.affirming and prop.negating:
+            gap = opinion_vecs @ (vectors[prop.affirming] - vectors[prop.negating])
+            stance_m = _with_embedding_gap(stance_m, gap)
         n = len(opinions)
         total = opinion_vecs.sum(axis=0)
         others_mean = (total[None, :] - opinion_vecs) / max(n - 1, 1)
@@ -261,6 +323,9 @@ class EmbeddingRewardModel:
             previous=None if previous_winner is None else vectors[previous_winner],
             opinion_words=np.array([_words(o) for o in opinions], dtype=float),
             candidate_words=np.array([_words(c) for c in candidates], dtype=float),
+            stance_member=stance_m,
+            stance_candidate=stance_c,
+            both_candidate=both_c,
         )
         return _features(group)
 
@@ -300,6 +365,8 @@ class EmbeddingRewardModel:
                 texts.append(r.previous_winner)
             if r.critique and r.critique.strip():
                 texts.append(r.critique)
+            if r.affirming_statement and r.negating_statement:
+                texts.extend([r.affirming_statement, r.negating_statement])
         vectors = self._embed(texts)
         out = np.empty((len(rows), len(FEATURES)))
         for i, r in enumerate(rows):
@@ -308,6 +375,8 @@ class EmbeddingRewardModel:
             others_mean = np.mean(others, axis=0)[None, :] if others else np.zeros_like(own)
             centroid = _unit(own[0] + sum(others, np.zeros_like(own[0])))[None, :]
             critiques = [r.critique] if r.critique is not None else None
+            prop = proposition(r.question, r.affirming_statement, r.negating_statement)
+            stance_c, both_c = _candidate_stances([r.candidate], prop)
             group = _Group(
                 opinions=own,
                 others_mean=others_mean,
@@ -320,6 +389,9 @@ class EmbeddingRewardModel:
                 previous=None if r.previous_winner is None else vectors[r.previous_winner],
                 opinion_words=np.array([_words(r.opinion)], dtype=float),
                 candidate_words=np.array([_words(r.candidate)], dtype=float),
+                stance_member=_member_stance(r, prop, vectors),
+                stance_candidate=stance_c,
+                both_candidate=both_c,
             )
             out[i] = _features(group)[0, 0]
         return out
@@ -394,6 +466,16 @@ def from_config(config: BackendConfig) -> EmbeddingRewardModel:
         max_seq_length=int(max_seq_length) if max_seq_length else DEFAULT_MAX_SEQ_LENGTH,
         dtype=str(options.get("dtype") or "auto"),
     )
+
+
+def _member_stance(
+    row: RatingExample, prop: Proposition, vectors: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    stance = np.array([opinion_side(row.opinion, prop, row.position_rating)])
+    if prop.affirming and prop.negating:
+        gap = vectors[row.opinion] @ (vectors[prop.affirming] - vectors[prop.negating])
+        stance = _with_embedding_gap(stance, np.array([gap]))
+    return stance
 
 
 def _bundled_model() -> tuple[Path, str]:

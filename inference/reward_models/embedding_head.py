@@ -30,16 +30,25 @@ FEATURES = (
     "critique_round",
     "log_words",
     "log_length_ratio",
+    "stance_member",
+    "stance_candidate",
+    "stance_match",
+    "stance_both",
 )
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURES)}
 
 PRIOR_NEUTRAL = 4.0
-PRIOR_TYPICAL_SIM = 0.6
-PRIOR_SLOPE = 8.0
+PRIOR_TYPICAL_SIM = 0.5
+PRIOR_SLOPE = 6.0
 PRIOR_CRITIQUE_SLOPE = 4.0
-PRIOR_FORMULA = "clip(4 + 8 * (sim_own - 0.6) + 4 * critique_gain, 1, 7)"
+PRIOR_STANCE_SLOPE = 2.5
+PRIOR_BOTH_SLOPE = 0.75
+PRIOR_FORMULA = (
+    "clip(4 + 6 * (sim_own - 0.5) + 2.5 * stance_match + 0.75 * stance_both "
+    "+ 4 * critique_gain, 1, 7)"
+)
 
-HEAD_FORMAT_VERSION = 1
+HEAD_FORMAT_VERSION = 2
 DEFAULT_RIDGE = 10.0
 
 
@@ -49,6 +58,9 @@ class RatingExample:
 
     `critique` and `previous_winner` are set for a critique iteration. `other_opinions` are the
     other group members' opinions of that round, when known (they feed the group features).
+    `affirming_statement` and `negating_statement` are the question's position statements and
+    `position_rating` the member's agreement (1-7) with the affirming one before the round, when
+    known (they feed the stance features).
     """
 
     question: str
@@ -58,6 +70,9 @@ class RatingExample:
     critique: str | None = None
     previous_winner: str | None = None
     other_opinions: tuple[str, ...] = field(default_factory=tuple)
+    affirming_statement: str | None = None
+    negating_statement: str | None = None
+    position_rating: float | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> RatingExample:
@@ -70,6 +85,9 @@ class RatingExample:
                 critique=data.get("critique"),
                 previous_winner=data.get("previous_winner"),
                 other_opinions=tuple(data.get("other_opinions") or ()),
+                affirming_statement=data.get("affirming_statement"),
+                negating_statement=data.get("negating_statement"),
+                position_rating=data.get("position_rating"),
             )
         except KeyError as exc:
             raise ValueError(f"a rating example needs {exc.args[0]!r}") from None
@@ -81,6 +99,8 @@ def prior_agreement(features: np.ndarray) -> np.ndarray:
     raw = (
         PRIOR_NEUTRAL
         + PRIOR_SLOPE * (features[..., FEATURE_INDEX["sim_own"]] - PRIOR_TYPICAL_SIM)
+        + PRIOR_STANCE_SLOPE * features[..., FEATURE_INDEX["stance_match"]]
+        + PRIOR_BOTH_SLOPE * features[..., FEATURE_INDEX["stance_both"]]
         + PRIOR_CRITIQUE_SLOPE * features[..., FEATURE_INDEX["critique_gain"]]
     )
     return np.clip(raw, LIKERT_MIN, LIKERT_MAX)
@@ -204,5 +224,14 @@ def check_example(row: RatingExample, i: int) -> None:
         ) from None
     if not LIKERT_MIN <= agreement <= LIKERT_MAX:
         raise ValueError(f"rating example {i}: agreement {agreement} is outside 1-7")
+    if row.position_rating is not None:
+        try:
+            rating = float(row.position_rating)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"rating example {i}: position_rating {row.position_rating!r} is not a number"
+            ) from None
+        if not LIKERT_MIN <= rating <= LIKERT_MAX:
+            raise ValueError(f"rating example {i}: position_rating {rating} is outside 1-7")
     if row.critique is not None and not (row.previous_winner or "").strip():
         raise ValueError(f"rating example {i}: a critique needs the previous winner it critiques")

@@ -1,314 +1,147 @@
-"""The extractive generator on questions in the question bank's format (the project's own
-`sample_questions` of tests/conftest.py: several topics and splits, untidy text included)."""
+"""The extractive generator: group voice on real questions of the Habermas Machine bank (read at
+run time, CC-BY 4.0, never copied into the project), property tests of the voice rules on random
+opinions, and critique uptake on hand-written cases."""
 
-import itertools
 import json
 import re
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from inference.base import Candidate, ConfigError, Generator
+from inference.base import ConfigError, Generator
 from inference.config import BackendConfig, build_generator
-from inference.generators.extractive import (
-    CONNECTIVES,
-    FRAMING,
-    SHORT_OPINION,
-    ExtractiveGenerator,
-    from_config,
-)
+from inference.evaluation.embedded import both_sides_asserted, first_person_verbatim
+from inference.generators.extractive import ExtractiveGenerator, from_config
 from inference.generators.sentences import split_sentences
 
-
-@pytest.fixture(scope="module")
-def questions(sample_questions):
-    # A spread over all of them: every split, many topics.
-    return sample_questions[:: max(1, len(sample_questions) // 24)][:24]
-
-
-def lower_first(text):
-    return text[:1].lower() + text[1:]
-
-
-def group_opinions(entry, size=5, variant=0):
-    """Opinions of a group on a bank question, written the way people write."""
-    aff, neg = entry["affirming_statement"].strip(), entry["negating_statement"].strip()
-    pool = [
-        f"{aff}  It would help most people in the long run",
-        f"I think that {lower_first(neg)} The costs would fall on ordinary families. "
-        "We should look for other options first.",
-        f"Honestly i am not sure about this. {aff.rstrip('.')} but only with strong safeguards",
-        f"{neg} Nobody asked the people who would be affected.",
-        "No",
-        f"{aff} Young people especially would benefit.  Older people need support too.",
-        f"It depends on the details. {neg}",
-    ]
-    start = variant % len(pool)
-    return [pool[(start + k) % len(pool)] for k in range(size)]
+QUESTION = "Should schools move to a four-day week?"
+AFFIRMING = "Schools should move to a four-day week."
+NEGATING = "Schools should NOT move to a four-day week."
+POSITIONS = {"affirming_statement": AFFIRMING, "negating_statement": NEGATING}
+# The issue's group, as a new participant would have met it.
+SPLIT = [
+    "Honestly I would welcome a four-day week. My kids already find long days exhausting.",
+    "I am fairly sure that schools should keep a five-day week. I also work shifts, so a fifth "
+    "day off means paying for childcare I can't afford.",
+    "Schools should move to a four-day week. Teachers are leaving the profession and this would "
+    "help keep them.",
+    "I'm against it. Children from poorer families lose meals and a safe place when school is "
+    "closed, and I worry about them.",
+]
+AGREEING = [
+    "Schools should move to a four-day week. Teachers are exhausted and leaving.",
+    "Yes, I support it. My daughter would finally have time for music lessons.",
+    "A four-day week is a good idea because longer weekends help families spend time together.",
+]
 
 
-def words(text):
-    return re.findall(r"[a-z0-9]+", text.lower())
+def generate(opinions, n=16, seed=0, **extra):
+    return ExtractiveGenerator().generate(
+        question=QUESTION, opinions=opinions, n=n, seed=seed, **POSITIONS, **extra
+    )
 
 
-def is_slice(part, whole):
-    n = len(part)
-    return n > 0 and any(whole[k : k + n] == part for k in range(len(whole) - n + 1))
-
-
-def assert_sentences_come_from_participants(candidate, question, opinions):
-    refs = candidate.provenance["sentences"]
-    assert 2 <= len(refs) <= 6
-    assert " ".join(ref["text"] for ref in refs) == candidate.text
-    for ref in refs:
-        shown = ref["text"]
-        if ref["source"] == "framing":
-            assert shown == FRAMING.format(question=" ".join(question.split()))
-            continue
-        if "connective" in ref:
-            connective = ref["connective"] + " "
-            assert connective in CONNECTIVES
-            shown = shown[len(connective) :]
-        if ref.get("wrapper") == "short_opinion":
-            prefix = SHORT_OPINION.split("{")[0]
-            assert shown.startswith(prefix)
-            shown = shown[len(prefix) :]
-        source = opinions[ref["member"]]
-        assert is_slice(words(shown), words(source)), (shown, source)
-        assert ref["original"] in split_sentences(source) or ref.get("wrapper")
-
-
-def test_candidates_are_two_to_six_participant_sentences(questions):
-    generator = ExtractiveGenerator()
-    for k, entry in enumerate(questions):
-        opinions = group_opinions(entry, size=3 + k % 3, variant=k)
-        candidates = generator.generate(question=entry["question"], opinions=opinions, n=16, seed=k)
-        assert len(candidates) == 16
-        for candidate in candidates:
-            assert isinstance(candidate, Candidate)
-            assert_sentences_come_from_participants(candidate, entry["question"], opinions)
-
-
-def test_every_member_is_covered_across_the_candidates(questions):
-    generator = ExtractiveGenerator()
-    for k, entry in enumerate(questions):
-        opinions = group_opinions(entry, size=5, variant=k)
-        candidates = generator.generate(
-            question=entry["question"], opinions=opinions, n=16, seed=100 + k
-        )
-        quoted = [set(c.provenance["members_quoted"]) for c in candidates]
-        assert set().union(*quoted) == set(range(5))
-        # Most candidates quote nearly everyone themselves.
-        assert np.mean([len(q) for q in quoted]) >= 4
-
-
-def test_same_seed_same_candidates_other_seed_others(questions):
-    generator = ExtractiveGenerator()
-    entry = questions[3]
-    opinions = group_opinions(entry, variant=2)
-
-    def run(seed):
-        return [
-            c.to_dict()
-            for c in generator.generate(
-                question=entry["question"], opinions=opinions, n=16, seed=seed
-            )
-        ]
-
-    assert run(5) == run(5)
-    assert run(5) != run(6)
-    texts = [c["text"] for c in run(5)]
-    assert len(set(texts)) >= 8
-
-
-def test_sample_i_does_not_depend_on_n(questions):
-    generator = ExtractiveGenerator()
-    entry = questions[0]
-    opinions = group_opinions(entry)
-    few = generator.generate(question=entry["question"], opinions=opinions, n=3, seed=1)
-    many = generator.generate(question=entry["question"], opinions=opinions, n=16, seed=1)
-    assert [c.to_dict() for c in few] == [c.to_dict() for c in many[:3]]
-
-
-def test_never_just_the_whole_opinions_stitched_together(questions):
-    generator = ExtractiveGenerator()
-    for k, entry in enumerate(questions[:8]):
-        # One sentence each: selecting every sentence would otherwise be the opinions verbatim.
-        opinions = [
-            entry["affirming_statement"],
-            entry["negating_statement"],
-            "Only with safeguards for the people most affected.",
-        ]
-        stitched = {
-            " ".join(" ".join(p.split()) for p in perm) for perm in itertools.permutations(opinions)
-        }
-        for candidate in generator.generate(
-            question=entry["question"], opinions=opinions, n=16, seed=k
-        ):
-            assert candidate.text not in stitched
-            assert_sentences_come_from_participants(candidate, entry["question"], opinions)
-
-
-def test_untidy_text_is_handled(questions):
-    entry = questions[1]
-    opinions = [
-        "yes",
-        "No.",
-        "i agree  with  this    mostly but    costs matter",
-        "  - first point without a stop\n- second point on its own line\n",
-        "This is fine... maybe?? Not sure!!  The U.S. tried it, e.g. in 2010 and it worked",
-    ]
-    generator = ExtractiveGenerator()
-    candidates = generator.generate(question=entry["question"], opinions=opinions, n=16, seed=9)
+def test_a_split_group_says_so_reports_each_member_and_asserts_no_side_as_everyones():
+    candidates = generate(SPLIT)
     for candidate in candidates:
-        assert "  " not in candidate.text
-        assert candidate.text[0].isupper()
-        assert candidate.text.rstrip('"')[-1] in ".!?"
-        assert_sentences_come_from_participants(candidate, entry["question"], opinions)
-    quoted = set().union(*(c.provenance["members_quoted"] for c in candidates))
-    assert quoted == set(range(5))
+        text = candidate.text
+        opening = split_sentences(text)[0]
+        assert re.search(r"\b(?:of us|others)\b", opening), opening
+        assert "four-day week" in opening and ("not" in opening or "disagree" in opening)
+        assert not first_person_verbatim(text, SPLIT)
+        assert not both_sides_asserted(text, QUESTION, AFFIRMING, NEGATING)
+        # Every member's main point: the opening counts their side; each gave a reason.
+        assert candidate.provenance["members_represented"] == [0, 1, 2, 3]
+        assert candidate.provenance["sides"] == [1, -1, 1, -1]
+    # The member's "I work shifts ... I can't afford" is reported, not spoken by the group.
+    shifts = [c.text for c in candidates if "shifts" in c.text]
+    assert shifts and all("they can't afford" in t for t in shifts)
 
 
-def test_a_single_short_opinion_still_gives_two_sentences(questions):
-    entry = questions[2]
-    generator = ExtractiveGenerator(framing="never")
-    [candidate] = generator.generate(question=entry["question"], opinions=["No"], n=1, seed=0)
-    refs = candidate.provenance["sentences"]
-    assert [ref["source"] for ref in refs] == ["framing", "opinion"]
-    assert refs[1]["text"] == SHORT_OPINION.format(text="No.")
-
-
-def test_split_sentences_is_robust():
-    assert split_sentences("") == []
-    assert split_sentences("   ") == []
-    assert split_sentences("no full stop here") == ["no full stop here"]
-    assert split_sentences("One.  Two!   Three?") == ["One.", "Two!", "Three?"]
-    assert split_sentences("Costs rose 3.5 percent, e.g. in Spain. Then fell.") == [
-        "Costs rose 3.5 percent, e.g. in Spain.",
-        "Then fell.",
-    ]
-    assert split_sentences("a line\nwrapped here. New one") == ["a line wrapped here.", "New one"]
-    assert split_sentences("- point one\n- point two") == ["point one", "point two"]
-
-
-def test_critiques_steer_the_revision(questions):
-    entry = questions[5]
-    transit = "Buses and trains must become cheaper before anything else changes."
-    marker = "trains must become cheaper"
+def test_a_split_group_names_what_both_sides_share():
     opinions = [
-        f"{entry['affirming_statement']} It would make daily life easier for many families.",
-        f"{entry['negating_statement']} The money is better spent on schools.",
-        f"I have mixed feelings about it. {transit}",
-        f"{entry['affirming_statement']} But the rules must be clear and fair.",
+        "Schools should move to a four-day week. Whatever we decide, children who rely on school "
+        "meals must still get fed.",
+        "Schools should not move to a four-day week. Whatever we decide, children who rely on "
+        "school meals must still be fed.",
+        "I support a four-day week. Teachers need rest.",
     ]
-    generator = ExtractiveGenerator()
-    first = generator.generate(question=entry["question"], opinions=opinions, n=16, seed=3)
-    winner = next(c.text for c in first if marker not in c.text)
-    critiques = [
-        "Fine by me.",
-        "Too one-sided.",
-        "It leaves out that buses and trains must become cheaper first.",
-        "Good.",
-    ]
-
-    def revise(with_critiques):
-        return generator.generate(
-            question=entry["question"],
-            opinions=opinions,
-            n=16,
-            seed=3,
-            previous_winner=winner,
-            critiques=with_critiques,
-        )
-
-    revised = revise(critiques)
-    unmoved = revise(["Fine."] * 4)
-    share = np.mean([marker in c.text for c in revised])
-    assert share > np.mean([marker in c.text for c in unmoved])
-    assert share >= 0.75
-    for candidate in revised:
-        assert candidate.provenance["iteration"] == "critique"
-        assert_sentences_come_from_revision(candidate, entry["question"], opinions, winner)
-        # Critiques steer; they are not pasted in.
-        assert not any(critique in candidate.text for critique in critiques[1:3])
-        # Our own framing and connectives are not carried over twice.
-        assert candidate.text.count("this is where we stand") <= 1
-        assert sum(candidate.text.count(c.strip()) for c in CONNECTIVES) <= 1
-    assert any(
-        ref["source"] == "previous_winner" for c in revised for ref in c.provenance["sentences"]
-    )
+    texts = [c.text for c in generate(opinions)]
+    shared = [t for t in texts if re.search(r"We (?:all )?agree that", t)]
+    assert len(shared) == len(texts)
+    assert all("school meals" in t.split("agree that", 1)[1] for t in shared)
 
 
-def assert_sentences_come_from_revision(candidate, question, opinions, winner):
-    refs = candidate.provenance["sentences"]
-    assert 2 <= len(refs) <= 6
-    assert " ".join(ref["text"] for ref in refs) == candidate.text
-    for ref in refs:
-        assert ref["source"] in {"framing", "opinion", "previous_winner"}
-        if ref["source"] == "framing":
-            continue
-        shown = ref["text"]
-        if "connective" in ref:
-            shown = shown[len(ref["connective"]) + 1 :]
-        source = winner if ref["source"] == "previous_winner" else opinions[ref["member"]]
-        assert is_slice(words(shown), words(source)), (shown, source)
+def test_an_agreeing_group_speaks_as_one_and_reports_personal_reasons():
+    for candidate in generate(AGREEING, n=8):
+        text = candidate.text
+        assert text.startswith(("We all think that", "All of us think that"))
+        assert "while" not in split_sentences(text)[0]
+        assert not first_person_verbatim(text, AGREEING)
+        assert "My daughter" not in text
+        if "music lessons" in text:
+            assert "their daughter" in text
 
 
-def test_provenance_is_complete_and_json(questions):
-    entry = questions[4]
-    opinions = group_opinions(entry)
-    [candidate] = ExtractiveGenerator().generate(
-        question=entry["question"], opinions=opinions, n=1, seed=2
-    )
+def test_candidates_vary_by_seed_and_the_same_seed_repeats():
+    first = [c.text for c in generate(SPLIT, seed=5)]
+    again = [c.text for c in generate(SPLIT, seed=5)]
+    other = [c.text for c in generate(SPLIT, seed=6)]
+    assert first == again
+    assert first != other
+    assert len(set(first)) >= 8  # a real choice for the reward model and the aggregation
+
+
+def test_sample_i_does_not_depend_on_n():
+    assert generate(SPLIT, n=3, seed=2)[2].text == generate(SPLIT, n=9, seed=2)[2].text
+
+
+def test_without_position_statements_the_question_stands_in():
+    [candidate] = ExtractiveGenerator().generate(question=QUESTION, opinions=SPLIT, n=1, seed=0)
+    assert f'"{QUESTION}"' in candidate.text
+    assert not first_person_verbatim(candidate.text, SPLIT)
+
+
+def test_untidy_and_one_word_opinions_are_handled():
+    opinions = ["No", "  yes!!  ", "not sure", "i think schools should move to a four day week"]
+    for candidate in generate(opinions, n=4):
+        assert candidate.text.strip()
+        assert not first_person_verbatim(candidate.text, opinions)
+    [single] = generate(["I'm not sure."], n=1)
+    assert single.text
+
+
+def test_provenance_is_complete_and_json():
+    [candidate] = generate(SPLIT, n=1, seed=2)
     prov = candidate.provenance
     assert prov["backend"] == "extractive"
-    assert prov["model"] == "extractive-coverage-v1"
-    assert prov["template_version"] == "extractive-v1"
-    assert "participants' opinions" in prov["method"]
-    assert prov["sample_index"] == 0
-    assert sorted(prov["opinion_order"]) == list(range(len(opinions)))
-    assert isinstance(prov["seed"], int)
-    assert len(prov["coverage"]) == len(opinions)
+    assert prov["model"] == "extractive-voice-v2"
+    assert prov["template_version"] == "extractive-v2"
+    assert "no language model" in prov["method"]
+    assert sorted(prov["opinion_order"]) == list(range(len(SPLIT)))
+    assert " ".join(part["text"] for part in prov["sentences"]) == candidate.text
+    for part in prov["sentences"]:
+        assert part["source"] in {"template", "opinion"}
+        if part["source"] == "opinion":
+            for original in np.atleast_1d(part["original"]):
+                assert any(original in opinion for opinion in SPLIT)
     json.dumps(candidate.to_dict())
-
-
-def test_injected_embedding_is_used(questions):
-    calls = []
-
-    def embed(texts):
-        calls.append(list(texts))
-        return np.array([[len(t) % 7 + 1.0, t.count("e") + 1.0, 1.0] for t in texts])
-
-    entry = questions[6]
-    opinions = group_opinions(entry, size=4)
-    generator = ExtractiveGenerator(embed=embed)
-    candidates = generator.generate(question=entry["question"], opinions=opinions, n=4, seed=0)
-    assert len(calls) == 1
-    assert generator.describe()["embedding"] == "injected"
-    for candidate in candidates:
-        assert_sentences_come_from_participants(candidate, entry["question"], opinions)
-    # The injected vectors, not TF-IDF, decide which sentences are chosen.
-    built_in = ExtractiveGenerator().generate(
-        question=entry["question"], opinions=opinions, n=4, seed=0
-    )
-    assert [c.text for c in candidates] != [c.text for c in built_in]
 
 
 def test_registry_describe_and_config():
     generator = build_generator(BackendConfig("extractive"))
     assert isinstance(generator, ExtractiveGenerator)
     assert isinstance(generator, Generator)
-    described = generator.describe()
-    assert described["role"] == "generator"
-    assert described["backend"] == "extractive"
-    assert "Not a language model" in described["description"]
-    assert from_config(BackendConfig("extractive", options={"framing": "always"})).framing == (
-        "always"
-    )
+    assert "Not a language model" in generator.describe()["description"]
+    assert from_config(BackendConfig("extractive", options={"max_sentences": 5})).max_sentences == 5
+    with pytest.raises(ConfigError):
+        from_config(BackendConfig("extractive", options={"max_sentences": 2}))
     with pytest.raises(ConfigError):
         from_config(BackendConfig("extractive", options={"framng": "always"}))
-    # Common options set from the environment for any backend do not break this one.
-    from_config(BackendConfig("extractive", options={"timeout": 30.0, "api_key": "k"}))
+    # Options of the old version and common ones set for every backend are accepted.
+    from_config(BackendConfig("extractive", options={"framing": "always", "timeout": 30.0}))
 
 
 def test_inputs_are_checked():
@@ -319,3 +152,159 @@ def test_inputs_are_checked():
         generator.generate(question="Q?", opinions=["a b c"], n=0, seed=0)
     with pytest.raises(ValueError):
         generator.generate(question="Q?", opinions=["a b c"], n=1, seed=0, critiques=["x"])
+
+
+# -- the voice rules on random opinions ----------------------------------------------------------
+
+STANCES = {
+    1: [
+        "Schools should move to a four-day week.",
+        "I support a four-day week.",
+        "Yes, I'm in favour of it.",
+        "I think schools should move to a four-day week.",
+    ],
+    -1: [
+        "Schools should not move to a four-day week.",
+        "I'm against a four-day week.",
+        "No. Schools shouldn't change the week.",
+        "I don't think a four-day week is a good idea.",
+    ],
+    0: ["I'm not sure about this.", "I can see both sides."],
+}
+REASONS = [
+    "My kids are exhausted by the end of the week.",
+    "I work shifts and I can't pay for another day of childcare.",
+    "Teachers I know are burning out and leaving.",
+    "My son needs the routine, and I worry about him on a long weekend.",
+    "Poorer children lose a hot meal when the school is closed.",
+    "I would use the extra day to take my mum to her appointments.",
+    "Exam results in my school have been falling for years.",
+    "We tried it at my old school and nobody missed the fifth day.",
+]
+member = st.tuples(
+    st.sampled_from([1, -1, 0]),
+    st.integers(0, 3),
+    st.lists(st.sampled_from(REASONS), min_size=0, max_size=2, unique=True),
+    st.booleans(),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(member, min_size=2, max_size=5), st.integers(0, 10_000))
+def test_voice_rules_hold_on_random_opinions(members, seed):
+    opinions = []
+    for side, k, reasons, stance_first in members:
+        stance = STANCES[side][k % len(STANCES[side])]
+        parts = [stance, *reasons] if stance_first else [*reasons, stance]
+        opinions.append(" ".join(parts))
+    candidates = generate(opinions, n=4, seed=seed)
+    for candidate in candidates:
+        text = candidate.text
+        assert not first_person_verbatim(text, opinions), (text, opinions)
+        assert not both_sides_asserted(text, QUESTION, AFFIRMING, NEGATING), text
+        # Every member is counted in the opening, and every reason-giver is reported.
+        represented = set(candidate.provenance["members_represented"])
+        assert represented == set(range(len(opinions)))
+        sides = candidate.provenance["sides"]
+        if 1 in sides and -1 in sides:
+            assert re.search(r"of us|others", split_sentences(text)[0])
+
+
+# -- critiques taken up ----------------------------------------------------------------------------
+
+WINNER = (
+    "Most of us think that schools should move to a four-day week, while one of us disagrees. "
+    "One of us in favour points out that their kids already find long days exhausting. "
+    "Another of us in favour says that teachers are leaving the profession and this would help "
+    "keep them. "
+    "One of us against it notes that they work shifts, so a fifth day off means paying for "
+    "childcare they can't afford. "
+    "One of us in favour adds that the buses are empty on Fridays anyway."
+)
+CRITIC_OPINIONS = [
+    "Honestly I would welcome a four-day week. My kids already find long days exhausting. Also "
+    "the buses are empty on Fridays anyway.",
+    "I am fairly sure that schools should keep a five-day week. I also work shifts, so a fifth "
+    "day off means paying for childcare I can't afford. Children who rely on free school meals "
+    "would go hungry on the extra day.",
+    "Schools should move to a four-day week. Teachers are leaving the profession and this would "
+    "help keep them.",
+]
+
+
+def revise(critiques, n=8, seed=0, opinions=CRITIC_OPINIONS):
+    return ExtractiveGenerator().generate(
+        question=QUESTION,
+        opinions=opinions,
+        n=n,
+        seed=seed,
+        previous_winner=WINNER,
+        critiques=critiques,
+        **POSITIONS,
+    )
+
+
+def kept_sentences(candidate):
+    return [
+        s["text"] for s in candidate.provenance["sentences"] if s["source"] == "previous_winner"
+    ]
+
+
+def test_approval_keeps_the_statement_as_it_is():
+    for candidate in revise(["I agree.", "Fine as it is.", "Good."]):
+        assert candidate.text == WINNER
+
+
+def test_a_missing_concern_is_added_from_the_critics_own_words():
+    critiques = ["Fine.", "It leaves out the children who rely on free school meals.", "Good."]
+    for candidate in revise(critiques):
+        assert "free school meals would go hungry" in candidate.text
+        assert kept_sentences(candidate) == split_sentences(WINNER)  # nothing else lost
+        added = [s for s in candidate.provenance["sentences"] if s.get("answers_critique") == 1]
+        assert added and added[0]["source"] == "opinion"
+        assert candidate.provenance["critiques_taken_up"][1] == "missing"
+        assert "leaves out" not in candidate.text  # the critique itself is not pasted in
+
+
+def test_a_missing_concern_nobody_wrote_comes_from_the_critique():
+    critiques = ["It doesn't mention the cost to bus companies of changing timetables.", "", ""]
+    for candidate in revise(critiques):
+        assert "the cost to bus companies of changing timetables" in candidate.text
+        assert candidate.text.startswith(split_sentences(WINNER)[0])
+
+
+def test_an_objection_drops_or_qualifies_the_quoted_part_and_keeps_the_rest():
+    """Member 0's point is carried twice (long days, empty buses), so the quoted one may go."""
+    critiques = [
+        "Good.",
+        "Fine.",
+        'I don\'t agree that "their kids already find long days exhausting" belongs here.',
+    ]
+    target = split_sentences(WINNER)[1]
+    outcomes = set()
+    for candidate in revise(critiques, n=16):
+        others = [s for s in split_sentences(WINNER) if s != target]
+        assert all(s in candidate.text for s in others)
+        if target in candidate.text:
+            raise AssertionError("the objected sentence is unchanged")
+        if "long days exhausting" in candidate.text:
+            outcomes.add("qualified")
+            assert re.search(r"though others doubt it|not all of us accept", candidate.text)
+        else:
+            outcomes.add("dropped")
+    assert outcomes == {"qualified", "dropped"}  # the seed decides; both happen
+
+
+def test_a_members_only_point_is_qualified_never_dropped():
+    critiques = ["That is not true about childcare, remove it.", "Fine.", "Fine."]
+    target = split_sentences(WINNER)[3]
+    for candidate in revise(critiques, n=16):
+        assert "childcare they can't afford" in candidate.text  # member 1's only reason stays
+        assert target not in candidate.text
+        assert re.search(r"though others doubt it|not all of us accept", candidate.text)
+
+
+def test_the_revision_never_drops_the_opening():
+    critiques = ["This is wrong, most of us are not in favour.", "Remove all of it.", "Wrong."]
+    for candidate in revise(critiques, n=8):
+        assert candidate.text.startswith(split_sentences(WINNER)[0])

@@ -82,10 +82,71 @@ def test_prior_predictions_lie_on_the_likert_scale(model, sample_questions):
 
 
 def test_prior_follows_its_documented_formula():
-    features = np.zeros((5, len(FEATURES)))
-    features[:, FEATURES.index("sim_own")] = [0.6, 0.85, 0.0, 1.0, 0.6]
+    features = np.zeros((7, len(FEATURES)))
+    features[:, FEATURES.index("sim_own")] = [0.5, 0.8, 0.0, 1.0, 0.5, 0.6, 0.6]
     features[4, FEATURES.index("critique_gain")] = 0.25
-    assert prior_agreement(features).tolist() == pytest.approx([4.0, 6.0, 1.0, 7.0, 5.0])
+    features[5, FEATURES.index("stance_match")] = -1.0
+    features[6, FEATURES.index("stance_match")] = 0.4
+    features[6, FEATURES.index("stance_both")] = 1.0
+    assert prior_agreement(features).tolist() == pytest.approx([4.0, 5.8, 1.0, 7.0, 5.0, 2.1, 5.85])
+
+
+SHOULD_BUILD = "The UK should build more nuclear power stations."
+SHOULD_NOT_BUILD = "The UK should NOT build more nuclear power stations."
+
+
+@pytest.mark.parametrize(
+    "against",
+    [
+        "The UK should not build more nuclear power stations; they cost too much and take decades.",
+        "I'm against building more nuclear plants. The waste stays dangerous for centuries.",
+        "We shouldn't build more nuclear power stations, wind and solar are cheaper now.",
+        "Nuclear power stations should no longer be built here. Old ones can run out their time.",
+    ],
+)
+def test_a_member_is_predicted_to_agree_less_with_the_opposite_side(model, against):
+    """The issue's case: a member who wrote "should build" was predicted 6.1 for a winner that
+    opens "should not build". Negation in several forms, on either side."""
+    question = "Should the UK build more nuclear power stations?"
+    member_for = (
+        "The UK should build more nuclear power stations. They give steady low-carbon power "
+        "when the wind drops."
+    )
+    opposite = "We think the UK should not build more nuclear power stations."
+    own = "We think the UK should build more nuclear power stations."
+    both = (
+        "Most of us think the UK should build more nuclear power stations, while one of us "
+        "disagrees. We agree that bills must come down."
+    )
+    predictions = model.predict(
+        question=question,
+        opinions=[member_for, against],
+        candidates=[own, both, opposite],
+        affirming_statement=SHOULD_BUILD,
+        negating_statement=SHOULD_NOT_BUILD,
+    )
+    assert predictions[0, 0] > predictions[0, 1] > predictions[0, 2]
+    assert predictions[1, 2] > predictions[1, 1] > predictions[1, 0]
+    assert predictions[0, 0] - predictions[0, 2] >= 2.0
+    assert predictions.max() - predictions.min() >= 3.0  # the scale is used
+
+
+def test_a_position_rating_before_the_round_decides_an_unclear_opinion(model):
+    question = "Should the UK build more nuclear power stations?"
+    unclear = "Energy is complicated and I have read a lot about it this year."
+    inputs = {
+        "question": question,
+        "opinions": [unclear],
+        "candidates": [SHOULD_BUILD, SHOULD_NOT_BUILD],
+        "affirming_statement": SHOULD_BUILD,
+        "negating_statement": SHOULD_NOT_BUILD,
+    }
+    rated_for = model.predict(**inputs, position_ratings=[7])
+    rated_against = model.predict(**inputs, position_ratings=[1])
+    assert rated_for[0, 0] > rated_for[0, 1] + 1.5
+    assert rated_against[0, 1] > rated_against[0, 0] + 1.5
+    with pytest.raises(ValueError, match="position ratings"):
+        model.predict(**inputs, position_ratings=[7, 1])
 
 
 def _synthetic_ratings(questions: list[dict], others: list[dict]) -> list[RatingExample]:
@@ -109,6 +170,8 @@ def _synthetic_ratings(questions: list[dict], others: list[dict]) -> list[Rating
                         opinion=opinion,
                         candidate=candidate,
                         agreement=agreement,
+                        affirming_statement=q["affirming_statement"],
+                        negating_statement=q["negating_statement"],
                     )
                 )
     return examples
@@ -127,6 +190,10 @@ def test_fitting_on_ratings_beats_the_prior_on_held_out_questions(sample_questio
     fitted_error = np.abs(model.head.predict(model.example_features(test_examples)) - truth).mean()
     assert model.describe()["revision"].endswith("+head:fitted-360")
     assert fitted_error < 0.8 * prior_error
+    # The stance features vary in these ratings and the head keeps them.
+    features = model.example_features(test_examples)
+    assert np.ptp(features[:, FEATURES.index("stance_match")]) > 1.0
+    assert model.head.weights[FEATURES.index("stance_match")] != 0
 
 
 def test_a_saved_head_loads_back_to_identical_predictions(tmp_path, sample_questions, ai_question):
@@ -136,7 +203,7 @@ def test_a_saved_head_loads_back_to_identical_predictions(tmp_path, sample_quest
     path = fitted.save(tmp_path / "heads" / "head.json")
     saved = json.loads(path.read_text())
     assert saved["features"] == list(FEATURES)
-    assert saved["format_version"] == 1
+    assert saved["format_version"] == 2
     assert saved["trained_on"] == 60
 
     loaded = build_reward_model(BackendConfig("embedding", options={"head_path": str(path)}))
@@ -202,6 +269,15 @@ def test_unusable_round_inputs_are_refused(model, change):
         [{"question": "Q?", "opinion": "yes", "candidate": "c", "agreement": "much"}],
         [{"question": "Q?", "opinion": "yes", "candidate": "c", "agreement": 4, "critique": "no"}],
         [{"question": "Q?", "opinion": "yes", "agreement": 4}],
+        [
+            {
+                "question": "Q?",
+                "opinion": "y",
+                "candidate": "c",
+                "agreement": 4,
+                "position_rating": 0,
+            }
+        ],
     ],
 )
 def test_unusable_ratings_are_refused(model, examples):
@@ -214,7 +290,7 @@ def test_a_damaged_head_file_is_a_config_error(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ConfigError):
         embedding.load_head(path)
-    path.write_text(json.dumps({"format_version": 1, "features": ["sim_own"]}))
+    path.write_text(json.dumps({"format_version": 2, "features": ["sim_own"]}))
     with pytest.raises(ConfigError, match="other features"):
         embedding.load_head(path)
 

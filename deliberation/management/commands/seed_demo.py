@@ -14,13 +14,14 @@ from deliberation.models import Deliberation, Question
 from deliberation.selectors.moderator import join_path
 from deliberation.services.deliberations import deliberation_create, question_create
 from deliberation.services.moderators import moderator_ensure
+from inference.generators.extractive import ExtractiveGenerator
 
 DEMO_USERNAME = "moderator"
 # Only acceptable because this is the embedded demo on 127.0.0.1; never deploy it.
 DEMO_PASSWORD = "common-ground-demo"
 DEMO_TITLE = "Demo deliberation"
 STUDY_TITLE = "Demo study: two questions, a revision, two conditions"
-DEMO_BASE_URL = "http://127.0.0.1:8000"
+DEMO_ADDR = "127.0.0.1:8000"
 
 # Written for this project (not taken from any published question bank).
 DEMO_QUESTIONS = [
@@ -92,10 +93,84 @@ DEMO_QUESTIONS = [
 ]
 
 
+# Three groups, written for this project, on the first demo question: what the embedded mediator
+# makes of a split group, of an agreeing group, and of critiques of a winner. The statements are
+# generated afresh by the real extractive generator each time the demo is set up.
+EXAMPLE_QUESTION = {
+    "question": "Should schools move to a four-day week?",
+    "affirming_statement": "Schools should move to a four-day week.",
+    "negating_statement": "Schools should NOT move to a four-day week.",
+}
+EXAMPLE_SPLIT = [
+    "Honestly I would welcome a four-day week. My kids already find long days exhausting.",
+    "I am fairly sure that schools should keep a five-day week. I also work shifts, so a fifth "
+    "day off means paying for childcare I can't afford.",
+    "Schools should move to a four-day week. Teachers are leaving the profession and this would "
+    "help keep them.",
+    "I'm against it. Children from poorer families lose meals and a safe place when school is "
+    "closed.",
+]
+EXAMPLE_AGREEING = [
+    "Schools should move to a four-day week. Teachers are exhausted and leaving.",
+    "Yes, I support it. My daughter would finally have time for music lessons.",
+    "A four-day week is a good idea because longer weekends help families spend time together.",
+]
+EXAMPLE_CRITIQUES = [
+    "Fine by me.",
+    "It leaves out the children who rely on school meals.",
+    "I don't agree that kids find long days exhausting, that is not true of most children.",
+    "Good.",
+]
+
+
+def example_statements(seed: int = 0) -> dict[str, str]:
+    """The embedded mediator's first candidate for each example group, and a revision of the
+    split group's statement after `EXAMPLE_CRITIQUES` (what the README shows)."""
+    generator = ExtractiveGenerator()
+    positions = {k: v for k, v in EXAMPLE_QUESTION.items() if k != "question"}
+    question = EXAMPLE_QUESTION["question"]
+    split, agreeing = (
+        generator.generate(question=question, opinions=ops, n=1, seed=seed, **positions)[0].text
+        for ops in (EXAMPLE_SPLIT, EXAMPLE_AGREEING)
+    )
+    revised = generator.generate(
+        question=question,
+        opinions=EXAMPLE_SPLIT,
+        n=1,
+        seed=seed,
+        previous_winner=split,
+        critiques=EXAMPLE_CRITIQUES,
+        **positions,
+    )[0].text
+    return {"split group": split, "agreeing group": agreeing, "after the critiques": revised}
+
+
+def demo_base_url(addr: str) -> str:
+    """runserver's address ("8123", "0.0.0.0:8123", "[::1]:8123") -> the URL to open it at."""
+    addr = addr.strip()
+    if addr.isdigit():
+        return f"http://127.0.0.1:{addr}"
+    host, _, port = addr.rpartition(":")
+    if not host or not port.isdigit():
+        raise CommandError(f"--addr must be PORT or HOST:PORT, not {addr!r}.")
+    if host in ("0.0.0.0", "[::]", "0"):
+        host = "127.0.0.1"  # listening everywhere: this machine can open it here
+    return f"http://{host}:{port}"
+
+
 class Command(BaseCommand):
     help = "Create the demo moderator, demo questions and an open demo deliberation (idempotent)."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--addr",
+            default=DEMO_ADDR,
+            help="The address the server will listen on, as given to runserver (host:port); "
+            f"the links printed use it. Default {DEMO_ADDR} (`make run`, RUN_ADDR there).",
+        )
+
     def handle(self, *args, **options):
+        base_url = demo_base_url(options["addr"])
         password = os.environ.get("DEMO_MODERATOR_PASSWORD") or DEMO_PASSWORD
         try:
             with transaction.atomic():
@@ -157,11 +232,17 @@ class Command(BaseCommand):
             )
         state = "Created" if created else "Found"
         self.stdout.write(f"{state} the demo deliberation {DEMO_TITLE!r}.")
-        self.stdout.write(f"Participant join link: {DEMO_BASE_URL}{join_path(deliberation)}")
-        self.stdout.write(f"Whole-protocol study:  {DEMO_BASE_URL}{join_path(study)}")
-        self.stdout.write(f"Moderator login:       {DEMO_BASE_URL}/accounts/login/")
+        self.stdout.write(f"Participant join link: {base_url}{join_path(deliberation)}")
+        self.stdout.write(f"Whole-protocol study:  {base_url}{join_path(study)}")
+        self.stdout.write(f"Moderator login:       {base_url}/accounts/login/")
         self.stdout.write(f"  username: {DEMO_USERNAME}")
         self.stdout.write(f"  password: {password}")
+        self.stdout.write(
+            "What the embedded mediator (no language model) writes, generated just now for "
+            "three example groups on the first demo question:"
+        )
+        for kind, text in example_statements().items():
+            self.stdout.write(f"  {kind}: {text}")
 
     def _question(self, spec: dict) -> Question:
         existing = Question.objects.filter(external_id=spec["external_id"]).first()
