@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deliberation', '0005_research_access'),
+        ('deliberation', '0008_model_registry'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
