@@ -22,10 +22,11 @@ $(VENV)/.installed: pyproject.toml requirements/minilm.txt
 	$(PY) -m pip install --quiet -e ".[ml]" --group dev
 	touch $@
 
+RUN_ADDR ?= 127.0.0.1:8000
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py seed_demo --addr $(RUN_ADDR)
+	$(PY) manage.py runserver $(RUN_ADDR)
 
 # Debian's chromium for the browser tests (Playwright's own browser download does not work here).
 browser:
