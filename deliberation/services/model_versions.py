@@ -17,6 +17,7 @@ audit log beside the promotion.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -55,11 +56,11 @@ def reward_model_register(
     provenance: Mapping[str, Any],
 ) -> ModelVersion:
     """Record a model `inference.training.train_reward_model` wrote, with its metrics. Its
-    revision is the description's plus the export digest and directory, so two trainings never
-    share a row."""
+    revision is the description's plus the export digest and a hash of the directory's path, so
+    two trainings never share a row."""
+    where = hashlib.sha256(str(Path(directory).resolve()).encode()).hexdigest()[:12]
     revision = (
-        f"{description.get('revision', '')}@{str(provenance.get('export_digest', ''))[:12]}"
-        f":{Path(directory).name}"
+        f"{description.get('revision', '')}@{str(provenance.get('export_digest', ''))[:12]}:{where}"
     )
     return ModelVersion.objects.create(
         role=ModelVersion.Role.REWARD,
