@@ -150,6 +150,11 @@ class Deliberation(models.Model):
         blank=True,
         help_text="Code given to people released from the waiting pool (paid for their time).",
     )
+    archived_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when a moderator archives it: hidden from the lists, closed, data kept.",
+    )
     # The create page's submission id: the page posted twice (a double click, a resent form)
     # still creates one deliberation (`deliberation_create_once`).
     submission = models.CharField(max_length=32, blank=True, default="", editable=False)

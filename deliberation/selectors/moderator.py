@@ -224,14 +224,18 @@ def join_path(deliberation: Deliberation) -> str:
 
 
 def deliberation_list(deliberations: QuerySet[Deliberation]) -> QuerySet[Deliberation]:
-    """The given deliberations (those the reader may see, from `access`), newest first, with
-    their group and participant counts."""
+    """The given deliberations (those the reader may see, from `access`) that are not archived,
+    newest first, with their group and participant counts."""
     groups = Group.objects.filter(deliberation=OuterRef("pk")).values("deliberation")
     participants = Participant.objects.filter(deliberation=OuterRef("pk")).values("deliberation")
-    return deliberations.annotate(
-        group_count=_count_of(groups),
-        participant_count=_count_of(participants),
-    ).order_by("-created_at", "-id")
+    return (
+        deliberations.filter(archived_at__isnull=True)
+        .annotate(
+            group_count=_count_of(groups),
+            participant_count=_count_of(participants),
+        )
+        .order_by("-created_at", "-id")
+    )
 
 
 def deliberation_questions(deliberation: Deliberation) -> list[str]:

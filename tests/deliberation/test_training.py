@@ -261,3 +261,23 @@ def test_a_condition_cannot_pin_a_version_that_does_not_exist(make_group):
     arm = {"name": "pinned", "mediation_config": {"reward_model_version": 999_999}}
     with pytest.raises(ConditionError, match="no reward model version 999999"):
         make_group(3, conditions=[arm])
+
+
+def test_pin_reward_model_pins_a_condition_and_unpins_it(make_group, tmp_path):
+    version = _version(0.5, 1.0, directory=str(tmp_path), config={"backend": "fake"})
+    deliberation, _ = make_group(3, conditions=[{"name": "arm-a"}])
+    out = io.StringIO()
+    call_command("pin_reward_model", str(deliberation.public_id), str(version.pk),
+                 "--condition", "arm-a", stdout=out)  # fmt: skip
+    assert f"Condition 'arm-a' pinned to reward model version {version.pk}" in out.getvalue()
+    condition = deliberation.conditions.get()
+    assert condition.mediation_config["reward_model_version"] == version.pk
+    assert AuditLog.objects.filter(action="reward_model_pin", target_id=condition.pk).exists()
+    call_command("pin_reward_model", str(deliberation.public_id), "--unpin", "--condition",
+                 "arm-a", stdout=io.StringIO())  # fmt: skip
+    condition.refresh_from_db()
+    assert "reward_model_version" not in condition.mediation_config
+    with pytest.raises(CommandError, match="no reward model version 424242"):
+        call_command("pin_reward_model", str(deliberation.public_id), "424242")
+    with pytest.raises(CommandError, match="not both"):
+        call_command("pin_reward_model", str(deliberation.public_id), str(version.pk), "--unpin")

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deliberation', '0008_model_registry'),
+        ('deliberation', '0009_deliberation_archived_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
