@@ -268,9 +268,13 @@ def lower_case_words(texts: Sequence[str]) -> frozenset[str]:
     names = set()
     for text in texts:
         for sentence in split_sentences(text):
-            words = re.findall(r"[A-Za-z][A-Za-z'-]*", sentence)
-            for k, word in enumerate(words):
-                if k > 0 and word[0].isupper() and word != "I":
+            for match in re.finditer(r"[A-Za-z][A-Za-z'-]*", sentence):
+                word = match.group(0)
+                # After "No." or "Yes!" inside one sentence a word still opens a sentence.
+                opens = not sentence[: match.start()].strip() or re.search(
+                    r"[.!?:;]\s*$", sentence[: match.start()]
+                )
+                if not opens and word[0].isupper() and word != "I":
                     names.add(word.lower())
                 else:
                     lower.add(word.lower())
