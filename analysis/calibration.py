@@ -3,14 +3,13 @@ agreement that member then gave (METHOD.md §6), per condition and question spli
 
 from __future__ import annotations
 
-from itertools import combinations
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from analysis.frames import Frames, numbers
-from analysis.stats import preference, rounded, spearman
+from analysis.stats import rounded, spearman, split_by
 
 SPLITS = ("train", "iid_test", "ood_test", "none")
 BIN_EDGES = (1, 2, 3, 4, 5, 6, 7)
@@ -41,23 +40,31 @@ def calibration(frames: Frames) -> dict[str, Any]:
     }
 
 
+def _pairwise(part: pd.DataFrame) -> tuple[float, int]:
+    """(agreeing orders, pairs compared) over pairs of statements one member rated in one
+    iteration with different agreement; equal predictions count half."""
+    keys = ["participant_id", "iteration_id"]
+    side = part[[*keys, "statement_id", "value", "agreement"]]
+    both = side.merge(side, on=keys, suffixes=("_a", "_b"))
+    both = both[(both["statement_id_a"] < both["statement_id_b"])
+                & (both["agreement_a"] != both["agreement_b"])]  # fmt: skip
+    if both.empty:
+        return 0.0, 0
+    observed = np.sign(both["agreement_a"].to_numpy(float) - both["agreement_b"].to_numpy(float))
+    predicted = np.sign(both["value_a"].to_numpy(float) - both["value_b"].to_numpy(float))
+    score = np.where(predicted == 0, 0.5, (predicted == observed).astype(float))
+    return float(score.sum()), len(score)
+
+
 def _figures(part: pd.DataFrame) -> dict[str, Any]:
     predicted = part["value"].to_numpy(dtype=float)
     observed = part["agreement"].to_numpy(dtype=float)
     rhos = [
         rho
-        for _, group in part.groupby("group_id")
-        if (rho := spearman(group["value"].to_numpy(float), group["agreement"].to_numpy(float)))
-        is not None
+        for _, (value, agreement) in split_by(part, "group_id", "value", "agreement")
+        if (rho := spearman(value, agreement)) is not None
     ]
-    agree, compared = 0.0, 0
-    for _, same in part.groupby(["participant_id", "iteration_id"]):
-        values = list(zip(same["value"], same["agreement"], strict=True))
-        for (p1, o1), (p2, o2) in combinations(values, 2):
-            if o1 == o2:
-                continue
-            agree += preference(p1, p2) if o1 > o2 else preference(p2, p1)
-            compared += 1
+    agree, compared = _pairwise(part)
     bins = []
     index = np.clip(np.floor(predicted).astype(int), 1, 6)
     for low in BIN_EDGES[:-1]:

@@ -15,7 +15,15 @@ import pandas as pd
 
 from analysis.definitions import MIN_GROUPS_FOR_INTERVAL
 from analysis.frames import Frames
-from analysis.stats import ede, interval, mean_abs_pairwise, preference, ratio, rounded
+from analysis.stats import (
+    ede,
+    interval,
+    mean_abs_pairwise,
+    preference,
+    ratio,
+    rounded,
+    split_by,
+)
 
 ROLES = ("candidate", "best_opinion", "baseline")
 REVISION = ("revision", "previous_winner")
@@ -55,13 +63,12 @@ def condition_summary(frames: Frames) -> list[dict[str, Any]]:
 
 def _winner_figures(ratings: pd.DataFrame) -> dict[str, Any]:
     per = []
-    for _, part in ratings.groupby("statement_id", sort=True):
-        agreement = part["agreement"].to_numpy(dtype=float)
+    for _, (agreement, quality) in split_by(ratings, "statement_id", "agreement", "quality"):
         per.append(
             {
                 "mean": agreement.mean(),
                 "min": agreement.min(),
-                "quality": part["quality"].to_numpy(dtype=float).mean(),
+                "quality": quality.mean(),
                 "ede": ede(agreement),
                 "divisiveness": mean_abs_pairwise(agreement),
             }
@@ -276,17 +283,20 @@ def positions(
     wide = wide[wide[0].notna() & wide[1].notna()].reset_index()
     for condition in frames.conditions:
         part = wide[wide["condition"] == condition["name"]]
-        means, spreads = [], []
-        for _, group in part.groupby("group_id", sort=True):
-            means.append([group[0].sum(), group[1].sum(), len(group)])
-            pairs = [
-                (mean_abs_pairwise(r[0].to_numpy()), mean_abs_pairwise(r[1].to_numpy()))
-                for _, r in group.groupby("round_id")
-                if len(r) >= 2
-            ]
-            if pairs:
-                before, after = np.asarray(pairs, dtype=float).T
-                spreads.append([before.sum(), after.sum(), len(pairs)])
+        means = [
+            [before.sum(), after.sum(), len(before)]
+            for _, (before, after) in split_by(part, "group_id", 0, 1)
+        ]
+        spreads_by_group: dict[Any, list[tuple[float, float]]] = {}
+        for (group_id, _), (before, after) in split_by(part, ["group_id", "round_id"], 0, 1):
+            if len(before) >= 2:
+                spreads_by_group.setdefault(group_id, []).append(
+                    (mean_abs_pairwise(before), mean_abs_pairwise(after))
+                )
+        spreads = [
+            [sum(b for b, _ in pairs), sum(a for _, a in pairs), len(pairs)]
+            for pairs in spreads_by_group.values()
+        ]
         means_a = np.asarray(means, dtype=float).reshape(-1, 3)
         spreads_a = np.asarray(spreads, dtype=float).reshape(-1, 3)
         row: dict[str, Any] = {

@@ -8,7 +8,7 @@
 The shape (documented in the README, "Results and statistics"):
 
     {"deliberation": {"id", "title"},
-     "population": {"include_bots", "provenance": [..]},
+     "population": {"include_bots", "provenance": [..], "people", "bots", "note"},
      "settings": {"resamples", "seed", "confidence", "min_groups"},
      "conditions": [{"name", "exclusion", "comparisons", "groups",
                      "participants": {"people", "bots"},
@@ -69,7 +69,7 @@ def report(
     options = {"resamples": resamples, "seed": seed, "min_groups": min_groups}
     return {
         "deliberation": meta,
-        "population": {"include_bots": include_bots, "provenance": list(frames.population)},
+        "population": _population(frames, include_bots),
         "settings": {**options, "confidence": CONFIDENCE},
         "conditions": condition_summary(frames),
         "win_rates": win_rates(frames, **options),
@@ -78,6 +78,28 @@ def report(
         "critique_uptake": critique_uptake(frames, similarity=similarity, **options),
         "calibration": calibration(frames),
         "definitions": dict(DEFINITIONS),
+    }
+
+
+def _population(frames, include_bots: bool) -> dict[str, Any]:
+    provenance = frames.participants["provenance"]
+    people = int((provenance == "human_citizen").sum())
+    bots = int((provenance == "bot_citizen").sum())
+    note = None
+    if not include_bots and bots:
+        note = (
+            f"{bots} bot{'s' if bots != 1 else ''} left out of every figure"
+            + ("; no people took part, so there is nothing to show" if not people else "")
+            + " (include_bots / --include-bots counts them)"
+        )
+    elif include_bots and people and bots:
+        note = f"people ({people}) and bots ({bots}) together in every figure"
+    return {
+        "include_bots": include_bots,
+        "provenance": list(frames.population),
+        "people": people,
+        "bots": bots,
+        "note": note,
     }
 
 
@@ -115,9 +137,10 @@ def report_text(result: dict[str, Any]) -> str:
     """A readable summary of `report`'s dict, for a terminal."""
     who = "people and bots" if result["population"]["include_bots"] else "people only"
     s = result["settings"]
+    note = result["population"]["note"]
     lines = [
         f"Deliberation {result['deliberation']['title']} ({result['deliberation']['id']})",
-        f"Population: {who}. Intervals: {int(s['confidence'] * 100)}% bootstrap over groups, "
+        f"Population: {who}{f' ({note})' if note else ''}. Intervals: {int(s['confidence'] * 100)}% bootstrap over groups, "
         f"{s['resamples']} resamples, seed {s['seed']}, at least {s['min_groups']} groups.",
         "",
         "Conditions",

@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
 
 from analysis.definitions import CONFIDENCE, MIN_GROUPS_FOR_INTERVAL
 from inference.aggregation import welfare
@@ -61,7 +63,7 @@ def interval(
     groups = len(data)
     if groups < min_groups:
         return None, (
-            f"no interval: {groups} group{'s' if groups != 1 else ''} contribute, "
+            f"no interval: {groups} group{'s contribute' if groups != 1 else ' contributes'}, "
             f"fewer than the {min_groups} a bootstrap over groups needs"
         )
     low, high = group_bootstrap(data, statistic, resamples=resamples, seed=seed)
@@ -99,20 +101,30 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
     b = np.asarray(y, dtype=float)
     if len(a) < 3:
         return None
-    ra, rb = _average_ranks(a), _average_ranks(b)
+    ra, rb = rankdata(a), rankdata(b)  # average ranks for ties
     if np.ptp(ra) == 0 or np.ptp(rb) == 0:
         return None
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def _average_ranks(x: np.ndarray) -> np.ndarray:
-    order = np.argsort(x, kind="mergesort")
-    ranks = np.empty(len(x), dtype=float)
-    ranks[order] = np.arange(len(x), dtype=float)
-    for value in np.unique(x):
-        tied = x == value
-        ranks[tied] = ranks[tied].mean()
-    return ranks
+def split_by(frame, key: str | list[str], *columns: str):
+    """Yield `(key value, [numpy array per column])` for each distinct `key` of `frame`, in key
+    order: `groupby` without building a DataFrame per group (the report loops over thousands)."""
+    keys = [key] if isinstance(key, str) else list(key)
+    if frame.empty:
+        return
+    ordered = frame.sort_values(keys, kind="stable")
+    codes = np.zeros(len(ordered), dtype=np.int64)
+    for k in keys:
+        column_codes, _ = pd.factorize(ordered[k], sort=False)
+        codes = codes * (column_codes.max() + 1) + column_codes
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    arrays = [ordered[c].to_numpy(dtype=float) for c in columns]
+    first = ordered[keys].to_numpy(dtype=object)
+    bounds = [*starts[1:], len(ordered)]
+    for start, end in zip(starts, bounds, strict=True):
+        value = first[start][0] if isinstance(key, str) else tuple(first[start])
+        yield value, [a[start:end] for a in arrays]
 
 
 def preference(a: float, b: float) -> float:

@@ -132,7 +132,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "moderator:home"
+LOGIN_REDIRECT_URL = "research:landing"  # moderators on to their list, researchers to Data
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
@@ -260,6 +260,10 @@ STORAGES = {
 # Celery. With no broker configured the embedded default runs tasks eagerly, in-process.
 CELERY_BROKER_URL = env.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
+# Without a broker (the embedded default) eager tasks run in a background thread of the web
+# process, after the response: the last member's send returns at once and the waiting page shows
+# the mediation. Off when a broker is configured (the tests' eager fixture then runs tasks inline).
+EAGER_TASKS_IN_BACKGROUND = env_bool("EAGER_TASKS_IN_BACKGROUND", not CELERY_BROKER_URL)
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
 CELERY_RESULT_BACKEND = None
@@ -286,11 +290,13 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 # soft one (the iteration fails with the reason); its claim is a lease that the running task
 # renews every third of MEDIATION_LEASE_SECONDS, and the recovery sweep (every
 # RECOVERY_SWEEP_SECONDS) sends again a mediation whose lease lapsed or that waited in the queue
-# longer than MEDIATION_QUEUE_GRACE_SECONDS without a worker taking it.
+# longer than MEDIATION_QUEUE_GRACE_SECONDS without a worker taking it. With the defaults a
+# mediation whose worker died is sent again within 30 + 15 s, a lost one within 30 + 15 s.
 MEDIATION_TIME_LIMIT = env_int("MEDIATION_TIME_LIMIT", 600)
 MEDIATION_SOFT_TIME_LIMIT = env_int("MEDIATION_SOFT_TIME_LIMIT", max(1, MEDIATION_TIME_LIMIT - 30))
 MEDIATION_LEASE_SECONDS = env_int("MEDIATION_LEASE_SECONDS", 30)
-MEDIATION_QUEUE_GRACE_SECONDS = env_int("MEDIATION_QUEUE_GRACE_SECONDS", 60)
+MEDIATION_QUEUE_GRACE_SECONDS = env_int("MEDIATION_QUEUE_GRACE_SECONDS", 30)
+MEDIATION_MAX_RESENDS = env_int("MEDIATION_MAX_RESENDS", 3)
 RECOVERY_SWEEP_SECONDS = env_int("RECOVERY_SWEEP_SECONDS", 15)
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 10)
 if MEDIATION_SOFT_TIME_LIMIT >= MEDIATION_TIME_LIMIT:
@@ -315,6 +321,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-presence": {
         "task": "deliberation.tasks.sweep_presence",
         "schedule": env_int("DEADLINE_SWEEP_SECONDS", 15),
+    },
+    # Mediations whose worker died or whose message was lost are sent again; idle bots nudged.
+    "recover-work": {
+        "task": "deliberation.tasks.recover_work",
+        "schedule": env_int("RECOVERY_SWEEP_SECONDS", 15),
     },
 }
 

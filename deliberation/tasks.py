@@ -4,6 +4,7 @@ and are safe to run twice."""
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from deliberation.models import Group
 from deliberation.services.bots import bots_act as bots_act_service
@@ -12,18 +13,28 @@ from deliberation.services.enqueue import BOTS_ACT, MEDIATE_ITERATION, RUN_EXPOR
 from deliberation.services.export_jobs import export_job_run, export_jobs_sweep_expired
 from deliberation.services.mediation import iteration_mediate
 from deliberation.services.presence import presence_sweep
+from deliberation.services.recovery import work_recover
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name=MEDIATE_ITERATION, acks_late=True)
+@shared_task(
+    name=MEDIATE_ITERATION,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=settings.MEDIATION_TIME_LIMIT,
+    soft_time_limit=settings.MEDIATION_SOFT_TIME_LIMIT,
+)
 def mediate_iteration(iteration_id: int) -> int | None:
-    """Mediate an iteration; returns the candidate set id (None when nothing was stored)."""
+    """Mediate an iteration; returns the candidate set id (None when nothing was stored).
+
+    A message redelivered after its worker was killed finds the lease of the dead task and does
+    nothing; the recovery sweep sends the mediation again once that lease has lapsed."""
     candidate_set = iteration_mediate(iteration_id=iteration_id)
     return candidate_set.pk if candidate_set else None
 
 
-@shared_task(name=BOTS_ACT)
+@shared_task(name=BOTS_ACT, acks_late=True, reject_on_worker_lost=True)
 def bots_act(group_id: int) -> int:
     group = Group.objects.filter(pk=group_id).first()
     return bots_act_service(group=group) if group else 0
@@ -35,6 +46,15 @@ def advance_overdue_iterations() -> int:
     if moved:
         logger.info("deadline sweep moved %d iteration(s) on", moved)
     return moved
+
+
+@shared_task
+def recover_work() -> dict[str, int]:
+    """Send again the mediations no live task is doing, and nudge bots that owe an answer."""
+    counts = work_recover()
+    if any(counts.values()):
+        logger.info("recovery sweep: %s", counts)
+    return counts
 
 
 @shared_task

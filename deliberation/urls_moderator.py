@@ -1,6 +1,13 @@
 from django.urls import path
 
-from deliberation.views import moderator, moderator_consent, moderator_questions, sharing
+from deliberation.views import (
+    moderator,
+    moderator_consent,
+    moderator_lifecycle,
+    moderator_questions,
+    results,
+    sharing,
+)
 
 app_name = "moderator"
 urlpatterns = [
@@ -16,8 +23,14 @@ urlpatterns = [
         name="share_remove",
     ),
     path("d/<uuid:public_id>/consent/", moderator_consent.consent_edit, name="consent_edit"),
+    path("d/<uuid:public_id>/clone/", moderator_lifecycle.clone, name="deliberation_clone"),
+    path("d/<uuid:public_id>/archive/", moderator_lifecycle.archive, name="deliberation_archive"),
+    path("d/<uuid:public_id>/restore/", moderator_lifecycle.restore, name="deliberation_restore"),
     path("d/<uuid:public_id>/status/", moderator.deliberation_status, name="deliberation_status"),
     path("d/<uuid:public_id>/groups/", moderator.groups_fragment, name="groups_fragment"),
+    path("d/<uuid:public_id>/results/", results.deliberation_results, name="results"),
+    path("d/<uuid:public_id>/results/<slug:table>.csv", results.results_csv, name="results_csv"),
+    path("d/<uuid:public_id>/results/<slug:chart>.svg", results.results_svg, name="results_svg"),
     path("d/<uuid:public_id>/g/<int:number>/", moderator.group_detail, name="group_detail"),
     path("d/<uuid:public_id>/g/<int:number>/now/", moderator.group_now, name="group_now"),
     path("d/<uuid:public_id>/g/<int:number>/end/", moderator.group_end, name="group_end"),

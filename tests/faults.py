@@ -7,6 +7,7 @@ recovery (an empty Redis, as after a restart without persistence).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -83,3 +84,22 @@ class RedisServer:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def celery_broker_at(url: str):
+    """Point this process's Celery app (what the services enqueue through) at `url` for the
+    block: the connection settings and the pools built from them."""
+    from config import celery_app
+
+    names = ("broker_url", "broker_read_url", "broker_write_url")
+    previous = {name: celery_app.conf[name] for name in names}
+    celery_app.conf.update({name: url for name in names})
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    try:
+        yield
+    finally:
+        celery_app.conf.update(previous)
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None

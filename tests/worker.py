@@ -62,12 +62,26 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 class Worker:
-    """One `celery worker --pool=solo` subprocess and its log."""
+    """One `celery worker` subprocess (`--pool=solo` unless asked otherwise) and its log.
 
-    def __init__(self, log_path: Path):
+    `beat` runs the beat's sweeps in it too (as docker-compose's worker does), and `env` adds to
+    (or overrides) its environment, e.g. short leases and sweeps for the fault tests.
+    """
+
+    def __init__(
+        self,
+        log_path: Path,
+        *,
+        pool: str = "solo",
+        beat: bool = False,
+        env: dict[str, str] | None = None,
+    ):
         self.log_path = log_path
         self.name = f"cgtest-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
         self.process: subprocess.Popen | None = None
+        self.pool = pool
+        self.beat = beat
+        self.env = env or {}
 
     def start(self) -> None:
         from django.conf import settings
@@ -81,7 +95,10 @@ class Worker:
 
         # Tasks left on the queue by earlier runs or other tests would run against this database.
         celery_app.control.purge()
-        with open(self.log_path, "wb") as log:
+        beat = []
+        if self.beat:
+            beat = ["--beat", "--schedule", str(self.log_path.parent / "beat-schedule")]
+        with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [
                     sys.executable,
@@ -90,7 +107,7 @@ class Worker:
                     "-A",
                     "config",
                     "worker",
-                    "--pool=solo",
+                    f"--pool={self.pool}",
                     "--concurrency=1",
                     "-Q",
                     "celery",
@@ -98,11 +115,12 @@ class Worker:
                     "--without-gossip",
                     "--without-mingle",
                     "--without-heartbeat",
+                    *beat,
                     "-n",
                     self.name,
                 ],
                 cwd=REPO_ROOT,
-                env=subprocess_env(CELERY_TASK_ALWAYS_EAGER="0"),
+                env=subprocess_env(CELERY_TASK_ALWAYS_EAGER="0", **self.env),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -151,6 +169,13 @@ class Worker:
         if not replies or not all("ok" in r.get(self.name, {}) for r in replies):
             pytest.fail(f"the worker did not accept {command}: {replies!r}\n{self.log()[-2000:]}")
 
+    def kill(self) -> None:
+        """SIGKILL the worker's whole process group (pool, beat and all), as a crash would; the
+        log stays for `stop`."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
     def stop(self) -> None:
         """Terminate the worker's whole process group, then remove its log (kept when
         `CG_KEEP_WORKER_LOG` is set, for debugging)."""
@@ -169,10 +194,11 @@ class Worker:
             shutil.rmtree(self.log_path.parent, ignore_errors=True)
 
 
-def start_worker() -> Worker:
-    """Start a worker; the caller stops it. Call with the test database set up."""
+def start_worker(**options) -> Worker:
+    """Start a worker (options as `Worker`'s); the caller stops it. Call with the test database
+    set up."""
     log_dir = Path(tempfile.mkdtemp(prefix="cg-worker-"))
-    worker = Worker(log_dir / "worker.log")
+    worker = Worker(log_dir / "worker.log", **options)
     try:
         worker.start()
     except BaseException:

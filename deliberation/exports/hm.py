@@ -19,7 +19,6 @@ from deliberation.exports.hm_columns import (
     QUALITY,
     SPLIT,
 )
-from deliberation.exports.pseudonyms import participant_pseudonym
 from deliberation.exports.tidy import Scope, chunked
 from deliberation.exports.writers import open_writer
 from deliberation.models import (
@@ -177,10 +176,19 @@ class _Chunk:
             critique = dict(zip(TEXT_FIELDS, row, strict=True))
             self.critiques[critique["iteration_id"], critique["participant_id"]] = critique
 
-        member_ids = {pk for members, _ in self.sets.values() for pk in members}
-        member_ids |= {pk for _, pk in self.ratings} | {pk for _, pk in self.rankings}
-        member_ids |= {pk for _, pk in self.critiques}
-        member_ids |= {o["participant_id"] for group in self.opinions.values() for o in group}
+        # The members of each iteration: those mediated for, and whoever answered or wrote.
+        self.present: dict[int, set[int]] = defaultdict(set)
+        for iteration_id, (members, _) in self.sets.items():
+            self.present[iteration_id].update(members)
+        for answers in (self.ratings, self.rankings, self.critiques):
+            for iteration_id, member in answers:
+                self.present[iteration_id].add(member)
+        for it in self.iterations:
+            if it["index"] == 0:
+                self.present[it["pk"]].update(
+                    o["participant_id"] for o in self.opinions[it["round_id"]]
+                )
+        member_ids = set().union(*self.present.values())
         self.people = {
             pk: {"public_id": public_id, "provenance": provenance, "seat": seat}
             for pk, public_id, provenance, seat in Participant.objects.filter(
@@ -193,20 +201,13 @@ class _Chunk:
             }
 
     def pseudonym(self, pk: int) -> str:
-        return participant_pseudonym(self.people[pk]["public_id"])
+        return self.scope.pseudonym(self.people[pk]["public_id"])
 
     def provenance(self, pk: int) -> str:
         return self.people[pk]["provenance"].upper()
 
     def members(self, iteration: dict) -> list[int]:
-        pk = iteration["pk"]
-        found = set(self.sets.get(pk, ((), None))[0])
-        found |= {m for (it, m) in self.ratings if it == pk}
-        found |= {m for (it, m) in self.rankings if it == pk}
-        found |= {m for (it, m) in self.critiques if it == pk}
-        if iteration["index"] == 0:
-            found |= {o["participant_id"] for o in self.opinions[iteration["round_id"]]}
-        found &= self.people.keys()
+        found = self.present[iteration["pk"]] & self.people.keys()
         return sorted(found, key=lambda m: (self.people[m]["seat"] is None,
                                             self.people[m]["seat"] or 0, m))  # fmt: skip
 
@@ -231,6 +232,12 @@ class _Chunk:
             f"{prefix}.metadata.status": _status(text["hidden"]) if text else None,
             f"{prefix}.metadata.hidden_reason": text.get("hidden_reason") or None if text else None,
         }
+
+    def other_opinion(self, opinion: dict) -> dict:
+        """An opinion as other members saw it (the same for each of them: built once)."""
+        if "as_other" not in opinion:
+            opinion["as_other"] = self.text("other_opinions", opinion)
+        return opinion["as_other"]
 
     def statement(self, prefix: str, statement: dict, *, member: int, label, reward_model) -> dict:
         return {
@@ -289,7 +296,7 @@ class _Chunk:
         ranks = dict(zip(ranking[1], ranking[2], strict=True)) if ranking else {}
         opinions = self.opinions[iteration["round_id"]]
         own = next((o for o in opinions if o["participant_id"] == member), None)
-        others = [self.text("other_opinions", o) for o in opinions if o["participant_id"] != member]
+        others = [self.other_opinion(o) for o in opinions if o["participant_id"] != member]
         critique = self.critiques.get((pk, member))
         times = [a[-1] for a in answers if a] + ([ranking[3]] if ranking else [])
         times += [

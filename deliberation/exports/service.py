@@ -21,6 +21,7 @@ from deliberation.errors import NotAllowed
 from deliberation.exports import datapackage, hm, tidy
 from deliberation.exports.columns import table_columns
 from deliberation.exports.errors import ExportError
+from deliberation.exports.pseudonyms import pseudonymiser
 from deliberation.exports.writers import FORMATS, SUFFIX, open_writer
 from deliberation.models import AuditLog, Deliberation
 
@@ -59,7 +60,8 @@ def export_write(
     in the audit log. Raises ExportError (NotAllowed for identifiers) before writing anything.
     """
     out = Path(out)
-    _check(schema=schema, fmt=fmt, out=out, deliberations=deliberations)
+    _check(schema=schema, fmt=fmt, out=out, deliberations=deliberations,
+           include_identifiers=include_identifiers)  # fmt: skip
     if include_identifiers and (actor is None or not export_identifiers_allowed(actor)):
         raise NotAllowed(
             "Exporting panel identifiers needs the export_identifiers permission.",
@@ -82,7 +84,9 @@ def export_write(
                 if deliberations is None
                 else Deliberation.objects.filter(pk__in=[d.pk for d in deliberations])
             )
-            scope = tidy.Scope(deliberations=ids.values("pk"), include_bots=include_bots)
+            scope = tidy.Scope(
+                deliberations=ids.values("pk"), include_bots=include_bots, pseudonym=pseudonymiser()
+            )
             if schema == "tidy":
                 written, rows = _write_tidy(scope, fmt, work, zipped=out.suffix == ".zip",
                                             filters=filters, include_identifiers=include_identifiers,
@@ -91,15 +95,15 @@ def export_write(
                 written = work / f"hm{SUFFIX[fmt]}"
                 rows = hm.write(scope, fmt=fmt, path=written, progress=progress,
                                 chunk_size=chunk_size)  # fmt: skip
-            _remove(out)  # only an empty folder can be here (checked above)
-            written.rename(out)
             _audit(actor, deliberations, schema=schema, fmt=fmt, filters=filters, rows=rows)
+            _remove(out)  # only an empty folder can be here (checked above)
+            written.rename(out)  # a failure here rolls the audit entry back
     finally:
         _remove(work)
     return ExportResult(path=out, rows=rows, bytes=_size(out))
 
 
-def _check(*, schema: str, fmt: str, out: Path, deliberations) -> None:
+def _check(*, schema: str, fmt: str, out: Path, deliberations, include_identifiers: bool) -> None:
     if schema not in SCHEMAS:
         raise ExportError(f"Unknown schema {schema!r}: use hm or tidy.", code="unknown_schema")
     if fmt not in FORMATS:
@@ -108,6 +112,12 @@ def _check(*, schema: str, fmt: str, out: Path, deliberations) -> None:
         )
     if deliberations is not None and not deliberations:
         raise ExportError("No deliberation to export.", code="no_deliberation")
+    if schema == "hm" and include_identifiers:
+        raise ExportError(
+            "Panel identifiers are exported with the tidy schema only (its panel_identities "
+            "table).",
+            code="identifiers_hm",
+        )
     if schema == "hm" and out.suffix == ".zip":
         raise ExportError(
             "The hm schema is one file: give a file name, not a .zip.", code="bad_out"

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from analysis.tidy import IDENTITIES, TABLES, Table
-from deliberation.exports.pseudonyms import participant_pseudonym
 from deliberation.models import (
     CandidateSet,
     Condition,
@@ -45,6 +44,7 @@ class Scope:
 
     deliberations: QuerySet
     include_bots: bool
+    pseudonym: Callable[[object], str]  # a participant's UUID -> their pseudonym
 
     def people(self, prefix: str = "participant__") -> Q:
         """Rows of the people exported: everyone, or everyone but bots."""
@@ -76,13 +76,12 @@ def _same(rows: list[tuple]) -> list[tuple]:
     return rows
 
 
-def _pseudonym_at(index: int) -> Convert:
+def _pseudonym_at(scope: Scope, index: int) -> Convert:
     """Replace the participant UUID at `index` with its pseudonym."""
+    pseudonym = scope.pseudonym
 
     def convert(rows: list[tuple]) -> list[tuple]:
-        return [
-            (*row[:index], participant_pseudonym(row[index]), *row[index + 1 :]) for row in rows
-        ]
+        return [(*row[:index], pseudonym(row[index]), *row[index + 1 :]) for row in rows]
 
     return convert
 
@@ -106,10 +105,15 @@ def _statements(scope: Scope) -> Convert:
     return convert
 
 
-def _rankings(rows: list[tuple]) -> list[tuple]:
+def _rankings(scope: Scope) -> Convert:
+    return lambda rows: _explode_rankings(rows, scope.pseudonym)
+
+
+def _explode_rankings(rows: list[tuple], pseudonym) -> list[tuple]:
+    """One row per ranked statement."""
     out = []
     for pk, public_id, round_id, iteration_id, kind, statement_ids, ranks, created in rows:
-        pid = participant_pseudonym(public_id)
+        pid = pseudonym(public_id)
         for position, (statement_id, rank) in enumerate(zip(statement_ids, ranks, strict=True)):
             out.append(
                 (pk, pid, round_id, iteration_id, kind, statement_id, position, rank, created)
@@ -117,11 +121,14 @@ def _rankings(rows: list[tuple]) -> list[tuple]:
     return out
 
 
-def _surveys(rows: list[tuple]) -> list[tuple]:
-    return [
-        (pk, participant_pseudonym(public_id), round_id, item, json.dumps(value), created)
-        for pk, public_id, round_id, item, value, created in rows
-    ]
+def _surveys(scope: Scope) -> Convert:
+    def convert(rows: list[tuple]) -> list[tuple]:
+        return [
+            (pk, scope.pseudonym(public_id), round_id, item, json.dumps(value), created)
+            for pk, public_id, round_id, item, value, created in rows
+        ]
+
+    return convert
 
 
 def sources(scope: Scope, *, include_identifiers: bool = False) -> list[Source]:
@@ -197,7 +204,7 @@ def sources(scope: Scope, *, include_identifiers: bool = False) -> list[Source]:
                 "completed_at",
                 "left_at",
             ),  # fmt: skip
-            lambda rows: [(participant_pseudonym(row[0]), str(row[1]), *row[2:]) for row in rows],
+            lambda rows: [(scope.pseudonym(row[0]), str(row[1]), *row[2:]) for row in rows],
         ),
         "rounds": (
             Round.objects.filter(by_group).values_list(
@@ -209,7 +216,7 @@ def sources(scope: Scope, *, include_identifiers: bool = False) -> list[Source]:
             Round.excluded.through.objects.filter(by_round, scope.people()).values_list(
                 "round_id", "participant__public_id"
             ),
-            _pseudonym_at(1),
+            _pseudonym_at(scope, 1),
         ),
         "iterations": (
             Iteration.objects.filter(by_round).values_list(
@@ -234,7 +241,7 @@ def sources(scope: Scope, *, include_identifiers: bool = False) -> list[Source]:
                 "hidden",
                 "hidden_reason",
             ),  # fmt: skip
-            _pseudonym_at(2),
+            _pseudonym_at(scope, 2),
         ),
         "critiques": (
             Critique.objects.filter(by_iteration, scope.people()).values_list(
@@ -248,7 +255,7 @@ def sources(scope: Scope, *, include_identifiers: bool = False) -> list[Source]:
                 "hidden",
                 "hidden_reason",
             ),  # fmt: skip
-            _pseudonym_at(2),
+            _pseudonym_at(scope, 2),
         ),
         "statements": (
             Statement.objects.filter(by_iteration).values_list(
@@ -280,7 +287,7 @@ def sources(scope: Scope, *, include_identifiers: bool = False) -> list[Source]:
                 "value",
                 "statement__candidate_set__reward_model_id",
             ),  # fmt: skip
-            _pseudonym_at(1),
+            _pseudonym_at(scope, 1),
         ),
         "ratings": (
             Rating.objects.filter(by_iteration, scope.people()).values_list(
@@ -293,7 +300,7 @@ def sources(scope: Scope, *, include_identifiers: bool = False) -> list[Source]:
                 "response_duration_ms",
                 "created_at",
             ),  # fmt: skip
-            _pseudonym_at(1),
+            _pseudonym_at(scope, 1),
         ),
         "rankings": (
             Ranking.objects.filter(by_round, scope.people()).values_list(
@@ -306,13 +313,13 @@ def sources(scope: Scope, *, include_identifiers: bool = False) -> list[Source]:
                 "numerical_ranks",
                 "created_at",
             ),  # fmt: skip
-            _rankings,
+            _rankings(scope),
         ),
         "position_ratings": (
             PositionRating.objects.filter(by_round, scope.people()).values_list(
                 "pk", "participant__public_id", "round_id", "index", "agreement", "created_at"
             ),
-            _pseudonym_at(1),
+            _pseudonym_at(scope, 1),
         ),
         "survey_responses": (
             SurveyResponse.objects.filter(
@@ -320,7 +327,7 @@ def sources(scope: Scope, *, include_identifiers: bool = False) -> list[Source]:
             ).values_list(
                 "pk", "participant__public_id", "round_id", "item", "value", "created_at"
             ),
-            _surveys,
+            _surveys(scope),
         ),
         "model_versions": (
             ModelVersion.objects.filter(
@@ -345,7 +352,7 @@ def sources(scope: Scope, *, include_identifiers: bool = False) -> list[Source]:
             Source(
                 IDENTITIES,
                 identities.order_by("pk"),
-                lambda rows: [(participant_pseudonym(r[0]), str(r[1]), *r[2:]) for r in rows],
+                lambda rows: [(scope.pseudonym(r[0]), str(r[1]), *r[2:]) for r in rows],
             )
         )
     return out

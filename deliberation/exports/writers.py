@@ -67,30 +67,60 @@ class ParquetWriter(Writer):
         self.writer.close()
 
 
-def _csv_cell(value, column: Column):
-    if value is None:
-        return ""
-    if column.type in ("array", "object"):
-        return _json(value)
-    if column.type == "boolean":
-        return "true" if value else "false"
-    if column.type == "datetime":
-        return value.isoformat()
-    return value
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _true_false(value) -> str:
+    return "true" if value else "false"
+
+
+def _encoders(columns: list[Column], *, text_json: bool) -> list[tuple[int, object]]:
+    """(index, encode) for the columns whose values need encoding; the rest pass as they are."""
+    out = []
+    for i, column in enumerate(columns):
+        if column.type == "datetime":
+            out.append((i, _iso))
+        elif column.type in ("array", "object") and text_json:
+            out.append((i, _json))
+        elif column.type == "array":
+            out.append((i, _json_ready))
+        elif column.type == "boolean" and text_json:
+            out.append((i, _true_false))
+    return out
+
+
+def _json_ready(value):
+    """Lists for JSON Lines: datetimes inside them as ISO text."""
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _encoded(rows: list[tuple], encoders) -> list[list]:
+    out = []
+    for row in rows:
+        row = list(row)
+        for i, encode in encoders:
+            value = row[i]
+            if value is not None:
+                row[i] = encode(value)
+        out.append(row)
+    return out
 
 
 class CsvWriter(Writer):
+    """CSV with a header row: empty for none, true/false, ISO times, JSON text for lists."""
+
     def __init__(self, path: Path, columns: list[Column]):
         super().__init__(path, columns)
+        self.encoders = _encoders(columns, text_json=True)
         self.file = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed in close)
         self.csv = csv.writer(self.file)
         self.csv.writerow([c.name for c in columns])
 
     def _write(self, rows: list[tuple]) -> None:
-        columns = self.columns
-        self.csv.writerows(
-            [_csv_cell(value, columns[i]) for i, value in enumerate(row)] for row in rows
-        )
+        self.csv.writerows(_encoded(rows, self.encoders))  # None is written as ""
 
     def close(self) -> None:
         self.file.close()
@@ -100,11 +130,16 @@ class JsonlWriter(Writer):
     def __init__(self, path: Path, columns: list[Column]):
         super().__init__(path, columns)
         self.names = [c.name for c in columns]
+        self.encoders = _encoders(columns, text_json=False)
+        self.encode = json.JSONEncoder(ensure_ascii=False).encode
         self.file = open(path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close)
 
     def _write(self, rows: list[tuple]) -> None:
-        names = self.names
-        self.file.writelines(_json(dict(zip(names, row, strict=True))) + "\n" for row in rows)
+        names, encode = self.names, self.encode
+        self.file.writelines(
+            encode(dict(zip(names, row, strict=True))) + "\n"
+            for row in _encoded(rows, self.encoders)
+        )
 
     def close(self) -> None:
         self.file.close()

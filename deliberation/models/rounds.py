@@ -55,6 +55,9 @@ class Iteration(models.Model):
     # the running task's claim holds unless renewed (`lease_until`: a live task renews it, a dead
     # one lets it lapse and the recovery sweep sends the mediation again).
     mediation_queued_at = models.DateTimeField(null=True, blank=True)
+    # How many times the recovery sweep sent the mediation again after its worker was lost, since
+    # a moderator last retried it (past MEDIATION_MAX_RESENDS the sweep fails the iteration).
+    mediation_resends = models.PositiveSmallIntegerField(default=0)
     mediation_started_at = models.DateTimeField(null=True, blank=True)
     mediation_lease_until = models.DateTimeField(null=True, blank=True)
     mediation_finished_at = models.DateTimeField(null=True, blank=True)

@@ -117,6 +117,12 @@ class Deliberation(models.Model):
     fill_with_bots = models.BooleanField(
         default=False, help_text="Fill empty seats with bot participants (demos and pilots)."
     )
+    bot_behaviour = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Planted effects for bot participants (simulate): {"bias": {role: delta}, '
+        '"exclusion_penalty": d}. Bots only; people are never affected.',
+    )
     position_ratings = models.BooleanField(
         default=True,
         help_text="Ask for agreement with the question's position statement before and after "
@@ -143,6 +149,11 @@ class Deliberation(models.Model):
         max_length=64,
         blank=True,
         help_text="Code given to people released from the waiting pool (paid for their time).",
+    )
+    archived_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when a moderator archives it: hidden from the lists, closed, data kept.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

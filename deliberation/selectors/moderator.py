@@ -19,6 +19,7 @@ from deliberation.models import (
     AuditLog,
     Critique,
     Deliberation,
+    DeliberationQuestion,
     Group,
     Iteration,
     Opinion,
@@ -27,6 +28,7 @@ from deliberation.models import (
     Rating,
     Round,
 )
+from deliberation.selectors.iterations import MediationStanding, mediation_standing
 
 ABSENT = (Participant.Status.DROPPED, Participant.Status.RELEASED)
 ACTION_LABELS = {
@@ -101,6 +103,10 @@ class GroupOverview:
     mediation_finished_at: datetime | None
     members: tuple[MemberNow, ...]
     now: datetime
+    # Where a `mediating` iteration's mediation stands (selectors.iterations.MediationStanding),
+    # since when (queued or lease lapsed); None in other states.
+    mediation_standing: str | None = None
+    mediation_since: datetime | None = None
 
     @property
     def done_count(self) -> int:
@@ -157,8 +163,22 @@ class GroupOverview:
         return max(0, int((self.now - self.mediation_started_at).total_seconds()))
 
     @property
+    def mediation_waiting_seconds(self) -> int | None:
+        """Seconds since the mediation was queued, or since its lease lapsed (stuck)."""
+        if self.mediation_since is None:
+            return None
+        return max(0, int((self.now - self.mediation_since).total_seconds()))
+
+    @property
     def can_retry(self) -> bool:
-        return self.status == Group.Status.ACTIVE and self.state == Iteration.State.FAILED
+        """Failed, or stuck (lease lapsed), or queued with no worker taking it: the moderator's
+        Retry sends it again (`services.moderation.iteration_retry`)."""
+        if self.status != Group.Status.ACTIVE:
+            return False
+        return self.state == Iteration.State.FAILED or self.mediation_standing in (
+            MediationStanding.STUCK,
+            MediationStanding.UNCLAIMED,
+        )
 
     @property
     def can_extend(self) -> bool:
@@ -201,14 +221,18 @@ def join_path(deliberation: Deliberation) -> str:
 
 
 def deliberation_list(deliberations: QuerySet[Deliberation]) -> QuerySet[Deliberation]:
-    """The given deliberations (those the reader may see, from `access`), newest first, with
-    their group and participant counts."""
+    """The given deliberations (those the reader may see, from `access`) that are not archived,
+    newest first, with their group and participant counts."""
     groups = Group.objects.filter(deliberation=OuterRef("pk")).values("deliberation")
     participants = Participant.objects.filter(deliberation=OuterRef("pk")).values("deliberation")
-    return deliberations.annotate(
-        group_count=_count_of(groups),
-        participant_count=_count_of(participants),
-    ).order_by("-created_at", "-id")
+    return (
+        deliberations.filter(archived_at__isnull=True)
+        .annotate(
+            group_count=_count_of(groups),
+            participant_count=_count_of(participants),
+        )
+        .order_by("-created_at", "-id")
+    )
 
 
 def deliberation_questions(deliberation: Deliberation) -> list[str]:
@@ -242,6 +266,16 @@ def _overviews(groups: list[Group]) -> list[GroupOverview]:
     for round_ in (
         Round.objects.filter(group_id__in=group_ids)
         .select_related("question")
+        # Rounds are made one at a time, so "round k of n" counts the questions set up, not the
+        # rounds made so far (read in the same query).
+        .annotate(
+            question_count=Subquery(
+                DeliberationQuestion.objects.filter(deliberation_id=OuterRef("group__deliberation"))
+                .values("deliberation_id")
+                .annotate(n=Count("pk"))
+                .values("n")
+            )
+        )
         .order_by("group_id", "position")
     ):
         rounds_by_group.setdefault(round_.group_id, []).append(round_)
@@ -279,7 +313,7 @@ def _overviews(groups: list[Group]) -> list[GroupOverview]:
                 member_count=len(members),
                 present_count=sum(m.status not in ABSENT for m in members),
                 round_position=round_.position if round_ else None,
-                round_count=len(rounds_by_group.get(group.pk, [])),
+                round_count=round_.question_count if round_ else 0,
                 question=round_.question.text if round_ else None,
                 iteration_id=iteration.pk if iteration else None,
                 iteration_index=iteration.index if iteration else None,
@@ -290,6 +324,8 @@ def _overviews(groups: list[Group]) -> list[GroupOverview]:
                 mediation_attempts=iteration.mediation_attempts if iteration else 0,
                 mediation_started_at=iteration.mediation_started_at if iteration else None,
                 mediation_finished_at=iteration.mediation_finished_at if iteration else None,
+                mediation_standing=mediation_standing(iteration, now) if iteration else None,
+                mediation_since=_mediation_since(iteration),
                 members=tuple(
                     MemberNow(
                         pk=m.pk,
@@ -310,6 +346,14 @@ def _overviews(groups: list[Group]) -> list[GroupOverview]:
             )
         )
     return rows
+
+
+def _mediation_since(iteration: Iteration | None) -> datetime | None:
+    if iteration is None or iteration.state != Iteration.State.MEDIATING:
+        return None
+    if iteration.mediation_lease_until is not None:
+        return iteration.mediation_lease_until  # running: until; stuck: since
+    return iteration.mediation_queued_at or iteration.updated_at
 
 
 def _members_done(iterations: list[Iteration]) -> dict[int, set[int]]:

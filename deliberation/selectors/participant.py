@@ -3,6 +3,9 @@ tab or a participant coming back after losing a tab always lands where the group
 
 import random
 from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.utils import timezone
 
 from deliberation.models import (
     Critique,
@@ -32,6 +35,8 @@ ANSWER_STEPS = (
     *FOLLOWUPS,
 )
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# A mediation usually takes seconds; past this the waiting page says it is taking longer.
+SLOW_MEDIATION = timedelta(seconds=45)
 
 
 @dataclass
@@ -49,6 +54,8 @@ class Step:
     done_count: int = 0
     member_count: int = 0
     message: str = ""
+    # The mediation has taken much longer than usual (the waiting page says so, honestly).
+    slow: bool = False
 
     @property
     def key(self) -> str:
@@ -65,7 +72,7 @@ class Step:
     @property
     def progress_key(self) -> str:
         """Changes whenever what the waiting block shows changes."""
-        return f"{self.key}:{self.done_count}/{self.member_count}"
+        return f"{self.key}:{self.done_count}/{self.member_count}{':slow' if self.slow else ''}"
 
     @property
     def statement_letter(self) -> str:
@@ -144,6 +151,8 @@ def participant_step(participant: Participant) -> Step:
         return step
     if iteration.state == Iteration.State.MEDIATING:
         step.kind = "mediating"
+        waiting_since = iteration.mediation_queued_at or iteration.updated_at
+        step.slow = waiting_since < timezone.now() - SLOW_MEDIATION
         return step
     if iteration.state == Iteration.State.FAILED:
         step.kind = "failed"

@@ -3,12 +3,21 @@
 Bots act through the same services as people. Their opinions are built from the question's
 position statements and sentence templates, varied by a seed; their ratings follow how much of
 their own opinion's wording a statement shares, plus noise. They are not a model of people.
+
+Planted effects (`bot_behaviour_set`, `simulate --bot-bias ROLE=DELTA --exclusion-penalty D`)
+give a study a known truth for testing the analysis: bots rate statements of a role DELTA points
+higher (or lower) on average, and bots left out of a round's mediation rate its winners D points
+lower. The shift moves the centre of the same word-sharing rule before rounding and clipping.
 """
 
+import math
 import random
 import re
 
-from deliberation.models import Group, Participant
+from django.db import transaction
+
+from deliberation.errors import DomainError
+from deliberation.models import Deliberation, Group, Participant, Statement
 from deliberation.selectors.participant import ANSWER_STEPS, participant_step
 from deliberation.services import responses
 from deliberation.services.ratings import rating_submit
@@ -105,20 +114,69 @@ def bot_critique(opinion: str, winner: str, rng: random.Random) -> str:
     return rng.choice(CRITIQUES).format(quote=quote, reason=reason, stance=stance)
 
 
-def bot_rating(opinion: str, statement: str, rng: random.Random) -> tuple[int, int]:
-    """(agreement, quality): agreement rises with the share of the bot's words the statement uses."""
+BIAS_MAX = 6.0
+
+
+@transaction.atomic
+def bot_behaviour_set(
+    *, deliberation: Deliberation, bias: dict[str, float], exclusion_penalty: float = 0.0
+) -> Deliberation:
+    """Plant effects in the bots of `deliberation`: `bias` maps a statement role (candidate,
+    best_opinion, baseline) to the points added to bots' agreement with statements of that role
+    (negative: lower); bots left out of a round's mediation rate its winners
+    `exclusion_penalty` points lower. Each from -6 to 6; DomainError otherwise."""
+    unknown = sorted(set(bias) - set(Statement.Role.values))
+    if unknown:
+        raise DomainError(
+            f"Unknown statement role(s) for a bias: {', '.join(unknown)}; the roles are "
+            f"{', '.join(Statement.Role.values)}.",
+            code="bad_bot_bias",
+        )
+    for name, value in [*bias.items(), ("exclusion penalty", exclusion_penalty)]:
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise DomainError(f"The {name} must be a number.", code="bad_bot_bias")
+        if abs(value) > BIAS_MAX:
+            raise DomainError(
+                f"The {name} must be from -{BIAS_MAX:g} to {BIAS_MAX:g} points.",
+                code="bad_bot_bias",
+            )
+    deliberation.bot_behaviour = {
+        "bias": {role: float(value) for role, value in bias.items()},
+        "exclusion_penalty": float(exclusion_penalty),
+    }
+    deliberation.save(update_fields=["bot_behaviour"])
+    return deliberation
+
+
+def bot_shift(behaviour: dict, statement: Statement, *, excluded: bool) -> float:
+    """Points a planted effect adds to a bot's agreement with `statement` (0 without one)."""
+    shift = float((behaviour.get("bias") or {}).get(statement.role, 0.0))
+    if excluded and statement.is_winner:
+        shift -= float(behaviour.get("exclusion_penalty") or 0.0)
+    return shift
+
+
+def bot_rating(
+    opinion: str, statement: str, rng: random.Random, shift: float = 0.0
+) -> tuple[int, int]:
+    """(agreement, quality): agreement rises with the share of the bot's words the statement
+    uses; `shift` (a planted effect) moves its centre."""
     own = set(_WORD.findall(opinion.lower()))
     theirs = set(_WORD.findall(statement.lower()))
     overlap = len(own & theirs) / max(1, len(own))
-    agreement = round(2 + 5 * overlap + rng.gauss(0, 0.8))
+    agreement = round(2 + 5 * overlap + shift + rng.gauss(0, 0.8))
     quality = round(4.5 + rng.gauss(0, 1))
     return min(7, max(1, agreement)), min(7, max(1, quality))
 
 
-def bot_places(opinion: str, statements, rng: random.Random) -> dict[int, int]:
-    """A ranking (statement id -> place, 1 = best) by the bot's agreement, ties broken by noise."""
+def bot_places(
+    opinion: str, statements, rng: random.Random, shift=lambda statement: 0.0
+) -> dict[int, int]:
+    """A ranking (statement id -> place, 1 = best) by the bot's agreement (with `shift(statement)`
+    added), ties broken by noise."""
     scored = sorted(
-        statements, key=lambda s: -(bot_rating(opinion, s.text, rng)[0] + rng.random() / 10)
+        statements,
+        key=lambda s: -(bot_rating(opinion, s.text, rng, shift(s))[0] + rng.random() / 10),
     )
     return {statement.pk: place for place, statement in enumerate(scored, start=1)}
 
@@ -142,6 +200,12 @@ def bot_step(bot: Participant) -> bool:
     rng = random.Random(key)
     opinion = bot.opinions.filter(iteration__round=round_, iteration__index=0).first()
     own = opinion.text if opinion else ""
+    behaviour = round_.group.deliberation.bot_behaviour or {}
+    excluded = bool(behaviour) and round_.excluded.filter(pk=bot.pk).exists()
+
+    def shift(statement: Statement) -> float:
+        return bot_shift(behaviour, statement, excluded=excluded)
+
     if step.kind == "position_before":
         stance = bot_opinion(round_.question, random.Random(f"{bot.pk}-{step.iteration.pk}"))
         agreement = bot_position(stance, round_.question, rng)
@@ -163,7 +227,7 @@ def bot_step(bot: Participant) -> bool:
             response_duration_ms=rng.randint(20_000, 180_000),
         )
     elif step.kind == "rate":
-        agreement, quality = bot_rating(own, step.statement.text, rng)
+        agreement, quality = bot_rating(own, step.statement.text, rng, shift(step.statement))
         rating_submit(
             participant=bot,
             statement=step.statement,
@@ -175,11 +239,11 @@ def bot_step(bot: Participant) -> bool:
         responses.ranking_submit(
             participant=bot,
             iteration=step.iteration,
-            places=bot_places(own, step.statements, rng),
+            places=bot_places(own, step.statements, rng, shift),
         )
     elif step.kind == "final_ranking":
         responses.final_ranking_submit(
-            participant=bot, round_=round_, places=bot_places(own, step.statements, rng)
+            participant=bot, round_=round_, places=bot_places(own, step.statements, rng, shift)
         )
     elif step.kind == "position_after":
         responses.position_rating_submit(

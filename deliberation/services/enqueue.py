@@ -3,11 +3,17 @@
 The services below `deliberation.tasks` name the tasks they enqueue rather than importing the
 module that defines them (which imports the services). Every process registers the tasks at start
 (`DeliberationConfig.ready`), so the lookup by name finds them, and the embedded default's eager
-mode still runs them in-process.
+mode still runs them in-process: in a background thread after the response
+(`EAGER_TASKS_IN_BACKGROUND`, on when no broker is configured), or inline where a test follows a
+whole chain.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+
 from celery import current_app
-from django.db import transaction
+from django.conf import settings
+from django.db import connections, transaction
 
 from deliberation.models import Group, Provenance
 
@@ -21,7 +27,30 @@ def task_enqueue_on_commit(*, name: str, args: tuple = ()) -> None:
     is none); nothing is enqueued for work that is rolled back."""
     # robust: a broker that is down must not turn a stored answer into an error page (the
     # failure is logged; the recovery sweep sends waiting work again once the broker is back).
-    transaction.on_commit(lambda: current_app.tasks[name].delay(*args), robust=True)
+    transaction.on_commit(lambda: _send(name, args), robust=True)
+
+
+def _send(name: str, args: tuple) -> None:
+    if current_app.conf.task_always_eager and settings.EAGER_TASKS_IN_BACKGROUND:
+        # The embedded default has no broker: the task runs in this process, but after the
+        # response, so that the member who sent the last opinion gets the waiting page at once
+        # and watches the mediation there instead of a page that hangs.
+        _background().submit(_run_here, name, args)
+    else:
+        current_app.tasks[name].delay(*args)
+
+
+@cache
+def _background() -> ThreadPoolExecutor:
+    """One thread, so that the embedded default's SQLite sees one background writer at a time."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="cg-eager-task")
+
+
+def _run_here(name: str, args: tuple) -> None:
+    try:
+        current_app.tasks[name].apply(args=args)
+    finally:
+        connections.close_all()  # this thread's connections; the next task opens its own
 
 
 def mediation_enqueue(*, iteration_id: int) -> None:

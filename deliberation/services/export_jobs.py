@@ -22,7 +22,7 @@ from django.core.files.storage import storages
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
-from deliberation.access import export_identifiers_allowed
+from deliberation.access import can_read_research_data, export_identifiers_allowed
 from deliberation.errors import DomainError, NotAllowed
 from deliberation.exports import export_write
 from deliberation.models import AuditLog, Deliberation, ExportJob
@@ -96,6 +96,15 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
     if not claimed:
         return None
     job = ExportJob.objects.select_related("deliberation", "created_by").get(pk=job_id)
+    if job.created_by is None or not can_read_research_data(job.created_by, job.deliberation):
+        # Access was taken away (or the user removed) while the job waited.
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=ExportJob.Status.FAILED,
+            error="You may no longer read this deliberation's data.",
+            finished_at=timezone.now(),
+        )
+        job.refresh_from_db()
+        return job
     folder = Path(tempfile.mkdtemp(prefix="cg-export-"))
     progress = _ProgressWriter(job.pk)
     try:

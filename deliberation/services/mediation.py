@@ -24,8 +24,9 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from deliberation import mediator
@@ -46,6 +47,7 @@ from deliberation.models import (
 from deliberation.selectors.iterations import previous_winner
 from deliberation.services.conditions import BASELINE, BEST_OPINION, COMPARISONS
 from deliberation.services.enqueue import bots_enqueue
+from deliberation.services.leases import LeaseKept, holds_claim, mediation_claim
 from deliberation.services.rounds import iteration_fail
 from deliberation.storable import storable_json, storable_text
 from inference.base import Generator, InferenceError, RewardModel
@@ -54,9 +56,6 @@ from inference.config import MediationConfig
 from inference.mediation import MediationResult, mediate_with_config
 
 logger = logging.getLogger(__name__)
-
-# A claim older than this is presumed dead (the worker was killed) and may be taken over.
-CLAIM_LEASE = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -118,32 +117,23 @@ def mediation_inputs(iteration: Iteration) -> RoundInputs:
     )
 
 
-def _claim(iteration_id: int) -> bool:
-    now = timezone.now()
-    claimed = (
-        Iteration.objects.filter(pk=iteration_id, state=Iteration.State.MEDIATING)
-        .filter(
-            Q(mediation_started_at__isnull=True) | Q(mediation_started_at__lt=now - CLAIM_LEASE)
-        )
-        .filter(candidate_set__isnull=True)
-        .update(
-            mediation_started_at=now,
-            mediation_attempts=F("mediation_attempts") + 1,
-            updated_at=now,
-        )
-    )
-    return claimed == 1
-
-
 def iteration_mediate(*, iteration_id: int) -> CandidateSet | None:
     """Mediate one iteration that is in the `mediating` state.
 
     Returns the stored candidate set, or None when there was nothing to do (already mediated,
-    claimed by another worker, not in the mediating state) or the mediation failed; a failure
-    leaves the iteration `failed` with the reason, and every opinion and rating untouched.
+    held by a live task, not in the mediating state) or the mediation failed. The work is
+    claimed with a lease that is renewed while it runs (`services.leases`). Whatever goes wrong
+    (the model, a bug, the soft time limit) leaves the iteration `failed` with the reason, never
+    `mediating`; every opinion and rating is untouched.
     """
-    if not _claim(iteration_id):
+    claimed_at = mediation_claim(iteration_id=iteration_id)
+    if claimed_at is None:
         return CandidateSet.objects.filter(iteration_id=iteration_id).first()
+    with LeaseKept(iteration_id=iteration_id, claimed_at=claimed_at):
+        return _mediate_claimed(iteration_id, claimed_at)
+
+
+def _mediate_claimed(iteration_id: int, claimed_at) -> CandidateSet | None:
     iteration = Iteration.objects.select_related(
         "round__group__deliberation", "round__group__condition", "round__question"
     ).get(pk=iteration_id)
@@ -151,25 +141,42 @@ def iteration_mediate(*, iteration_id: int) -> CandidateSet | None:
         inputs = mediation_inputs(iteration)
         if not inputs.include:
             raise ValueError("every member who wrote was left out of the mediation")
-        config = mediator.iteration_config(iteration)
+        config, reward_version = mediator.iteration_setup(iteration)
         generator, reward_model = mediator.backends(config)
         result = _mediate(inputs, config, generator, reward_model)
         comparisons = comparisons_compute(
             iteration=iteration, inputs=inputs, config=config, reward_model=reward_model
         )
-    except ComparisonFailed as exc:
-        logger.warning("a comparison of iteration %s failed: %s", iteration_id, exc)
-        iteration_fail(iteration=iteration, reason=str(exc))
-        return None
-    except (InferenceError, ValueError) as exc:
-        logger.warning("mediation of iteration %s failed: %s", iteration_id, exc)
-        iteration_fail(iteration=iteration, reason=f"{type(exc).__name__}: {exc}")
-        return None
-    try:
-        return _store(iteration, inputs, config.to_dict(), result, comparisons)
+        return _store(
+            iteration, claimed_at, inputs, config.to_dict(), result, comparisons, reward_version
+        )
     except IntegrityError:
         # Another worker stored this iteration's candidates first; theirs stand.
         return CandidateSet.objects.filter(iteration_id=iteration_id).first()
+    except ComparisonFailed as exc:
+        logger.warning("a comparison of iteration %s failed: %s", iteration_id, exc)
+        reason = str(exc)
+    except (InferenceError, ValueError) as exc:
+        logger.warning("mediation of iteration %s failed: %s", iteration_id, exc)
+        reason = f"{type(exc).__name__}: {exc}"
+    except SoftTimeLimitExceeded:
+        logger.warning("mediation of iteration %s ran past its time limit", iteration_id)
+        reason = (
+            f"The mediation took longer than its limit of {settings.MEDIATION_SOFT_TIME_LIMIT} s "
+            "(MEDIATION_SOFT_TIME_LIMIT) and was stopped."
+        )
+    except Exception as exc:
+        logger.exception("mediation of iteration %s crashed", iteration_id)
+        reason = f"The mediation stopped on an unexpected error: {type(exc).__name__}: {exc}"
+    _fail_if_held(iteration_id, claimed_at, reason)
+    return None
+
+
+def _fail_if_held(iteration_id: int, claimed_at, reason: str) -> None:
+    """`iteration_fail`, unless the claim passed to another task meanwhile (theirs decides)."""
+    iteration = Iteration.objects.filter(pk=iteration_id, mediation_started_at=claimed_at).first()
+    if iteration is not None:
+        iteration_fail(iteration=iteration, reason=reason)
 
 
 def _mediate(
@@ -277,16 +284,20 @@ def _model_version(description: dict, role: str) -> ModelVersion:
 @transaction.atomic
 def _store(
     iteration: Iteration,
+    claimed_at,
     inputs: RoundInputs,
     config: dict,
     result: MediationResult,
     comparisons: Comparisons,
+    reward_version: ModelVersion | None = None,
 ):
     iteration = Iteration.objects.select_for_update().get(pk=iteration.pk)
-    if iteration.state != Iteration.State.MEDIATING:
-        return None
+    if not holds_claim(iteration, claimed_at):
+        return None  # failed, retried or taken over meanwhile
     generator = _model_version(result.generator, ModelVersion.Role.GENERATOR)
-    reward = _model_version(result.reward_model, ModelVersion.Role.REWARD)
+    # A registered version (promoted or pinned) is recorded as itself, so its statements trace
+    # to the trained model and its metrics.
+    reward = reward_version or _model_version(result.reward_model, ModelVersion.Role.REWARD)
     data = result.to_dict()
     aggregation = data.get("aggregation", {})
     alpha = aggregation.get("alpha")

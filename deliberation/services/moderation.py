@@ -25,6 +25,7 @@ from deliberation.models import (
     Participant,
     Round,
 )
+from deliberation.selectors.iterations import MediationStanding, mediation_standing
 from deliberation.services.enqueue import mediation_enqueue
 from deliberation.services.mediation import mediation_inputs
 
@@ -217,10 +218,12 @@ def _require_active(group: Group, what: str) -> None:
 
 
 def iteration_retry(*, iteration: Iteration, actor) -> Iteration:
-    """Send a failed iteration back to mediation, with whoever's visible text is there.
+    """Send a failed or stuck iteration back to mediation, with whoever's visible text is there.
 
-    Only a `failed` iteration of an active group, with no stored candidates, is retried; the
-    failure reason moves to the audit log and the mediation task is enqueued after the commit.
+    A `failed` iteration, or a `mediating` one whose mediation is stuck (its lease lapsed) or
+    that no worker has taken within the grace time, of an active group with no stored
+    candidates, is retried; a running mediation is not. The failure reason moves to the audit
+    log, the sweep's count of resends starts again, and the mediation task is enqueued after the commit.
     An iteration that failed because too few members wrote before the deadline is retried too:
     the moderator decides, and the mediation writes from the members who did write (it is
     refused only when no visible text is left to mediate from).
@@ -228,9 +231,16 @@ def iteration_retry(*, iteration: Iteration, actor) -> Iteration:
     with transaction.atomic():
         iteration = _locked_iteration(iteration)
         _require_active(iteration.round.group, "its mediations are not retried")
-        if iteration.state != Iteration.State.FAILED:
+        standing = mediation_standing(iteration)
+        if standing == MediationStanding.RUNNING or standing == MediationStanding.QUEUED:
             raise WrongPhase(
-                f"Only a failed mediation can be retried; this iteration is "
+                "This mediation is running (or was just sent to a worker); it can be retried "
+                "once it has failed or is stuck.",
+                code="not_failed",
+            )
+        if iteration.state != Iteration.State.FAILED and standing is None:
+            raise WrongPhase(
+                f"Only a failed or stuck mediation can be retried; this iteration is "
                 f"{iteration.get_state_display().lower()}.",
                 code="not_failed",
             )
@@ -251,17 +261,25 @@ def iteration_retry(*, iteration: Iteration, actor) -> Iteration:
             "failure_reason": iteration.failure_reason,
             "mediation_attempts": iteration.mediation_attempts,
             "mediation_started_at": _iso(iteration.mediation_started_at),
+            "mediation_lease_until": _iso(iteration.mediation_lease_until),
             "mediation_finished_at": _iso(iteration.mediation_finished_at),
+            "standing": standing,
         }
         iteration.state = Iteration.State.MEDIATING
         iteration.failure_reason = ""
+        iteration.mediation_resends = 0
+        iteration.mediation_queued_at = timezone.now()
         iteration.mediation_started_at = None
+        iteration.mediation_lease_until = None
         iteration.mediation_finished_at = None
         iteration.save(
             update_fields=[
                 "state",
                 "failure_reason",
+                "mediation_resends",
+                "mediation_queued_at",
                 "mediation_started_at",
+                "mediation_lease_until",
                 "mediation_finished_at",
                 "updated_at",
             ]

@@ -117,7 +117,11 @@ def iteration_close_if_complete(*, iteration: Iteration, force: bool = False) ->
                 )
             return False
         iteration.state = Iteration.State.MEDIATING
-        iteration.save(update_fields=["state", "updated_at"])
+        iteration.mediation_queued_at = timezone.now()
+        iteration.mediation_lease_until = None
+        iteration.save(
+            update_fields=["state", "mediation_queued_at", "mediation_lease_until", "updated_at"]
+        )
         mediation_enqueue(iteration_id=iteration.pk)
         return True
 

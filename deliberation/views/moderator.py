@@ -23,6 +23,7 @@ from deliberation.access import (
 from deliberation.errors import DomainError
 from deliberation.forms_moderator import DeliberationSetup, picked_question_ids
 from deliberation.mediator import deliberation_mediation_summary
+from deliberation.selectors.health import worker_status
 from deliberation.selectors.moderator import (
     deliberation_list,
     deliberation_overview,
@@ -33,6 +34,7 @@ from deliberation.selectors.moderator import (
 )
 from deliberation.selectors.question_picker import question_picker
 from deliberation.selectors.results import group_results
+from deliberation.selectors.setup import deliberation_conditions
 from deliberation.services.deliberations import deliberation_create_once, deliberation_set_status
 from deliberation.services.moderation import (
     REASON_MAX,
@@ -125,6 +127,7 @@ def _render_detail(request: HttpRequest, deliberation, *, fragment: bool) -> Htt
         "deliberation": deliberation,
         "groups": deliberation_overview(deliberation),
         "poll_seconds": GROUPS_POLL_SECONDS,
+        "workers": worker_status(),
     }
     if fragment:
         return render(request, "deliberation/moderator/_groups.html", context)
@@ -132,6 +135,7 @@ def _render_detail(request: HttpRequest, deliberation, *, fragment: bool) -> Htt
         questions=deliberation_questions(deliberation),
         join_url=request.build_absolute_uri(join_path(deliberation)),
         mediation=deliberation_mediation_summary(deliberation),
+        conditions=deliberation_conditions(deliberation),
         can_share=is_owner(request.user, deliberation),
     )
     return render(request, "deliberation/moderator/detail.html", context)
@@ -164,6 +168,7 @@ def _render_group(request: HttpRequest, deliberation, group, *, fragment: bool) 
         "now": group_overview(group),
         "poll_seconds": GROUPS_POLL_SECONDS,
         "reason_max": REASON_MAX,
+        "workers": worker_status(),
     }
     if fragment:
         return render(request, "deliberation/moderator/_group_now.html", context)

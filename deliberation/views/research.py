@@ -15,6 +15,7 @@ from deliberation.access import (
     export_identifiers_allowed,
     get_export_job,
     get_research_deliberation,
+    is_moderator,
     research_deliberations,
     research_required,
 )
@@ -26,6 +27,13 @@ from deliberation.services.api_tokens import api_token_create, api_token_revoke
 from deliberation.services.export_jobs import export_job_create, export_job_open
 
 POLL_SECONDS = 1
+
+
+@require_GET
+@research_required
+def landing(request: HttpRequest) -> HttpResponse:
+    """Where signing in leads: moderators to their deliberations, everyone else to Data."""
+    return redirect("moderator:home" if is_moderator(request.user) else "research:home")
 
 
 @require_GET

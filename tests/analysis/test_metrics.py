@@ -142,7 +142,11 @@ def test_calibration(result):
 def test_bots_only_when_asked(tables):
     people = report(tables, resamples=10, min_groups=1)
     everyone = report(tables, resamples=10, min_groups=1, include_bots=True)
-    assert people["population"] == {"include_bots": False, "provenance": ["human_citizen"]}
+    assert people["population"] == {
+        "include_bots": False, "provenance": ["human_citizen"], "people": 8, "bots": 1,
+        "note": "1 bot left out of every figure (include_bots / --include-bots counts them)",
+    }  # fmt: skip
+    assert "people (8) and bots (1) together" in everyone["population"]["note"]
     assert everyone["population"]["provenance"] == ["human_citizen", "bot_citizen"]
     # b1 rated the winner 7 and the baseline 1: one more win
     assert by(everyone["win_rates"], a="candidate")["rate"] == 0.5

@@ -12,7 +12,7 @@ from deliberation.models import AuditLog
 from deliberation.services.deliberations import deliberation_create
 from tests.worker import REPO_ROOT, subprocess_env
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(400)  # ten `manage.py` subprocesses on a busy machine
 
 
 def _export(*args: str) -> subprocess.CompletedProcess:

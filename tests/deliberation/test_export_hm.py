@@ -8,12 +8,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from analysis.tidy import load_tidy
 from deliberation.exports import export_write
 from deliberation.exports.hm_columns import AGREEMENT, HM_NAMES, QUALITY
 from deliberation.exports.pseudonyms import participant_pseudonym
 from deliberation.models import (
     Group,
     Iteration,
+    Opinion,
     Participant,
     Provenance,
     Ranking,
@@ -152,10 +154,8 @@ def test_their_preprocessing_runs_on_the_export_unchanged(study, tmp_path):
     exploded = exploded[exploded["candidates.metadata.provenance"] == "MODEL_MEDIATOR"]
     rated = exploded[exploded["ratings.agreement"] != "MOCK"]
     ranked = exploded[exploded["rankings.numerical_ranks"] != -1]
-    # Their de-duplication: a worker in one group only, once per iteration.
-    assert not rated.groupby(["launch_id", "iteration_id"])["worker_id"].apply(
-        lambda w: w.duplicated().any()
-    ).any()  # fmt: skip
+    # Their de-duplication: no worker twice in a group's iteration (one row per comparison).
+    assert not df.duplicated(["launch_id", "iteration_id", "worker_id"]).any()
     nested = rated.groupby("metadata.id").agg({"ratings.agreement": list, "worker_id": "first"})
     stored = Rating.objects.filter(
         participant__in=humans, statement__provenance=Provenance.MODEL_MEDIATOR
@@ -172,3 +172,34 @@ def test_their_preprocessing_runs_on_the_export_unchanged(study, tmp_path):
     assert len(ranked) == stored_ranks > 0
     assert pd.api.types.is_integer_dtype(ranked["rankings.numerical_ranks"].astype(int))
     assert Participant.objects.filter(deliberation=study, provenance="bot_citizen").exists()
+
+
+def test_hidden_texts_carry_their_moderation_state_in_both_schemas(study, tmp_path):
+    opinion = Opinion.objects.filter(iteration__round__group__deliberation=study).first()
+    Opinion.objects.filter(pk=opinion.pk).update(hidden=True, hidden_reason="personal attack")
+
+    hm = export_write(schema="hm", fmt="jsonl", out=tmp_path / "hm.jsonl",
+                      deliberations=[study], include_bots=True)  # fmt: skip
+    tidy = export_write(schema="tidy", fmt="csv", out=tmp_path / "tidy",
+                        deliberations=[study], include_bots=True)  # fmt: skip
+
+    frame = pd.read_json(hm.path, lines=True, dtype=False)
+    own = frame[frame["own_opinion.metadata.id"] == opinion.pk]
+    assert len(own) and set(own["own_opinion.metadata.status"]) == {"HIDDEN"}
+    assert set(own["own_opinion.metadata.hidden_reason"]) == {"personal attack"}
+    assert set(
+        frame[frame["own_opinion.metadata.id"] != opinion.pk]["own_opinion.metadata.status"]
+    ) == {"VISIBLE"}
+    shown_to_others = [
+        (status[ids.index(opinion.pk)], reason[ids.index(opinion.pk)])
+        for ids, status, reason in zip(
+            frame["other_opinions.metadata.id"], frame["other_opinions.metadata.status"],
+            frame["other_opinions.metadata.hidden_reason"], strict=True,
+        )
+        if opinion.pk in ids
+    ]  # fmt: skip
+    assert shown_to_others and set(shown_to_others) == {("HIDDEN", "personal attack")}
+    opinions = load_tidy(tidy.path)["opinions"].set_index("opinion_id")
+    assert bool(opinions.loc[opinion.pk, "hidden"]) is True
+    assert opinions.loc[opinion.pk, "hidden_reason"] == "personal attack"
+    assert opinions["hidden"].sum() == 1

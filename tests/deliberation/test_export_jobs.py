@@ -216,3 +216,34 @@ def test_grant_role_grants_and_revokes_a_role(django_user_model):
     assert not django_user_model.objects.get(pk=user.pk).has_perm("deliberation.research")
     with pytest.raises(CommandError, match="There is no user called 'nobody'"):
         call_command("grant_role", "nobody", "view_all")
+
+
+def test_a_job_whose_user_lost_access_while_it_waited_fails_with_the_reason(
+    shared, researcher, export_storage
+):
+    deliberation, client = shared
+    celery_app.conf.task_always_eager = False
+    try:
+        job = _start(client, deliberation)
+    finally:
+        celery_app.conf.task_always_eager = True
+    DeliberationShare.objects.filter(user=researcher).delete()
+    job = export_job_run(job_id=job.pk)
+    assert job.status == ExportJob.Status.FAILED
+    assert job.error == "You may no longer read this deliberation's data."
+    assert list(export_storage.glob("*")) == []
+    assert not AuditLog.objects.filter(action="export").exists()
+
+
+def test_signing_in_leads_moderators_to_their_list_and_researchers_to_data(
+    client, researcher, moderator
+):
+    for username, landing in (("res", "/research/"), ("mod", "/moderate/")):
+        client.logout()
+        response = client.post(
+            "/accounts/login/",
+            {"username": username, "password": "pw-for-tests-only"},
+            follow=True,
+        )
+        assert response.redirect_chain[-1][0] == landing
+        assert response.status_code == 200

@@ -15,7 +15,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from analysis.tidy import TABLE_NAMES, TABLES, load_tidy
 from deliberation.access import remember_participant
 from deliberation.errors import NotAllowed
-from deliberation.exports import export_write
+from deliberation.exports import ExportError, export_write
 from deliberation.exports.pseudonyms import participant_pseudonym
 from deliberation.models import (
     AuditLog,
@@ -209,6 +209,10 @@ def test_no_participant_uuid_session_or_panel_id_leaves_without_the_permission(
     result = export_write(schema="tidy", fmt="csv", out=tmp_path / "with-ids",
                           deliberations=[study], include_bots=True, include_identifiers=True,
                           actor=researcher)  # fmt: skip
+    with pytest.raises(ExportError, match="tidy schema only"):
+        export_write(schema="hm", fmt="csv", out=tmp_path / "hm.csv", deliberations=[study],
+                     include_bots=True, include_identifiers=True, actor=researcher)  # fmt: skip
+    assert not (tmp_path / "hm.csv").exists()
     frames = load_tidy(result.path)
     identities = frames["panel_identities"]
     assert len(identities) == len(members)

@@ -306,7 +306,7 @@ def test_retry_of_an_iteration_that_has_not_failed_is_refused(make_group, mod_cl
         group_url(group_of(members), "iteration_retry", iteration.pk), follow=True
     )
 
-    assert "Only a failed mediation can be retried" in flash(response)
+    assert "Only a failed or stuck mediation can be retried" in flash(response)
     iteration.refresh_from_db()
     assert (iteration.state, iteration.mediation_attempts) == (Iteration.State.COLLECTING, 0)
     iteration = write(members)

@@ -9,10 +9,10 @@ import logging
 import pytest
 from django.test import Client
 
-from config import celery_app
 from config.cache import FailOpenRedisCache
 from deliberation.models import Iteration, Opinion, Participant
 from deliberation.services.deliberations import deliberation_create
+from tests.faults import celery_broker_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,18 +32,9 @@ def redis_everywhere(settings, server):
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
-    names = ("broker_url", "broker_read_url", "broker_write_url")
-    previous = {name: celery_app.conf[name] for name in names}
-    celery_app.conf.update({name: server.url(2) for name in names})
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
     FailOpenRedisCache.warned_at = float("-inf")
-    try:
+    with celery_broker_at(server.url(2)):
         yield
-    finally:
-        celery_app.conf.update(previous)
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture

@@ -373,7 +373,10 @@ def test_simulate_summary_shows_rounds_iterations_and_conditions(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--conditions", "baseline,placebo"], "Unknown condition.*placebo.*presets are: control"),
+        (["--conditions", "baseline,sham"], "Unknown condition.*sham.*presets are: control"),
+        (["--bot-bias", "mediator=1"], "Unknown statement role.*mediator"),
+        (["--bot-bias", "baseline=-1", "--bot-bias", "baseline=2"], "names baseline twice"),
+        (["--exclusion-penalty", "7"], "exclusion penalty must be from -6 to 6"),
         (["--conditions", "exclusion,exclusion"], "named once; repeated: exclusion"),
         (["--size", "1", "--conditions", "exclusion"], "minimum group size must be at least 2"),
         (["--iterations", "7"], "--iterations must be from 1 to 6"),
@@ -382,7 +385,8 @@ def test_simulate_summary_shows_rounds_iterations_and_conditions(
     ],
 )
 def test_simulate_refuses_a_bad_study_and_writes_nothing(transactional_db, args, message):
-    """Bad input tried: an unknown condition name, a condition named twice, an exclusion
+    """Bad input tried: an unknown condition name, a condition named twice, a planted effect on
+    an unknown role, a role named twice or a penalty out of range, an exclusion
     condition in groups of one (nobody could be left out), too many iterations, more rounds than
     the chosen source has questions (built-in; demo with none)."""
     questions = Question.objects.count()

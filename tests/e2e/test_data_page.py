@@ -106,3 +106,40 @@ def test_a_researcher_exports_from_the_data_page_and_downloads_the_file(
     assert AuditLog.objects.filter(action="export_download", actor=researcher).count() == 1
     assert AuditLog.objects.filter(action="export", actor=researcher).count() == 1
     context.close()
+
+
+def test_the_api_docs_render_offline_within_the_csp(live_server, browser):
+    """Swagger UI and Redoc draw the schema from files of this server only (drf-spectacular-
+    sidecar), with nothing fetched elsewhere and nothing refused by the Content-Security-Policy
+    but Redoc's "by Redocly" logo (an image on their CDN that its footer always draws: the CSP
+    keeps it from loading, which is the point)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    elsewhere, refused = [], []
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(live_server.url)
+            else (elsewhere.append(route.request.url), route.abort())
+        ),
+    )
+    page = context.new_page()
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.goto(f"{live_server.url}/api/v1/docs/")
+    expect(page.get_by_text("/api/v1/ratings/", exact=True)).to_be_visible()
+    page.goto(f"{live_server.url}/api/v1/redoc/")
+    expect(page.get_by_role("heading", name="Common Ground API")).to_be_visible()
+    expect(page.get_by_text("/api/v1/ratings/").first).to_be_attached()
+    refused = [text for text in refused if "cdn.redoc.ly/redoc/logo-mini.svg" not in text]
+    assert elsewhere == [] and refused == []
+    context.close()

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from deliberation.models import Opinion, Participant
 from deliberation.services.deliberations import deliberation_create
+from tests.e2e.a11y import assert_accessible
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.timeout(180)]
 
@@ -52,6 +53,7 @@ def test_a_draft_survives_a_reload_and_a_second_tab_and_is_cleared_once_sent(
     page.reload()
     expect(page.get_by_label("Your opinion")).to_have_value(DRAFT)
     expect(page.locator("#draft-restored")).to_be_visible()
+    assert_accessible(page, "participant: draft restored")
 
     second = context.new_page()
     second.goto(live_server.url + reverse("deliberation:step", args=[deliberation.public_id]))
@@ -65,6 +67,7 @@ def test_a_draft_survives_a_reload_and_a_second_tab_and_is_cleared_once_sent(
     expect(page.locator("#text-count")).to_have_text("2,001 of 2,000 characters: 1 too many")
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#text-error")).to_contain_text("2,001 characters long")
+    assert_accessible(page, "participant: too long, text kept")
     expect(page.get_by_label("Your opinion")).to_have_value(too_long)
     # Opened again, the refused text is the draft.
     page.goto(live_server.url + reverse("deliberation:step", args=[deliberation.public_id]))

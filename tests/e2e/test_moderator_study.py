@@ -27,6 +27,7 @@ from deliberation.models import (
 from deliberation.services.deliberations import question_create
 from deliberation.services.moderators import moderator_ensure
 from deliberation.services.participants import participant_consent, participant_join
+from tests.e2e.a11y import assert_accessible
 from tests.worker import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.timeout(300)]
@@ -35,12 +36,16 @@ WAIT_MS = 60_000
 
 
 def _answer_current_step(page) -> str:
-    """Answer whatever step the participant's page shows; returns its heading ("" = waiting)."""
+    """Answer whatever step the participant's page shows, or wait on a waiting page until it
+    changes; returns its heading ("" = no heading yet)."""
+    from playwright.sync_api import expect
+
     heading = page.locator("h1")
     if heading.count() == 0:
         page.wait_for_timeout(300)
         return ""
     text = heading.first.inner_text()
+    assert_accessible(page, f"participant: {text}", once=True)
     if "where do you stand" in text:
         page.get_by_label("4 · Neutral").check()
         page.get_by_role("button", name="Continue").click()
@@ -68,7 +73,11 @@ def _answer_current_step(page) -> str:
         for group in page.get_by_role("group").filter(has=page.get_by_label("4 · Somewhat")).all():
             group.get_by_label("4 · Somewhat").check()
         page.get_by_role("button", name="Continue").click()
+    elif "you are done" in text:
+        return text
     else:
+        # A waiting page: it moves on by itself when the group does.
+        expect(heading.first).not_to_have_text(text, timeout=WAIT_MS)
         return text
     page.wait_for_load_state()
     return text
@@ -105,10 +114,17 @@ def test_a_moderator_sets_up_and_runs_a_study_with_conditions(
 
     # Log in and set the study up on the create page.
     mp.goto(live_server.url + "/accounts/login/?next=/moderate/new/")
+    assert_accessible(mp, "moderator: log in")
+    mp.get_by_label("Username").fill("mod")
+    mp.get_by_label("Password").fill("not-the-password")
+    mp.get_by_role("button", name=re.compile("Log in", re.I)).click()
+    expect(mp.get_by_role("alert")).to_be_visible()
+    assert_accessible(mp, "moderator: log in refused")
     mp.get_by_label("Username").fill("mod")
     mp.get_by_label("Password").fill("a-long-moderator-password")
     mp.get_by_role("button", name=re.compile("Log in", re.I)).click()
     expect(mp.get_by_role("button", name="Create deliberation")).to_be_visible()
+    assert_accessible(mp, "moderator: create")
     mp.get_by_label("Title").fill("Streets and libraries")
     # Two saved questions (with position statements), picked with the live search.
     for words, question in (("central streets", streets), ("libraries", libraries)):
@@ -162,6 +178,7 @@ def test_a_moderator_sets_up_and_runs_a_study_with_conditions(
     table = mp.locator("table").first
     expect(table).to_contain_text("mediator-only")
     expect(table).to_contain_text("best-opinion")
+    assert_accessible(mp, "moderator: deliberation")
 
     # The participant rates the position statement; while the opinion phase is open, the
     # moderator extends its deadline from the group's page.
@@ -174,6 +191,7 @@ def test_a_moderator_sets_up_and_runs_a_study_with_conditions(
         live_server.url
         + reverse("moderator:group_detail", args=[deliberation.public_id, human.group.number])
     )
+    assert_accessible(mp, "moderator: group")
     mp.get_by_label(re.compile("minutes", re.I)).first.fill("15")
     mp.get_by_role("button", name=re.compile("Extend", re.I)).first.click()
     expect(mp.get_by_text(re.compile("extended", re.I)).first).to_be_visible()
@@ -238,6 +256,8 @@ def test_a_moderator_sets_up_and_runs_a_study_with_conditions(
     # The moderator's group page shows both rounds' iterations.
     mp.reload()
     expect(mp.get_by_text(re.compile("Critique iteration 1")).first).to_be_visible()
+    assert_accessible(mp, "moderator: group, finished")
+
     mod.close()
     assert User.objects.filter(username="mod").exists()
     assert deliberation.created_by.username == "mod"  # created through the page by that user

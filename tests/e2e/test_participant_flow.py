@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from deliberation.models import CandidateSet, Iteration, Opinion, Participant, Rating, Statement
 from deliberation.services.deliberations import deliberation_create
+from tests.e2e.a11y import assert_accessible
 from tests.worker import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.timeout(240)]
@@ -70,6 +71,7 @@ def test_participant_joins_writes_waits_rates_by_keyboard_and_finishes(
     # Consent. Joining seats four bots beside the participant, and the group starts.
     page.goto(join_url)
     expect(page.get_by_role("heading", name="Before you start")).to_be_visible()
+    assert_accessible(page, "participant: consent")
     page.get_by_label("I have read the information above and agree to take part.").check()
     page.get_by_role("button", name="Agree and continue").click()
     expect(page.get_by_role("heading", name="What do you think?")).to_be_visible()
@@ -89,6 +91,7 @@ def test_participant_joins_writes_waits_rates_by_keyboard_and_finishes(
     send = page.get_by_role("button", name="Send")
     send.click()
     expect(page.get_by_role("alert")).to_contain_text("Please write your opinion")
+    assert_accessible(page, "participant: opinion refused")
     too_long = "This opinion goes on and on. " * 80
     textbox.fill(too_long)
     send.click()
@@ -104,6 +107,7 @@ def test_participant_joins_writes_waits_rates_by_keyboard_and_finishes(
         page.get_by_role("button", name="Send").click()
         mediating = page.get_by_role("heading", name="The mediator is writing a group statement")
         expect(mediating).to_be_visible()
+        assert_accessible(page, "participant: mediating")
         page.wait_for_function("window.htmx !== undefined")
         page.reload()
         expect(mediating).to_be_visible()
@@ -120,6 +124,7 @@ def test_participant_joins_writes_waits_rates_by_keyboard_and_finishes(
     winner = Statement.objects.get(iteration=iteration, is_winner=True)
     expect(page.locator("#statement")).to_have_text(winner.text)
     page.screenshot(path=str(screenshots / "rate.png"), full_page=True)
+    assert_accessible(page, "participant: rate the group statement")
 
     # Rating, keyboard only.
     _choose_by_keyboard(page, "agreement", 6)
@@ -135,6 +140,7 @@ def test_participant_joins_writes_waits_rates_by_keyboard_and_finishes(
 
     # The end-of-round survey, then the done page.
     expect(page.get_by_role("heading", name="A few questions about this round")).to_be_visible()
+    assert_accessible(page, "participant: survey")
     page.get_by_role("group", name=re.compile("help you see")).get_by_label("6 · A lot").check()
     page.get_by_role("group", name=re.compile("represent your own view")).get_by_label(
         "5 · Quite a lot"
@@ -143,6 +149,7 @@ def test_participant_joins_writes_waits_rates_by_keyboard_and_finishes(
     done = page.get_by_role("heading", name=re.compile("you are done"))
     expect(done).to_be_visible()
     page.screenshot(path=str(screenshots / "done.png"), full_page=True)
+    assert_accessible(page, "participant: done")
     second.reload()
     expect(second.get_by_role("heading", name=re.compile("you are done"))).to_be_visible()
     third = context.new_page()
@@ -207,6 +214,7 @@ def test_a_two_iteration_round_with_ranking_and_position_ratings(
 
     # Position rating before the round.
     expect(page.get_by_role("heading", name=re.compile("where do you stand\\?"))).to_be_visible()
+    assert_accessible(page, "participant: position before")
     expect(page.locator("#position-statement")).to_have_text(question.affirming_statement)
     page.get_by_label("3 · Somewhat disagree").check()
     page.get_by_role("button", name="Continue").click()
@@ -227,6 +235,7 @@ def test_a_two_iteration_round_with_ranking_and_position_ratings(
     assert [page.get_by_label("Place").nth(i).input_value() for i in range(2)] == ["", ""]
     page.get_by_role("button", name="Send ranking").click()
     expect(page.locator(".error").first).to_contain_text("you have not ranked the statements yet")
+    assert_accessible(page, "participant: ranking refused")
     assert not Ranking.objects.filter(
         participant__deliberation=deliberation, participant__provenance="human_citizen"
     ).exists()
@@ -238,6 +247,7 @@ def test_a_two_iteration_round_with_ranking_and_position_ratings(
     assert page.evaluate("document.activeElement.textContent") == "Move up statement B"
     assert [page.get_by_label("Place").nth(i).input_value() for i in range(2)] == ["1", "2"]
     page.screenshot(path=str(screenshots / "rank.png"), full_page=True)
+    assert_accessible(page, "participant: ranking by keyboard")
     page.get_by_role("button", name="Send ranking").click()
 
     # The critique of the winner, then the revision.
@@ -248,6 +258,7 @@ def test_a_two_iteration_round_with_ranking_and_position_ratings(
         iteration__round=round_, iteration__index=0, is_winner=True
     )
     expect(page.locator("#critiqued-statement")).to_have_text(first_winner.text)
+    assert_accessible(page, "participant: critique")
     page.get_by_label("Your critique").fill("It should say who pays for the buses.")
     page.get_by_role("button", name="Send").click()
     expect(page.get_by_role("heading", name="Rate the group statement")).to_be_visible()
@@ -255,6 +266,7 @@ def test_a_two_iteration_round_with_ranking_and_position_ratings(
 
     # Final ranking between the two winners, by choosing places (the plain-form way).
     expect(page.get_by_role("heading", name="Which version do you prefer?")).to_be_visible()
+    assert_accessible(page, "participant: final ranking")
     places = page.get_by_label("Place")
     places.nth(0).select_option("2")
     places = page.get_by_label("Place")
@@ -262,6 +274,7 @@ def test_a_two_iteration_round_with_ranking_and_position_ratings(
     page.get_by_role("button", name="Send ranking").click()
 
     expect(page.get_by_role("heading", name=re.compile("where do you stand now"))).to_be_visible()
+    assert_accessible(page, "participant: position after")
     page.get_by_label("5 · Somewhat agree").check()
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="A few questions about this round")).to_be_visible()

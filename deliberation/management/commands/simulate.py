@@ -4,6 +4,7 @@
                               [--conditions NAME,...] [--exclusion-count N] [--json]
                               [--question-source demo|bank|built-in] [--seed S]
                               [--use-broker [--timeout SECONDS]]
+                              [--bot-bias ROLE=DELTA ...] [--exclusion-penalty D]
 
 A deliberation of R questions (one round each, asked in order) with I iterations per round (the
 opinion iteration and I - 1 critique iterations) and one condition per name given, each a preset
@@ -21,11 +22,17 @@ With `--json`, stdout carries exactly one JSON object::
 
     {"deliberation": public id,
      "settings": {"groups", "size", "rounds", "iterations", "conditions": [name],
-                  "exclusion_count", "question_source", "seed"},
+                  "exclusion_count", "question_source", "seed", "bot_bias": {role: delta},
+                  "exclusion_penalty"},
      "questions": [text, in the order asked],
      "conditions": [{"name", "description", "mediation_config", "comparisons", "exclusion",
                      "groups": [group number]}],
      "groups": [each as `deliberation.selectors.simulation.group_report` builds it]}
+
+`--bot-bias ROLE=DELTA` (repeatable) and `--exclusion-penalty D` plant effects with a known
+truth (`deliberation.services.bots.bot_behaviour_set`): bots rate statements of that role DELTA
+points higher on average (negative: lower), and bots left out of a round's mediation rate its
+winners D points lower. `manage.py report` should then find them.
 
 Progress and logging go to stderr. After printing, the command fails when a group did not finish
 every round and iteration or a member still owes an answer.
@@ -52,7 +59,7 @@ from config import celery_app
 from deliberation.errors import DomainError
 from deliberation.models import Deliberation, Group, Iteration, Participant, Provenance, Question
 from deliberation.selectors.simulation import conditions_report, group_report
-from deliberation.services.bots import bots_act
+from deliberation.services.bots import bot_behaviour_set, bots_act
 from deliberation.services.deliberations import (
     CRITIQUE_ITERATIONS_MAX,
     GROUP_SIZE_MAX,
@@ -84,6 +91,12 @@ PRESETS: dict[str, dict] = {
     "exclusion": {
         "description": "Each round mediates from all members but a random few; everyone rates.",
         "exclusion": True,
+    },
+    "placebo": {
+        "description": "An A/A check: the winner is one sample (N = 1) and the baseline beside it "
+        "another sample of the same generator, so neither should be preferred.",
+        "mediation_config": {"n_candidates": 1},
+        "comparisons": ["baseline"],
     },
     "no_rerank": {
         "description": "One candidate, no reranking by the reward model (N = 1).",
@@ -162,6 +175,25 @@ def condition_presets(names: str) -> list[dict]:
     return [{"name": name, **PRESETS[name]} for name in chosen]
 
 
+def bot_biases(specs: list[str] | None) -> dict[str, float]:
+    """`{role: delta}` from `--bot-bias ROLE=DELTA` arguments; `CommandError` for one that is not
+    of that form or names a role twice (the roles themselves are checked by the service)."""
+    out: dict[str, float] = {}
+    for spec in specs or []:
+        role, sep, delta = spec.partition("=")
+        role = role.strip()
+        try:
+            value = float(delta)
+        except ValueError:
+            value = None
+        if not sep or not role or value is None:
+            raise CommandError(f"--bot-bias takes ROLE=DELTA, e.g. baseline=-1.5; got {spec!r}.")
+        if role in out:
+            raise CommandError(f"--bot-bias names {role} twice.")
+        out[role] = value
+    return out
+
+
 class Command(BaseCommand):
     help = (
         "Pilot a study with bot participants through the real services and the mediation task: "
@@ -198,6 +230,21 @@ class Command(BaseCommand):
             help="Members each round leaves out in the exclusion condition (default 1).",
         )
         parser.add_argument(
+            "--bot-bias",
+            action="append",
+            metavar="ROLE=DELTA",
+            help="Planted effect: bots rate statements of ROLE (candidate, best_opinion, "
+            "baseline) DELTA points higher on average (negative: lower). Repeatable.",
+        )
+        parser.add_argument(
+            "--exclusion-penalty",
+            type=float,
+            default=0.0,
+            metavar="D",
+            help="Planted effect: bots left out of a round's mediation rate its winners D points "
+            "lower (default 0).",
+        )
+        parser.add_argument(
             "--json", action="store_true", help="Print one JSON object on stdout, nothing else."
         )
         parser.add_argument(
@@ -231,6 +278,8 @@ class Command(BaseCommand):
             if not 1 <= value <= high:
                 raise CommandError(f"{name} must be from 1 to {high}.")
         conditions = condition_presets(options["conditions"])
+        biases = bot_biases(options["bot_bias"])
+        penalty = options["exclusion_penalty"]
         use_broker = options["use_broker"]
         if use_broker and settings.CELERY_BROKER_URL.startswith("memory://"):
             raise CommandError("--use-broker needs CELERY_BROKER_URL pointing at a real broker.")
@@ -256,6 +305,10 @@ class Command(BaseCommand):
                         exclusion_count=options["exclusion_count"],
                         fill_with_bots=False,
                     )
+                    if biases or penalty:
+                        bot_behaviour_set(
+                            deliberation=deliberation, bias=biases, exclusion_penalty=penalty
+                        )
                 except DomainError as exc:
                     raise CommandError(exc.message) from exc
             logging.getLogger(__name__).info(
@@ -296,6 +349,8 @@ class Command(BaseCommand):
                     "exclusion_count": deliberation.exclusion_count,
                     "question_source": source,
                     "seed": seed,
+                    "bot_bias": biases,
+                    "exclusion_penalty": penalty,
                 },
                 "questions": [q.text for q in questions],
                 "conditions": conditions_report(deliberation),
