@@ -31,7 +31,7 @@ COPY static static
 RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=collectstatic-only-not-a-secret \
     python manage.py collectstatic --noinput
 
-RUN useradd --create-home --uid 10001 app && mkdir -p /app/var && chown -R app:app /app/var
+RUN useradd --create-home --uid 10001 app && mkdir -p /app/var/exports && chown -R app:app /app/var
 USER app
 
 EXPOSE 8000

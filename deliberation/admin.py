@@ -164,9 +164,11 @@ class CritiqueAdmin(MemberTextAdmin):
 
 @admin.register(models.ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["role", "backend", "name", "revision", "created_at"]
-    list_filter = ["role", "backend"]
-    search_fields = ["name", "revision"]
+    list_display = ["id", "role", "backend", "name", "status", "promoted_at", "created_at"]
+    list_filter = ["role", "backend", "status"]
+    search_fields = ["name", "revision", "path"]
+    # Promotion goes through `manage.py promote_model` (the gate, the audit log), not the form.
+    readonly_fields = ["status", "promoted_at"]
 
 
 @admin.register(models.CandidateSet)

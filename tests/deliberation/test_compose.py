@@ -169,3 +169,11 @@ def test_a_worker_that_stops_consuming_is_restarted(services):
     autoheal = services["autoheal"]
     assert autoheal["environment"]["AUTOHEAL_CONTAINER_LABEL"] == "autoheal"
     assert "/var/run/docker.sock:/var/run/docker.sock" in autoheal["volumes"]
+
+
+def test_web_and_worker_share_the_export_storage(services):
+    """The worker writes export files, web serves their downloads: one volume at the folder."""
+    for name in ("web", "worker"):
+        service = services[name]
+        location = service["environment"]["EXPORT_STORAGE_LOCATION"]
+        assert f"exports:{location}" in service["volumes"], name

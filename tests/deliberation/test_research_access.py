@@ -8,12 +8,20 @@ shared with, one it was not shared with, a researcher with the export-identifier
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from deliberation.access import session_key
-from deliberation.models import DeliberationShare, ExportJob, Iteration, Rating, Statement
+from deliberation.models import (
+    ApiToken,
+    DeliberationShare,
+    ExportJob,
+    Iteration,
+    Rating,
+    Statement,
+)
+from deliberation.services.api_tokens import api_token_create
 from deliberation.services.ratings import rating_submit
 from deliberation.services.texts import opinion_submit
 
@@ -36,10 +44,14 @@ MATRIX = {
     "moderator detail": [302, 302, 200, 200, 404, 403, 403, 403, 403],
     "share page": [302, 302, 200, 403, 404, 403, 403, 403, 403],
     "share add": [302, 302, 302, 403, 404, 403, 403, 403, 403],
+    "share remove": [302, 302, 302, 403, 404, 403, 403, 403, 403],
+    "after login": [302, 302, 302, 302, 302, 302, 302, 302, 302],
     "research home": [302, 302, 200, 200, 200, 200, 200, 200, 200],
     "data page": [302, 302, 200, 200, 404, 200, 404, 200, 200],
+    "results page": [302, 302, 200, 200, 404, 200, 404, 200, 200],
     "data page export": [302, 302, 302, 302, 404, 302, 404, 302, 302],
     "tokens page": [302, 302, 200, 200, 200, 200, 200, 200, 200],
+    "token revoke": [302, 302, 302, 302, 302, 302, 302, 302, 302],
     "export status (web)": [302, 302, 404, 404, 404, 404, 404, 302, 404],
     "export download (web)": [302, 302, 404, 404, 404, 404, 404, 200, 404],
     "api deliberations": [401, 401, 200, 200, 200, 200, 200, 200, 200],
@@ -57,7 +69,9 @@ MATRIX = {
     "api exports": [401, 401, 200, 200, 200, 200, 200, 200, 200],
     "api export": [401, 401, 404, 404, 404, 404, 404, 200, 404],
     "api export download": [401, 401, 404, 404, 404, 404, 404, 200, 404],
-    "schema and docs": [200, 200, 200, 200, 200, 200, 200, 200, 200],
+    "api schema": [200, 200, 200, 200, 200, 200, 200, 200, 200],
+    "api docs": [200, 200, 200, 200, 200, 200, 200, 200, 200],
+    "api redoc": [200, 200, 200, 200, 200, 200, 200, 200, 200],
 }
 # Lists: whether the visitor sees the deliberation's rows in them.
 SEES_ROWS = [False, False, True, True, False, True, False, True, True]
@@ -127,17 +141,22 @@ def study(make_group, moderator, django_user_model):
     return deliberation, iteration, job, clients
 
 
-def _requests(deliberation, iteration, job):
+def _requests(deliberation, iteration, job, token_id: int):
     d, j = deliberation.public_id, job.public_id
     export = {"deliberation": str(d), "schema": "tidy", "format": "csv"}
     return {
         "moderator detail": ("get", f"/moderate/d/{d}/", None),
         "share page": ("get", f"/moderate/d/{d}/share/", None),
         "share add": ("post", f"/moderate/d/{d}/share/", "form:share"),
+        # A share that does not exist: the owner is told so; nobody else gets that far.
+        "share remove": ("post", f"/moderate/d/{d}/share/999999/remove/", {}),
+        "after login": ("get", "/research/start/", None),
         "research home": ("get", "/research/", None),
         "data page": ("get", f"/research/d/{d}/data/", None),
+        "results page": ("get", f"/moderate/d/{d}/results/", None),
         "data page export": ("post", f"/research/d/{d}/data/", "form:export"),
         "tokens page": ("get", "/research/tokens/", None),
+        "token revoke": ("post", f"/research/tokens/{token_id}/revoke/", {}),
         "export status (web)": ("get", f"/research/exports/{j}/", None),
         "export download (web)": ("get", f"/research/exports/{j}/download/", None),
         "api deliberations": ("get", "/api/v1/deliberations/", None),
@@ -159,13 +178,17 @@ def _requests(deliberation, iteration, job):
         "api exports": ("get", "/api/v1/exports/", None),
         "api export": ("get", f"/api/v1/exports/{j}/", None),
         "api export download": ("get", f"/api/v1/exports/{j}/download/", None),
-        "schema and docs": ("get", "/api/v1/schema/", None),
+        "api schema": ("get", "/api/v1/schema/", None),
+        "api docs": ("get", "/api/v1/docs/", None),
+        "api redoc": ("get", "/api/v1/redoc/", None),
     }
 
 
 def _send(client, method, url, body, visitor: str):
     if body is None:
         return client.get(url)
+    if body == {}:
+        return client.post(url)
     if body == "form:share":
         return client.post(url, {"username": "res-other", "role": "researcher"})
     if body == "form:export":
@@ -180,13 +203,19 @@ def _send(client, method, url, body, visitor: str):
 
 def test_every_visitor_gets_what_the_matrix_says_on_every_page_and_endpoint(study):
     deliberation, iteration, job, clients = study
-    requests = _requests(deliberation, iteration, job)
+    # A token of the view_all user (the last visitor): everyone before them tries to revoke it
+    # and is told there is no such token (a redirect with a message); only its owner can.
+    token = api_token_create(user=User.objects.get(username="all"), name="all's")
+    requests = _requests(deliberation, iteration, job, token.token.pk)
     assert set(requests) == set(MATRIX)
     got = {}
     for endpoint, (method, url, body) in requests.items():
         for visitor in VISITORS:
             response = _send(clients[visitor], method, url, body, visitor)
             got[(endpoint, visitor)] = response.status_code
+            if endpoint == "token revoke":
+                revoked = ApiToken.objects.get(pk=token.token.pk).revoked_at is not None
+                assert revoked == (visitor == "view_all"), visitor
             if endpoint == "share add" and response.status_code == 302 and visitor == "owner":
                 # Undo it, so the unshared researcher stays unshared for the rows below.
                 DeliberationShare.objects.filter(user__username="res-other").delete()
