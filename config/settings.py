@@ -356,6 +356,13 @@ INFERENCE_ENV = {
     if env.get(key)
 }
 
+# Mediation workers: CPU threads torch may use in each worker process (the worker shares the
+# machine with the web tier; under load two threads on two shared cores were 2.8x slower than
+# one), and whether each worker process builds the server's mediation backends when it starts
+# (rather than on its first group). Applied by deliberation.tasks on Celery's process-init signals.
+TORCH_THREADS = env_int("TORCH_THREADS", 1)
+MEDIATION_PRELOAD = env_bool("MEDIATION_PRELOAD", True)
+
 # Rate limits (requests per minute per client address) on joining and posting.
 RATE_LIMIT_JOIN_PER_MINUTE = env_int("RATE_LIMIT_JOIN_PER_MINUTE", 30)
 RATE_LIMIT_POST_PER_MINUTE = env_int("RATE_LIMIT_POST_PER_MINUTE", 120)

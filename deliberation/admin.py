@@ -278,3 +278,17 @@ class ExportJobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(models.WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    """Written by the workers themselves; read here (and on /healthz/), never edited."""
+
+    list_display = ["name", "hostname", "pid", "started_at", "seen_at"]
+    readonly_fields = ["name", "hostname", "pid", "started_at", "seen_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
