@@ -76,7 +76,6 @@ def start_at_mean(model, mean_agreement: float) -> None:
 def load_base(base: str | os.PathLike[str] | None, *, seed: int):
     """(tokenizer, model) to start from: a sequence-classification head with one output on the
     encoder at `base` (MiniLM when None), its new weights drawn with `seed`."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging

@@ -84,7 +84,6 @@ def train_lora(
 ) -> dict[str, Any]:
     """Train a LoRA adapter of `base` (a local model directory) on the chat JSONL `data`; write
     it to `out`; return the record also saved as `commonground_adapter.json`."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import datasets
     import torch
     from peft import LoraConfig
