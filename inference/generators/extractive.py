@@ -21,8 +21,11 @@ A candidate (opinion iteration) has three parts:
    safety."); failing that, nothing is claimed.
 
 Sample `i` draws from the round's seed: each member's reason (among their best, by a Gumbel
-perturbation of a quality score), the templates, the order of members, whether reasons of a side
-share a sentence, where the shared ground goes. The same seed repeats exactly.
+perturbation of a quality score), the opening's wording, the order of members, which shared
+sentence and where it goes. A member is always reported with the same verb, and reasons of one
+side share a sentence only when `max_sentences` asks for it, so that the candidates of a round
+share their sentences (the embedding reward model encodes each distinct sentence once).
+The same seed repeats exactly.
 
 In a critique iteration the previous winner is revised (`inference.generators.revision`).
 """
