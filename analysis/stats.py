@@ -63,7 +63,7 @@ def interval(
     groups = len(data)
     if groups < min_groups:
         return None, (
-            f"no interval: {groups} group{'s' if groups != 1 else ''} contribute, "
+            f"no interval: {groups} group{'s contribute' if groups != 1 else ' contributes'}, "
             f"fewer than the {min_groups} a bootstrap over groups needs"
         )
     low, high = group_bootstrap(data, statistic, resamples=resamples, seed=seed)

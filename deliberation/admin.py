@@ -164,9 +164,11 @@ class CritiqueAdmin(MemberTextAdmin):
 
 @admin.register(models.ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["role", "backend", "name", "revision", "created_at"]
-    list_filter = ["role", "backend"]
-    search_fields = ["name", "revision"]
+    list_display = ["id", "role", "backend", "name", "status", "promoted_at", "created_at"]
+    list_filter = ["role", "backend", "status"]
+    search_fields = ["name", "revision", "path"]
+    # Promotion goes through `manage.py promote_model` (the gate, the audit log), not the form.
+    readonly_fields = ["status", "promoted_at"]
 
 
 @admin.register(models.CandidateSet)
@@ -275,4 +277,18 @@ class ExportJobAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in models.ExportJob._meta.fields]
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(models.WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    """Written by the workers themselves; read here (and on /healthz/), never edited."""
+
+    list_display = ["name", "hostname", "pid", "started_at", "seen_at"]
+    readonly_fields = ["name", "hostname", "pid", "started_at", "seen_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

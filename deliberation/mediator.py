@@ -6,12 +6,20 @@ weights once per worker, not once per round). Nothing is built at import time.
 
 import json
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import lru_cache
+from pathlib import Path
 
 from django.conf import settings
 
-from inference.base import Generator, RewardModel
+from deliberation.errors import DomainError
+from deliberation.models import ModelVersion
+from deliberation.selectors.model_versions import (
+    PIN_KEY,
+    promoted_reward_model,
+    reward_version_get,
+)
+from inference.base import ConfigError, Generator, RewardModel
 from inference.comparisons import baseline_config
 from inference.config import (
     BackendConfig,
@@ -30,12 +38,51 @@ def server_config() -> MediationConfig:
 
 def iteration_config(iteration) -> MediationConfig:
     """Server config, overridden by the deliberation's, then by the group's condition's, seeded
-    by the iteration so that a retry of the same iteration samples the same candidates."""
+    by the iteration so that a retry of the same iteration samples the same candidates. The
+    reward model is the one `iteration_setup` picks."""
+    return iteration_setup(iteration)[0]
+
+
+def iteration_setup(iteration) -> tuple[MediationConfig, ModelVersion | None]:
+    """`(iteration_config, version)`: `version` is the registered reward model version that
+    scores this iteration: pinned by the condition or the deliberation
+    (`"reward_model_version": ID`), else the promoted one, unless a plain `"reward"` override
+    chose a backend; None when no registered version applies."""
     group = iteration.round.group
-    config = server_config().merged(group.deliberation.mediation_config)
+    levels = [group.deliberation.mediation_config or {}]
     if group.condition_id is not None:
-        config = config.merged(group.condition.mediation_config)
-    return config.with_seed(iteration.pk)
+        levels.append(group.condition.mediation_config or {})
+    config, version = resolved_config(levels)
+    return config.with_seed(iteration.pk), version
+
+
+def resolved_config(
+    levels: list[dict],
+) -> tuple[MediationConfig, ModelVersion | None]:
+    """The server's config with the promoted reward model, then each level of overrides in
+    turn (see `iteration_setup`); `ConfigError` for a pin that cannot serve."""
+    server = server_config()
+    config, version = server, promoted_reward_model()
+    if version is not None:
+        config = replace(config, reward=BackendConfig.from_dict(version.config))
+    for level in levels:
+        overrides = {k: v for k, v in level.items() if k != PIN_KEY}
+        if "reward" in overrides and version is not None:
+            # A backend chosen by name starts from the server's reward config, not from the
+            # registered version's (whose model path would mean nothing to another backend).
+            config, version = replace(config, reward=server.reward), None
+        config = config.merged(overrides)
+        if level.get(PIN_KEY) is not None:
+            try:
+                version = reward_version_get(level[PIN_KEY])
+            except DomainError as exc:
+                raise ConfigError(exc.message) from None
+            config = replace(config, reward=BackendConfig.from_dict(version.config))
+    if version is not None and version.path and not Path(version.path).exists():
+        raise ConfigError(
+            f"reward model version {version.pk} has no files at {version.path} on this machine"
+        )
+    return config, version
 
 
 def baseline_iteration_config(iteration, config: MediationConfig) -> MediationConfig:
@@ -80,13 +127,27 @@ BACKEND_NOTES = {
 
 def deliberation_mediation_summary(deliberation) -> dict:
     """The mediation settings a deliberation's groups get (before any condition's overrides),
-    with a plain note on what the embedded backends are."""
-    config = server_config().merged(deliberation.mediation_config)
+    with a plain note on what the embedded backends are, and the registered reward model version
+    (promoted or pinned) when one applies. A version that cannot serve is named in the note, as
+    the mediation would fail with it."""
+    problem = ""
+    try:
+        config, version = resolved_config([deliberation.mediation_config or {}])
+    except ConfigError as exc:
+        problem = f"Mediations will fail: {exc}."
+        overrides = {k: v for k, v in (deliberation.mediation_config or {}).items() if k != PIN_KEY}
+        config, version = server_config().merged(overrides), None
+    reward_note = BACKEND_NOTES.get(config.reward.backend, "")
+    if version is not None:
+        reward_note = (
+            f"Trained here: model version {version.pk} ({version.get_status_display().lower()})."
+        )
     return {
+        "reward_version": version,
         "generator": config.generator,
         "generator_note": BACKEND_NOTES.get(config.generator.backend, ""),
         "reward": config.reward,
-        "reward_note": BACKEND_NOTES.get(config.reward.backend, ""),
+        "reward_note": problem or reward_note,
         "n_candidates": config.n_candidates,
         "aggregation": config.aggregation,
         "alpha": "∞ (minimum)" if config.alpha == float("inf") else config.alpha,

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from deliberation.views import moderator, moderator_consent, moderator_questions, results, sharing
+from deliberation.views import (
+    moderator,
+    moderator_consent,
+    moderator_lifecycle,
+    moderator_questions,
+    results,
+    sharing,
+)
 
 app_name = "moderator"
 urlpatterns = [
@@ -16,6 +23,9 @@ urlpatterns = [
         name="share_remove",
     ),
     path("d/<uuid:public_id>/consent/", moderator_consent.consent_edit, name="consent_edit"),
+    path("d/<uuid:public_id>/clone/", moderator_lifecycle.clone, name="deliberation_clone"),
+    path("d/<uuid:public_id>/archive/", moderator_lifecycle.archive, name="deliberation_archive"),
+    path("d/<uuid:public_id>/restore/", moderator_lifecycle.restore, name="deliberation_restore"),
     path("d/<uuid:public_id>/status/", moderator.deliberation_status, name="deliberation_status"),
     path("d/<uuid:public_id>/groups/", moderator.groups_fragment, name="groups_fragment"),
     path("d/<uuid:public_id>/results/", results.deliberation_results, name="results"),

@@ -9,11 +9,20 @@ from deliberation.models.studies import Provenance
 
 
 class ModelVersion(models.Model):
-    """A generator or reward model that served a round, so every statement can be traced."""
+    """A generator or reward model: one that served a round (recorded by the mediation, so every
+    statement can be traced), or one trained here (`manage.py train_reward_model`: its `path`,
+    the backend `config` that serves it, and its held-out `metrics`). At most one reward model
+    is `promoted`: the default for new mediations (`manage.py promote_model`)."""
 
     class Role(models.TextChoices):
         GENERATOR = "generator", "Generator"
         REWARD = "reward", "Reward model"
+
+    class Status(models.TextChoices):
+        RECORDED = "recorded", "Recorded when it served"
+        TRAINED = "trained", "Trained here, not promoted"
+        PROMOTED = "promoted", "Promoted: the default for new mediations"
+        RETIRED = "retired", "Promoted once, since replaced"
 
     role = models.CharField(max_length=16, choices=Role.choices)
     backend = models.CharField(max_length=32)
@@ -21,13 +30,24 @@ class ModelVersion(models.Model):
     revision = models.CharField(max_length=200, blank=True)
     details = models.JSONField(default=dict, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECORDED)
+    path = models.CharField(
+        max_length=500, blank=True, help_text="The model directory, for a model trained here."
+    )
+    config = models.JSONField(
+        default=dict, blank=True, help_text="The backend config that serves it (trained here)."
+    )
+    promoted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["role", "backend", "name", "revision"], name="model_version_unique"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["role"], condition=Q(status="promoted"), name="one_promoted_per_role"
+            ),
         ]
 
     def __str__(self) -> str:

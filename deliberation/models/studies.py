@@ -150,6 +150,11 @@ class Deliberation(models.Model):
         blank=True,
         help_text="Code given to people released from the waiting pool (paid for their time).",
     )
+    archived_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when a moderator archives it: hidden from the lists, closed, data kept.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

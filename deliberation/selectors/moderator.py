@@ -19,6 +19,7 @@ from deliberation.models import (
     AuditLog,
     Critique,
     Deliberation,
+    DeliberationQuestion,
     Group,
     Iteration,
     Opinion,
@@ -220,14 +221,18 @@ def join_path(deliberation: Deliberation) -> str:
 
 
 def deliberation_list(deliberations: QuerySet[Deliberation]) -> QuerySet[Deliberation]:
-    """The given deliberations (those the reader may see, from `access`), newest first, with
-    their group and participant counts."""
+    """The given deliberations (those the reader may see, from `access`) that are not archived,
+    newest first, with their group and participant counts."""
     groups = Group.objects.filter(deliberation=OuterRef("pk")).values("deliberation")
     participants = Participant.objects.filter(deliberation=OuterRef("pk")).values("deliberation")
-    return deliberations.annotate(
-        group_count=_count_of(groups),
-        participant_count=_count_of(participants),
-    ).order_by("-created_at", "-id")
+    return (
+        deliberations.filter(archived_at__isnull=True)
+        .annotate(
+            group_count=_count_of(groups),
+            participant_count=_count_of(participants),
+        )
+        .order_by("-created_at", "-id")
+    )
 
 
 def deliberation_questions(deliberation: Deliberation) -> list[str]:
@@ -261,6 +266,16 @@ def _overviews(groups: list[Group]) -> list[GroupOverview]:
     for round_ in (
         Round.objects.filter(group_id__in=group_ids)
         .select_related("question")
+        # Rounds are made one at a time, so "round k of n" counts the questions set up, not the
+        # rounds made so far (read in the same query).
+        .annotate(
+            question_count=Subquery(
+                DeliberationQuestion.objects.filter(deliberation_id=OuterRef("group__deliberation"))
+                .values("deliberation_id")
+                .annotate(n=Count("pk"))
+                .values("n")
+            )
+        )
         .order_by("group_id", "position")
     ):
         rounds_by_group.setdefault(round_.group_id, []).append(round_)
@@ -298,7 +313,7 @@ def _overviews(groups: list[Group]) -> list[GroupOverview]:
                 member_count=len(members),
                 present_count=sum(m.status not in ABSENT for m in members),
                 round_position=round_.position if round_ else None,
-                round_count=len(rounds_by_group.get(group.pk, [])),
+                round_count=round_.question_count if round_ else 0,
                 question=round_.question.text if round_ else None,
                 iteration_id=iteration.pk if iteration else None,
                 iteration_index=iteration.index if iteration else None,

@@ -141,13 +141,15 @@ def _mediate_claimed(iteration_id: int, claimed_at) -> CandidateSet | None:
         inputs = mediation_inputs(iteration)
         if not inputs.include:
             raise ValueError("every member who wrote was left out of the mediation")
-        config = mediator.iteration_config(iteration)
+        config, reward_version = mediator.iteration_setup(iteration)
         generator, reward_model = mediator.backends(config)
         result = _mediate(inputs, config, generator, reward_model)
         comparisons = comparisons_compute(
             iteration=iteration, inputs=inputs, config=config, reward_model=reward_model
         )
-        return _store(iteration, claimed_at, inputs, config.to_dict(), result, comparisons)
+        return _store(
+            iteration, claimed_at, inputs, config.to_dict(), result, comparisons, reward_version
+        )
     except IntegrityError:
         # Another worker stored this iteration's candidates first; theirs stand.
         return CandidateSet.objects.filter(iteration_id=iteration_id).first()
@@ -287,12 +289,15 @@ def _store(
     config: dict,
     result: MediationResult,
     comparisons: Comparisons,
+    reward_version: ModelVersion | None = None,
 ):
     iteration = Iteration.objects.select_for_update().get(pk=iteration.pk)
     if not holds_claim(iteration, claimed_at):
         return None  # failed, retried or taken over meanwhile
     generator = _model_version(result.generator, ModelVersion.Role.GENERATOR)
-    reward = _model_version(result.reward_model, ModelVersion.Role.REWARD)
+    # A registered version (promoted or pinned) is recorded as itself, so its statements trace
+    # to the trained model and its metrics.
+    reward = reward_version or _model_version(result.reward_model, ModelVersion.Role.REWARD)
     data = result.to_dict()
     aggregation = data.get("aggregation", {})
     alpha = aggregation.get("alpha")

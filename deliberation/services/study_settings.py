@@ -18,6 +18,7 @@ from django.core.validators import URLValidator
 
 from deliberation.errors import DomainError
 from deliberation.models import SURVEY_KINDS, Deliberation, default_survey_items
+from deliberation.selectors.model_versions import PIN_KEY, reward_version_get
 from inference.base import ConfigError
 from inference.config import GENERATOR_BACKENDS, REWARD_BACKENDS, MediationConfig
 
@@ -31,7 +32,15 @@ CONDITION_DESCRIPTION_MAX = 500
 COMPARISONS = ("best_opinion", "baseline")
 # The keys of `MediationConfig.from_dict` a condition may override. `seed` is left out on
 # purpose: every iteration is seeded by its own id (`mediator.iteration_config`).
-MEDIATION_OVERRIDE_KEYS = ("n_candidates", "aggregation", "alpha", "generator", "reward")
+# `reward_model_version` pins a registered reward model (`services.model_versions`).
+MEDIATION_OVERRIDE_KEYS = (
+    "n_candidates",
+    "aggregation",
+    "alpha",
+    "generator",
+    "reward",
+    PIN_KEY,
+)
 BACKEND_OVERRIDE_KEYS = ("backend", "model", "url")
 MODEL_NAME_MAX = 200
 BACKEND_URL_MAX = 500
@@ -257,7 +266,7 @@ def _condition(raw: Mapping[str, Any], base: MediationConfig) -> dict:
             f"unknown comparison {unknown[0]!r}; choose from: {', '.join(COMPARISONS)}.",
         )
     comparisons = [c for c in COMPARISONS if c in comparisons]
-    condition_config = base.merged(mediation_config)
+    condition_config = base.merged({k: v for k, v in mediation_config.items() if k != PIN_KEY})
     baseline_config = _mediation_overrides(
         raw.get("baseline_config"),
         "baseline_config",
@@ -326,6 +335,13 @@ def _mediation_overrides(raw: Any, where: str, base: MediationConfig) -> dict:
         base.merged(overrides)
     except ConfigError as exc:
         raise _Invalid(where, f"the mediator refuses these settings: {exc}.") from None
+    if raw.get(PIN_KEY) is not None:
+        if where != "mediation_config":
+            raise _Invalid(f"{where}.{PIN_KEY}", "a reward model version is pinned per condition.")
+        try:
+            overrides[PIN_KEY] = reward_version_get(raw[PIN_KEY]).pk
+        except DomainError as exc:
+            raise _Invalid(f"{where}.{PIN_KEY}", exc.message) from None
     return overrides
 
 

@@ -34,6 +34,7 @@ from deliberation.selectors.moderator import (
 )
 from deliberation.selectors.question_picker import question_picker
 from deliberation.selectors.results import group_results
+from deliberation.selectors.setup import deliberation_conditions
 from deliberation.services.deliberations import deliberation_create_once, deliberation_set_status
 from deliberation.services.moderation import (
     REASON_MAX,
@@ -134,6 +135,7 @@ def _render_detail(request: HttpRequest, deliberation, *, fragment: bool) -> Htt
         questions=deliberation_questions(deliberation),
         join_url=request.build_absolute_uri(join_path(deliberation)),
         mediation=deliberation_mediation_summary(deliberation),
+        conditions=deliberation_conditions(deliberation),
         can_share=is_owner(request.user, deliberation),
     )
     return render(request, "deliberation/moderator/detail.html", context)

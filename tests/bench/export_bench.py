@@ -62,6 +62,28 @@ class Ids:
         return self.next[table]
 
 
+# Neutral values for required columns a row does not name (the models gain fields over time).
+NEUTRAL = {"jsonb": "{}", "boolean": False, "text": "", "character varying": "", "uuid": None}
+
+
+def required(cur, table: str, named) -> dict:
+    """Neutral values for the NOT NULL columns without a default that `named` leaves out."""
+    cur.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s "
+        "AND is_nullable = 'NO' AND column_default IS NULL",
+        (table,),
+    )
+    return {c: NEUTRAL.get(kind, 0) for c, kind in cur.fetchall() if c not in set(named)}
+
+
+def insert(cur, table: str, values: dict) -> None:
+    """INSERT `values`, with a neutral value for every other required column."""
+    row = {**values, **required(cur, table, values)}
+    columns = ", ".join(f'"{c}"' for c in row)
+    marks = ", ".join(["%s"] * len(row))
+    cur.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
+
+
 def fill(database_url: str, ratings: int) -> dict[str, int]:
     """COPY the study into the migrated database; returns the rows per table."""
     groups_per_deliberation = max(1, ratings // RATINGS_PER_GROUP // DELIBERATIONS)
@@ -81,17 +103,12 @@ def fill(database_url: str, ratings: int) -> dict[str, int]:
             (now, now),
         )
         for d in range(1, DELIBERATIONS + 1):
-            cur.execute(
-                "INSERT INTO deliberation_deliberation (id, public_id, title, description, status,"
-                " group_size, min_group_size, critique_iterations, opinion_seconds, "
-                "critique_seconds, rating_seconds, pool_wait_seconds, mediation_config, "
-                "consent_text, consent_version, panel, completion_code, exclusion_count, "
-                "fill_with_bots, created_at, updated_at, completion_url, dropout_seconds, "
-                "position_ratings, release_code, survey_items) VALUES (%s, %s, %s, '', 'open', "
-                "%s, %s, 0, 600, 600, 600, 900, '{}', 'consent', '1', 'none', '', 1, false, %s, "
-                "%s, '', 120, false, '', '[]')",
-                (d, uuid.uuid4(), f"Bench {d}", MEMBERS, MEMBERS, now, now),
-            )
+            insert(cur, "deliberation_deliberation", {
+                "id": d, "public_id": uuid.uuid4(), "title": f"Bench {d}", "status": "open",
+                "group_size": MEMBERS, "min_group_size": MEMBERS, "panel": "none",
+                "consent_text": "consent", "consent_version": "1", "survey_items": "[]",
+                "created_at": now, "updated_at": now,
+            })  # fmt: skip
             cur.execute(
                 "INSERT INTO deliberation_deliberationquestion (id, position, deliberation_id, "
                 "question_id) VALUES (%s, 0, %s, 1)",
@@ -120,14 +137,19 @@ def fill(database_url: str, ratings: int) -> dict[str, int]:
             "round_id, iteration_id",
         }
         buffers: dict[str, list[tuple]] = {t: [] for t in tables}
+        extra = {}
+        for table, columns in tables.items():
+            extra[table] = required(cur, f"deliberation_{table}", columns.split(", "))
+            tables[table] = ", ".join([columns, *extra[table]])
 
         def flush(table: str) -> None:
             rows = buffers[table]
             if not rows:
                 return
             with cur.copy(f"COPY deliberation_{table} ({tables[table]}) FROM STDIN") as copy:
+                more = tuple(extra[table].values())
                 for row in rows:
-                    copy.write_row(row)
+                    copy.write_row(row + more)
             counts[table] = counts.get(table, 0) + len(rows)
             rows.clear()
 

@@ -29,8 +29,8 @@ def test_every_model_of_the_app_is_registered():
 
 def test_every_changelist_and_add_page_renders(admin_client_with_data):
     # Tokens are made by their owner (the secret is shown once, there); export jobs by the Data
-    # page and the API: the admin only looks them up.
-    not_addable = {models.ApiToken, models.ExportJob}
+    # page and the API; worker heartbeats by the workers: the admin only looks them up.
+    not_addable = {models.ApiToken, models.ExportJob, models.WorkerHeartbeat}
     for model in admin.site._registry:
         if model._meta.app_label != "deliberation":
             continue

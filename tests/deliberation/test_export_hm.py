@@ -154,10 +154,8 @@ def test_their_preprocessing_runs_on_the_export_unchanged(study, tmp_path):
     exploded = exploded[exploded["candidates.metadata.provenance"] == "MODEL_MEDIATOR"]
     rated = exploded[exploded["ratings.agreement"] != "MOCK"]
     ranked = exploded[exploded["rankings.numerical_ranks"] != -1]
-    # Their de-duplication: a worker in one group only, once per iteration.
-    assert not rated.groupby(["launch_id", "iteration_id"])["worker_id"].apply(
-        lambda w: w.duplicated().any()
-    ).any()  # fmt: skip
+    # Their de-duplication: no worker twice in a group's iteration (one row per comparison).
+    assert not df.duplicated(["launch_id", "iteration_id", "worker_id"]).any()
     nested = rated.groupby("metadata.id").agg({"ratings.agreement": list, "worker_id": "first"})
     stored = Rating.objects.filter(
         participant__in=humans, statement__provenance=Provenance.MODEL_MEDIATOR

@@ -2,7 +2,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.http import HttpRequest
 from django.test import Client
@@ -309,6 +309,17 @@ def test_seed_demo_is_idempotent_and_prints_the_links(monkeypatch):
     assert client.get("/moderate/").status_code == 200
 
 
+def test_seed_demo_prints_the_address_the_server_will_use():
+    out = StringIO()
+    call_command("seed_demo", addr="0.0.0.0:8123", stdout=out, stderr=StringIO())
+    study = Deliberation.objects.get(title__startswith="Demo study")
+    assert f"http://127.0.0.1:8123/j/{study.public_id}/" in out.getvalue()
+    assert "http://127.0.0.1:8123/accounts/login/" in out.getvalue()
+    assert ":8000" not in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("seed_demo", addr="localhost:web", stdout=StringIO(), stderr=StringIO())
+
+
 def test_seed_demo_takes_the_password_from_the_environment(monkeypatch):
     monkeypatch.setenv("DEMO_MODERATOR_PASSWORD", "a-private-demo-pass")
     out, err = StringIO(), StringIO()
@@ -466,3 +477,66 @@ def test_relative_durations_read_to_the_nearest_minute(seconds, text):
     from deliberation.selectors.moderator import _duration
 
     assert _duration(seconds) == text
+
+
+def test_round_numbering_counts_the_questions_set_up(make_group, mod_client):
+    deliberation, members = make_group(
+        3,
+        questions=[
+            "Should towns close their centres to cars?",
+            "Should libraries open on Sundays?",
+        ],
+    )
+    group = deliberation.groups.get()
+    assert group.rounds.count() == 1  # the second round is made when the first ends
+    html = mod_client.get(f"/moderate/d/{deliberation.public_id}/").content.decode()
+    assert "1 of 2:" in html and "1 of 1" not in html
+    html = mod_client.get(
+        f"/moderate/d/{deliberation.public_id}/g/{group.number}/"
+    ).content.decode()
+    assert "1 of 2:" in html
+
+
+def test_deliberation_page_shows_its_whole_set_up(mod_client, moderator):
+    deliberation = deliberation_create(
+        created_by=moderator,
+        title="Full set-up",
+        questions=["First question?", "Second question?"],
+        group_size=4,
+        min_group_size=3,
+        panel="prolific",
+        completion_code="C0MPL3TE",
+        release_code="REL3ASE",
+        pool_wait_seconds=600,
+        dropout_seconds=90,
+        exclusion_count=1,
+        conditions=[
+            {
+                "name": "no-rerank",
+                "description": "One candidate.",
+                "mediation_config": {"n_candidates": 1, "aggregation": "schulze"},
+            },
+            {"name": "best", "comparisons": ["best_opinion"]},
+            {"name": "left-out", "exclusion": True},
+        ],
+        survey_items=[
+            {"key": "fair", "text": "Was it fair?", "kind": "likert", "required": True},
+            {"key": "why", "text": "Why?", "kind": "text", "required": False},
+        ],
+    )
+    html = mod_client.get(f"/moderate/d/{deliberation.public_id}/").content.decode()
+    assert html.index("First question?") < html.index("Second question?")
+    for shown in (
+        "no-rerank</strong>: One candidate.",
+        "aggregation = schulze; n_candidates = 1",
+        "Shown beside the winner: best_opinion",
+        "Exclusion: 1 member(s) left out",
+        'Was it fair? <span class="hint">(fair, likert, required)',
+        'Why? <span class="hint">(why, text, optional)',
+        "C0MPL3TE",
+        "REL3ASE",
+        "after 10 min",
+        "after 90 s unseen",
+        "Prolific",
+    ):
+        assert shown in html, shown

@@ -111,7 +111,7 @@ def test_planted_effects_are_checked(db, bias, penalty, message):
         call_command("simulate", "--bot-bias", "baseline", stdout=io.StringIO())
 
 
-PLACEBO = ["--groups", "6", "--size", "3", "--conditions", "placebo"]
+PLACEBO = ["--size", "3", "--conditions", "placebo"]
 
 
 def _placebo_win_rate(*extra: str) -> dict:
@@ -123,16 +123,19 @@ def _placebo_win_rate(*extra: str) -> dict:
 def test_planted_baseline_bias_is_recovered(transactional_db, fake_model_servers):
     """Bots rate the baseline 1.5 points lower: the winner's win rate over it is above 50%,
     and the interval says so."""
-    row = _placebo_win_rate("--bot-bias", "baseline=-1.5", "--seed", "1")
+    row = _placebo_win_rate("--groups", "6", "--bot-bias", "baseline=-1.5", "--seed", "1")
     assert row["groups"] == 6 and row["comparisons"] == 18
     assert row["ci"][0] > 0.5, row
 
 
 def test_no_effect_is_not_invented_in_most_seeds(transactional_db, fake_model_servers):
-    """The placebo condition: winner and baseline are both one sample of the same generator."""
-    rows = [_placebo_win_rate("--seed", str(seed)) for seed in (1, 2, 3)]
+    """The placebo condition: winner and baseline are both one sample of the same generator.
+    With 5 groups a 95% percentile interval over groups misses 0.5 about 12% of the time
+    (measured on synthetic exchangeable ratings), so 3 of 5 studies missing it happens about
+    1.5% of the time: a failure here means the report invents an effect."""
+    rows = [_placebo_win_rate("--groups", "5", "--seed", str(seed)) for seed in range(1, 6)]
     contains = [r["ci"][0] <= 0.5 <= r["ci"][1] for r in rows]
-    assert sum(contains) >= 2, rows
+    assert sum(contains) >= 3, rows
 
 
 def test_planted_exclusion_penalty_is_recovered(transactional_db, fake_model_servers):

@@ -2,7 +2,10 @@
 logged on one line; through Django's test client on the real PostgreSQL."""
 
 import logging
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from django.test import Client
@@ -51,10 +54,25 @@ def test_hsts_is_sent_over_https_when_not_debugging(settings):
     assert response["Strict-Transport-Security"] == "max-age=31536000"
 
 
-def test_hsts_is_off_when_debugging():
-    from config import settings as project_settings
-
-    assert project_settings.SECURE_HSTS_SECONDS == (0 if project_settings.DEBUG else 31_536_000)
+@pytest.mark.parametrize(("debug", "expected"), [("0", "31536000"), ("1", "0")])
+def test_hsts_is_on_in_production_and_off_when_debugging(debug, expected):
+    """The settings as a fresh process reads them from its environment."""
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": debug,
+        "DJANGO_SECRET_KEY": "a-test-secret-key-that-is-long-enough-for-django-checks",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    env.pop("SECURE_HSTS_SECONDS", None)
+    out = subprocess.run(
+        [sys.executable, "-c", "from config import settings; print(settings.SECURE_HSTS_SECONDS)"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == expected
 
 
 def test_login_is_paused_after_repeated_failures_with_a_clear_message(django_user_model, settings):

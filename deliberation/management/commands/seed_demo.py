@@ -21,7 +21,7 @@ DEMO_USERNAME = "moderator"
 DEMO_PASSWORD = "common-ground-demo"
 DEMO_TITLE = "Demo deliberation"
 STUDY_TITLE = "Demo study: two questions, a revision, two conditions"
-DEMO_BASE_URL = "http://127.0.0.1:8000"
+DEMO_ADDR = "127.0.0.1:8000"
 
 # Written for this project (not taken from any published question bank).
 DEMO_QUESTIONS = [
@@ -145,10 +145,32 @@ def example_statements(seed: int = 0) -> dict[str, str]:
     return {"split group": split, "agreeing group": agreeing, "after the critiques": revised}
 
 
+def demo_base_url(addr: str) -> str:
+    """runserver's address ("8123", "0.0.0.0:8123", "[::1]:8123") -> the URL to open it at."""
+    addr = addr.strip()
+    if addr.isdigit():
+        return f"http://127.0.0.1:{addr}"
+    host, _, port = addr.rpartition(":")
+    if not host or not port.isdigit():
+        raise CommandError(f"--addr must be PORT or HOST:PORT, not {addr!r}.")
+    if host in ("0.0.0.0", "[::]", "0"):
+        host = "127.0.0.1"  # listening everywhere: this machine can open it here
+    return f"http://{host}:{port}"
+
+
 class Command(BaseCommand):
     help = "Create the demo moderator, demo questions and an open demo deliberation (idempotent)."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--addr",
+            default=DEMO_ADDR,
+            help="The address the server will listen on, as given to runserver (host:port); "
+            f"the links printed use it. Default {DEMO_ADDR} (`make run`, RUN_ADDR there).",
+        )
+
     def handle(self, *args, **options):
+        base_url = demo_base_url(options["addr"])
         password = os.environ.get("DEMO_MODERATOR_PASSWORD") or DEMO_PASSWORD
         try:
             with transaction.atomic():
@@ -210,9 +232,9 @@ class Command(BaseCommand):
             )
         state = "Created" if created else "Found"
         self.stdout.write(f"{state} the demo deliberation {DEMO_TITLE!r}.")
-        self.stdout.write(f"Participant join link: {DEMO_BASE_URL}{join_path(deliberation)}")
-        self.stdout.write(f"Whole-protocol study:  {DEMO_BASE_URL}{join_path(study)}")
-        self.stdout.write(f"Moderator login:       {DEMO_BASE_URL}/accounts/login/")
+        self.stdout.write(f"Participant join link: {base_url}{join_path(deliberation)}")
+        self.stdout.write(f"Whole-protocol study:  {base_url}{join_path(study)}")
+        self.stdout.write(f"Moderator login:       {base_url}/accounts/login/")
         self.stdout.write(f"  username: {DEMO_USERNAME}")
         self.stdout.write(f"  password: {password}")
         self.stdout.write(
