@@ -42,14 +42,15 @@ _NEGATION = re.compile(
     re.IGNORECASE,
 )
 _AGAINST = re.compile(
-    r"\b(?:against|oppose[sd]?|opposing|disagree[sd]?|bad\s+idea|terrible\s+idea|a\s+mistake"
+    r"\b(?:against|oppose[sd]?|opposing|disagree[sd]?(?!\s+(?:that|on|about|with\s+\w+\s+that))"
+    r"|bad\s+idea|terrible\s+idea|a\s+mistake"
     r"|wrong\s+to|reject(?:s|ed)?|no\s+way|not\s+convinced|unconvinced|too\s+far"
     r"|not\s+the\s+answer|no\s+answer|a\s+disaster|vanity\s+project|wrong\s+goal"
     r"|more\s+harm\s+than\s+good)\b",
     re.IGNORECASE,
 )
 _FOR = re.compile(
-    r"\b(?:in\s+fav(?:ou)?r|support(?:s|ed)?|agree[sd]?|good\s+idea|great\s+idea|welcome[sd]?"
+    r"\b(?:in\s+fav(?:ou)?r|support(?:s|ed)?|agree[sd]?(?!\s+(?:that|on|about))|good\s+idea|great\s+idea|welcome[sd]?"
     r"|all\s+for|high\s+time|about\s+time|more\s+good\s+than\s+harm)\b"
     r"|(?:^\W*|,\s*)(?:yes|yeah|definitely|absolutely|of\s+course)\b(?!\s+not)",
     re.IGNORECASE,

@@ -29,6 +29,7 @@ In a critique iteration the previous winner is revised (`inference.generators.re
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -206,8 +207,10 @@ class ExtractiveGenerator:
         order = provenance["opinion_order"]
         rng = np.random.default_rng(provenance["seed"])
         parts: list[dict[str, Any]] = [group.opening(rng)]
-        reasons = group.reasons(rng, order)
         shared = group.shared(rng) if group.split else None
+        # A sentence said as the group's shared ground is not reported again as a reason.
+        used = shared.pop("_used", ()) if shared else ()
+        reasons = group.reasons(rng, order, skip=used)
         room = self.max_sentences - len(parts) - (shared is not None)
         parts.extend(_attributed(reasons, group, rng, room))
         if shared is not None:
@@ -312,11 +315,22 @@ class _Group:
 
     # -- part 2 ---------------------------------------------------------------------------
 
-    def reasons(self, rng: np.random.Generator, order: list[int]) -> list[tuple[int, _Sentence]]:
-        """One reason per member who gave one, `(side, sentence)`, majority side first."""
+    def reasons(
+        self, rng: np.random.Generator, order: list[int], skip: Sequence[int] = ()
+    ) -> list[tuple[int, _Sentence]]:
+        """One reason per member who gave one, `(side, sentence)`, majority side first; the
+        sentences in `skip` (said as shared ground) are not used again, and a member who has no
+        other is represented there already."""
         chosen = []
+        said = [self.sentences[k] for k in skip]
         for member in order:
-            own = [s for s in self.sentences if s.member == member and not s.position]
+            own = [
+                s
+                for s in self.sentences
+                if s.member == member and not s.position and all(s is not t for t in said)
+            ]
+            if not own and any(t.member == member for t in said):
+                continue
             if not own:
                 if not self.sentences_of(member) and self.sides[member] == 0:
                     chosen.append((0, _short(member, self.opinions[member])))
@@ -331,7 +345,9 @@ class _Group:
 
     # -- part 3 ---------------------------------------------------------------------------
 
-    def shared(self, rng: np.random.Generator) -> dict[str, Any] | None:
+    @functools.cached_property
+    def shared_pairs(self) -> list[tuple[float, int, int]]:
+        """Sentences of opposite sides that say much the same and take no side, closest first."""
         side_of = self.sides
         pairs = []
         for a, sa in enumerate(self.sentences):
@@ -340,10 +356,14 @@ class _Group:
                     sim = float(self.similarity[a, b])
                     if sim >= SHARED_SIM and abs(sa.stance) < 0.5 and abs(sb.stance) < 0.5:
                         pairs.append((sim, a, b))
+        return sorted(pairs, reverse=True)
+
+    def shared(self, rng: np.random.Generator) -> dict[str, Any] | None:
+        pairs = self.shared_pairs
         if pairs:
-            pairs.sort(reverse=True)
             sim, a, b = pairs[int(rng.integers(min(2, len(pairs))))]
-            pick = self.sentences[a if rng.random() < 0.5 else b]
+            shorter, longer = sorted((a, b), key=lambda k: word_count(self.sentences[k].original))
+            pick = self.sentences[shorter if rng.random() < 0.75 else longer]
             template = SHARED[int(rng.integers(len(SHARED)))]
             clause = as_clause(group_voice(pick.text), self.lower_words)
             return {
@@ -354,6 +374,7 @@ class _Group:
                 "also_said_by": [self.sentences[b if pick is self.sentences[a] else a].member],
                 "original": pick.original,
                 "members": sorted({self.sentences[a].member, self.sentences[b].member}),
+                "_used": (a, b),
             }
         words = _shared_words(
             [self.opinions[i] for i in self.pro], [self.opinions[i] for i in self.con], self.prop

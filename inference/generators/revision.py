@@ -81,6 +81,8 @@ ADD_CONCERN = (
     "One of us also asks us to consider {clause}.",
     "One of us wants us to weigh {clause} as well.",
 )
+SAID = 0.45  # TF-IDF cosine at which a "missing" concern is already in the statement
+OBJECTION_SIM = 0.12  # TF-IDF cosine an unquoted objection needs to its sentence
 REPRESENTS = 0.3  # TF-IDF cosine at which a statement sentence carries a member's sentence
 
 Vectors = Callable[[Sequence[str], Sequence[str]], np.ndarray]
@@ -101,7 +103,7 @@ def revise(
     """One revised candidate; see the module docstring. `provenance` is the sample's base
     record; this adds `sentences` (each with its source and any change), `dropped` and
     `critiques_taken_up` (per member: "objection", "missing", "main point", "approval",
-    "none")."""
+    "already said", "none")."""
     rng = np.random.default_rng(provenance["seed"])
     kept = split_sentences(previous_winner)
     # A member's sentences that can answer their critique: not a mere restatement of their side
@@ -116,7 +118,9 @@ def revise(
     ]
     flat = [(m, j, s) for m, items in enumerate(mine) for j, s in items]
     concerns = [_concern(c) if c else "" for c in critiques]
-    texts = [*kept, *(s for _, _, s in flat), *(c or "" for c in critiques), *concerns]
+    # What a critique is about, without the words that only say it objects or approves.
+    about = [OBJECTION.sub(" ", APPROVAL.sub(" ", c or "")) for c in critiques]
+    texts = [*kept, *(s for _, _, s in flat), *about, *concerns]
     v = vectors(texts, [*kept, *opinions, *(c or "" for c in critiques)])
     kv = v[: len(kept)]
     fv = v[len(kept) : len(kept) + len(flat)]
@@ -166,6 +170,9 @@ def revise(
                 taken.append("approval")
                 continue
             query = concern_v[i] if missing and concerns[i] else cv[i]
+            if missing and concerns[i] and len(kept) and float((kv @ query).max()) >= SAID:
+                taken.append("already said")  # the statement carries it; nothing to add
+                continue
             added = _add_for(i, query, flat, fv, kv, missing, concerns[i], rng)
             if added is not None:
                 additions.append(added)
@@ -218,7 +225,8 @@ def _target(
     if not candidates:
         return None
     best = max(candidates, key=lambda k: sims[k])
-    return best if sims[best] > 0.05 else None
+    # An objection to something the statement does not say has nothing to act on.
+    return best if sims[best] >= OBJECTION_SIM else None
 
 
 def _qualify(sentence: str, rng: np.random.Generator) -> str:

@@ -260,28 +260,25 @@ def group_voice(text: str) -> str:
     return _swap(text, _TO_WE)
 
 
-_COMMON_CAPITALISED = frozenset(
-    "children people men women everyone everybody nobody nothing someone anyone young older "
-    "kids parents teachers doctors nurses families workers".split()
-)
-
-
 def lower_case_words(texts: Sequence[str]) -> frozenset[str]:
-    """Words that may be written in lower case after "that": those the texts use in lower case,
-    plural-looking and common words, less any the texts capitalise inside a sentence (names)."""
+    """Words that may be written in lower case after "that": every word the texts use, less the
+    names (words they capitalise inside a sentence, "London", "UK"). A name that only ever
+    opens a sentence is not recognised."""
     lower = set()
     names = set()
     for text in texts:
         for sentence in split_sentences(text):
-            words = re.findall(r"[A-Za-z][A-Za-z'-]*", sentence)
-            for k, word in enumerate(words):
-                if word.islower():
-                    lower.add(word)
-                elif k > 0 and word[0].isupper() and word != "I":
+            for match in re.finditer(r"[A-Za-z][A-Za-z'-]*", sentence):
+                word = match.group(0)
+                # After "No." or "Yes!" inside one sentence a word still opens a sentence.
+                opens = not sentence[: match.start()].strip() or re.search(
+                    r"[.!?:;]\s*$", sentence[: match.start()]
+                )
+                if not opens and word[0].isupper() and word != "I":
                     names.add(word.lower())
-                elif k == 0 and (word.lower().endswith("s") or word.lower() in _COMMON_CAPITALISED):
+                else:
                     lower.add(word.lower())
-    return frozenset(lower - names) | _COMMON_CAPITALISED
+    return frozenset(lower - names)
 
 
 def as_clause(sentence: str, lower_words: set[str] | frozenset[str] | None = None) -> str:

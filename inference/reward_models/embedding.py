@@ -76,6 +76,7 @@ from inference.base import (
     check_reward_inputs,
 )
 from inference.config import BackendConfig
+from inference.generators.sentences import split_sentences
 from inference.reward_models.embedding_head import (
     DEFAULT_RIDGE,
     FEATURE_INDEX,
@@ -182,6 +183,10 @@ def _candidate_stances(candidates: Sequence[str], prop: Proposition) -> tuple[np
 def _unit(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return vectors / np.where(norms > 0, norms, 1.0)
+
+
+def _pieces(text: str) -> list[str]:
+    return split_sentences(text) or [text]
 
 
 def _words(text: str) -> int:
@@ -420,6 +425,7 @@ class EmbeddingRewardModel:
             "revision": f"{self.encoder_revision.split('==')[-1]}+head:{self.head.label}",
             "head": self.head.label,
             "dtype": self.dtype,
+            "pooling": "sentences",
             "prior": PRIOR_FORMULA,
             "features": list(FEATURES),
         }
@@ -427,12 +433,29 @@ class EmbeddingRewardModel:
     # -- internals -----------------------------------------------------------------------------
 
     def _embed(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """Unit vectors for the distinct texts, encoded in one batch."""
+        """Unit vectors for the distinct texts, encoded in one batch.
+
+        A text of several sentences is the word-weighted mean of its sentences' vectors: the
+        candidates of a round share many of their sentences (the extractive generator's
+        openings and reasons), so each distinct sentence is encoded once, in short sequences
+        (attention costs the square of the length), and no text is cut at MiniLM's 128 word
+        pieces. Training (`example_features`) pools the same way."""
         unique = list(dict.fromkeys(texts))
-        matrix = np.asarray(self._encoder(unique), dtype=float)
-        if matrix.ndim != 2 or matrix.shape[0] != len(unique):
-            raise ValueError(f"the encoder returned shape {matrix.shape} for {len(unique)} texts")
-        return dict(zip(unique, _unit(matrix), strict=True))
+        pieces = {text: _pieces(text) for text in unique}
+        sentences = list(dict.fromkeys(p for parts in pieces.values() for p in parts))
+        matrix = np.asarray(self._encoder(sentences), dtype=float)
+        if matrix.ndim != 2 or matrix.shape[0] != len(sentences):
+            raise ValueError(
+                f"the encoder returned shape {matrix.shape} for {len(sentences)} texts"
+            )
+        row = {sentence: k for k, sentence in enumerate(sentences)}
+        vectors = _unit(matrix)
+        out = {}
+        for text, parts in pieces.items():
+            weights = np.array([max(1, len(p.split())) for p in parts], dtype=float)
+            pooled = weights @ vectors[[row[p] for p in parts]]
+            out[text] = _unit(pooled)
+        return out
 
 
 def from_config(config: BackendConfig) -> EmbeddingRewardModel:
@@ -492,7 +515,6 @@ def _bundled_model() -> tuple[Path, str]:
 def _sentence_transformer_encoder(
     path: Path, *, device: str, batch_size: int, max_seq_length: int, dtype: str
 ) -> Encoder:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:

@@ -70,6 +70,7 @@ def test_the_measures_catch_what_the_issue_found():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # 32 groups through MiniLM on a shared 2-core machine
 def test_the_embedded_mediator_meets_its_targets_on_the_set():
     result = evaluate(
         generator=ExtractiveGenerator(),
@@ -90,6 +91,7 @@ def test_the_embedded_mediator_meets_its_targets_on_the_set():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_evaluate_embedded_prints_every_figure_with_its_target(tmp_path):
     data = json.loads(SET_PATH.read_text(encoding="utf-8"))
     data["groups"] = [g for g in data["groups"] if len(g["members"]) == 5][:2]

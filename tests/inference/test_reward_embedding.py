@@ -88,7 +88,7 @@ def test_prior_follows_its_documented_formula():
     features[5, FEATURES.index("stance_match")] = -1.0
     features[6, FEATURES.index("stance_match")] = 0.4
     features[6, FEATURES.index("stance_both")] = 1.0
-    assert prior_agreement(features).tolist() == pytest.approx([4.0, 5.8, 1.0, 7.0, 5.0, 2.1, 5.85])
+    assert prior_agreement(features).tolist() == pytest.approx([4.0, 5.8, 1.0, 7.0, 5.0, 2.1, 6.35])
 
 
 SHOULD_BUILD = "The UK should build more nuclear power stations."

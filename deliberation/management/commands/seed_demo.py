@@ -102,13 +102,14 @@ EXAMPLE_QUESTION = {
     "negating_statement": "Schools should NOT move to a four-day week.",
 }
 EXAMPLE_SPLIT = [
-    "Honestly I would welcome a four-day week. My kids already find long days exhausting.",
+    "Honestly I would welcome a four-day week. My kids already find long days exhausting. "
+    "Whatever we decide, children who rely on free school meals must still get them.",
     "I am fairly sure that schools should keep a five-day week. I also work shifts, so a fifth "
     "day off means paying for childcare I can't afford.",
     "Schools should move to a four-day week. Teachers are leaving the profession and this would "
     "help keep them.",
-    "I'm against it. Children from poorer families lose meals and a safe place when school is "
-    "closed.",
+    "I'm against it. Children who rely on free school meals must still get them, and a closed "
+    "school leaves them without a safe place.",
 ]
 EXAMPLE_AGREEING = [
     "Schools should move to a four-day week. Teachers are exhausted and leaving.",
@@ -116,9 +117,9 @@ EXAMPLE_AGREEING = [
     "A four-day week is a good idea because longer weekends help families spend time together.",
 ]
 EXAMPLE_CRITIQUES = [
+    "It says nothing about the buses, which would have to change their timetables.",
     "Fine by me.",
-    "It leaves out the children who rely on school meals.",
-    "I don't agree that kids find long days exhausting, that is not true of most children.",
+    "I don't agree that a fifth day off means paying for childcare, my employer runs a creche.",
     "Good.",
 ]
 
