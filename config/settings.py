@@ -141,6 +141,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# The shared folder beside the checkout (or $CG_SHARED_DIR) holds the real question bank, read at
+# run time by `simulate --question-source bank` and the tests about the bank; never copied here.
+SHARED_DIR = Path(env.get("CG_SHARED_DIR") or BASE_DIR.parent / "shared")
+QUESTION_BANK_PATH = SHARED_DIR / "data" / "hm_questions.json"
+
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
@@ -350,6 +355,13 @@ INFERENCE_ENV = {
     )
     if env.get(key)
 }
+
+# Mediation workers: CPU threads torch may use in each worker process (the worker shares the
+# machine with the web tier; under load two threads on two shared cores were 2.8x slower than
+# one), and whether each worker process builds the server's mediation backends when it starts
+# (rather than on its first group). Applied by deliberation.tasks on Celery's process-init signals.
+TORCH_THREADS = env_int("TORCH_THREADS", 1)
+MEDIATION_PRELOAD = env_bool("MEDIATION_PRELOAD", True)
 
 # Rate limits (requests per minute per client address) on joining and posting.
 RATE_LIMIT_JOIN_PER_MINUTE = env_int("RATE_LIMIT_JOIN_PER_MINUTE", 30)

@@ -112,6 +112,15 @@ def backends(config: MediationConfig) -> tuple[Generator, RewardModel]:
         return _generator(_freeze(config.generator)), _reward_model(_freeze(config.reward))
 
 
+def backends_preload() -> tuple[Generator, RewardModel]:
+    """Build (and keep, as `backends` does) the backends of this server's config, with the
+    promoted reward model: what a worker process does when it starts, so that its first group
+    does not wait for imports and weights. Groups whose deliberation or condition overrides the
+    backends still build theirs on first use."""
+    config, _version = resolved_config([])
+    return backends(config)
+
+
 BACKEND_NOTES = {
     "extractive": (
         "Not a language model: builds statements from the participants' own sentences, "

@@ -2,10 +2,14 @@
 and are safe to run twice."""
 
 import logging
+import time
 
 from celery import shared_task
+from celery.signals import worker_init, worker_process_init
 from django.conf import settings
+from django.db import close_old_connections
 
+from deliberation import mediator
 from deliberation.models import Group
 from deliberation.services.bots import bots_act as bots_act_service
 from deliberation.services.deadlines import iterations_advance_overdue
@@ -14,8 +18,50 @@ from deliberation.services.export_jobs import export_job_run, export_jobs_sweep_
 from deliberation.services.mediation import iteration_mediate
 from deliberation.services.presence import presence_sweep
 from deliberation.services.recovery import work_recover
+from inference.runtime import torch_threads_set
 
 logger = logging.getLogger(__name__)
+
+
+def worker_process_setup() -> None:
+    """Fit this worker process to the box: torch's threads (`TORCH_THREADS`), then, with
+    `MEDIATION_PRELOAD`, the server's mediation backends built before the first task. A backend
+    that cannot be built is logged, not fatal: the mediations that need it fail with the reason."""
+    threads = torch_threads_set(settings.TORCH_THREADS)
+    if not settings.MEDIATION_PRELOAD:
+        logger.info("mediation models not preloaded (MEDIATION_PRELOAD=0)")
+        return
+    started = time.monotonic()
+    try:
+        close_old_connections()
+        generator, reward_model = mediator.backends_preload()
+    except Exception as exc:  # noqa: BLE001 - the worker still serves everything else
+        logger.warning("mediation models not preloaded: %s: %s", type(exc).__name__, exc)
+        return
+    finally:
+        close_old_connections()
+    threads = torch_threads_set(settings.TORCH_THREADS) or threads
+    logger.info(
+        "mediation models preloaded in %.1f s: generator %s, reward model %s, torch threads %s",
+        time.monotonic() - started,
+        generator.describe().get("backend", type(generator).__name__),
+        reward_model.describe().get("backend", type(reward_model).__name__),
+        threads if threads is not None else "not loaded",
+    )
+
+
+@worker_process_init.connect
+def _on_worker_process_init(**_kwargs) -> None:
+    # Sent in each prefork child after the fork, and once by the solo pool.
+    worker_process_setup()
+
+
+@worker_init.connect
+def _on_worker_init(sender=None, **_kwargs) -> None:
+    # The thread pools (threads, eventlet, gevent) send no process-init signal: set up here.
+    pool = str(getattr(sender, "pool_cls", "prefork")).lower()
+    if not any(name in pool for name in ("prefork", "solo", "processes")):
+        worker_process_setup()
 
 
 @shared_task(

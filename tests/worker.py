@@ -120,7 +120,11 @@ class Worker:
                     self.name,
                 ],
                 cwd=REPO_ROOT,
-                env=subprocess_env(CELERY_TASK_ALWAYS_EAGER="0", **self.env),
+                # Models are built on a worker's first group unless a test asks for the preload: most
+                # worker tests never mediate with the embedded models.
+                env=subprocess_env(
+                    CELERY_TASK_ALWAYS_EAGER="0", **{"MEDIATION_PRELOAD": "0", **self.env}
+                ),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
