@@ -21,6 +21,7 @@ COPY pyproject.toml README.md* ./
 COPY config config
 COPY deliberation deliberation
 COPY inference inference
+COPY analysis analysis
 RUN pip install ".[ml]"
 
 COPY manage.py ./

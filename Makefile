@@ -8,8 +8,10 @@ PYTHON ?= python3
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/commonground
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+# The shared folder with the real question bank, for `make bench` (the tests find it themselves).
+CG_SHARED_DIR ?= ../shared
 
-.PHONY: install run test browser bench bench-web bench-export lint worker clean loop
+.PHONY: install run test browser bench bench-web bench-export bench-import lint worker clean loop
 
 install: $(VENV)/.installed
 
@@ -41,12 +43,17 @@ test: install browser
 	  $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(PY) -m inference bench
+	$(PY) -m inference bench --questions $(CG_SHARED_DIR)/data/hm_questions.json
 
 # Its own database (created and dropped) and Redis dbs 12 and 13; see tests/bench/web_load.py.
 bench-web: install
 	@$(PY) scripts/check_services.py "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
 	$(PY) tests/bench/web_load.py $(BENCH_WEB_ARGS)
+
+# The whole question bank imported into a database of its own (created and dropped).
+bench-import: install
+	@$(PY) scripts/check_services.py "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
+	DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) tests/bench/question_import.py --bank $(CG_SHARED_DIR)/data/hm_questions.json
 
 # The data loop on this CPU: simulate -> export -> train the reward head -> evaluate on held-out
 # questions -> promote -> simulate again with it (scripts/loop.py; its own SQLite in var/loop/).

@@ -141,6 +141,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# The shared folder beside the checkout (or $CG_SHARED_DIR) holds the real question bank, read at
+# run time by `simulate --question-source bank` and the tests about the bank; never copied here.
+SHARED_DIR = Path(env.get("CG_SHARED_DIR") or BASE_DIR.parent / "shared")
+QUESTION_BANK_PATH = SHARED_DIR / "data" / "hm_questions.json"
+
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 

@@ -1,4 +1,7 @@
-"""The one exception type for broken business rules, mapped to HTTP in one place (views.errors)."""
+"""The one exception type for broken business rules, mapped to HTTP in one place:
+`deliberation.middleware.DomainErrorMiddleware` turns any `DomainError` a view lets through into
+a page with the error's `status`. A view that shows the message beside the form field it is
+about catches it and answers with that same `status`."""
 
 
 class DomainError(Exception):

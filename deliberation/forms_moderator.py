@@ -5,13 +5,16 @@ and field) map back to the field the moderator has to fix."""
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from django import forms
 
+from deliberation.forms_conditions import (
+    AGGREGATION_LABELS,
+    CONDITION_ERROR_FIELDS,
+    ConditionForm,
+)
 from deliberation.models import (
     SURVEY_KINDS,
     TEXT_MAX,
@@ -27,17 +30,13 @@ from deliberation.services.deliberations import (
 from deliberation.services.study_settings import (
     AGGREGATIONS,
     CODE_MAX,
-    COMPARISONS,
     COMPLETION_URL_MAX,
-    CONDITION_DESCRIPTION_MAX,
-    CONDITION_NAME_MAX,
     CONDITIONS_MAX,
-    MODEL_NAME_MAX,
     N_CANDIDATES_MAX,
     SURVEY_ITEMS_MAX,
     ConditionError,
 )
-from inference.config import GENERATOR_BACKENDS, REWARD_BACKENDS
+from inference.config import MediationConfig
 
 QUESTION_LINES_MAX = 200
 PHASE_MINUTES_MAX = 24 * 60
@@ -45,14 +44,6 @@ DROPOUT_SECONDS_MAX = 24 * 60 * 60
 CONDITION_ROWS_INITIAL = 2
 SURVEY_REQUIRED = {"required": True, "optional": False}
 
-AGGREGATION_LABELS = {
-    "welfare": "Welfare (predicted agreement, inequality aversion alpha)",
-    "schulze": "Schulze (predicted rankings)",
-}
-COMPARISON_LABELS = {
-    "best_opinion": "The group's best opinion (highest predicted welfare)",
-    "baseline": "A baseline model's statement (N = 1 unless set below)",
-}
 DOMAIN_ERROR_FIELDS = {
     "title": "title",
     "description": "description",
@@ -78,20 +69,6 @@ DOMAIN_ERROR_FIELDS = {
     "release_code": "release_code",
     "exclusion_count": "exclusion_count",
 }
-# `ConditionError.field` -> the field of `ConditionForm` that shows it (None: the whole row).
-CONDITION_ERROR_FIELDS = {
-    "name": "name",
-    "description": "description",
-    "mediation_config.n_candidates": "n_candidates",
-    "mediation_config.aggregation": "aggregation",
-    "mediation_config.alpha": "alpha",
-    "mediation_config.generator": "generator_backend",
-    "mediation_config.reward": "reward_backend",
-    "comparisons": "comparisons",
-    "baseline_config.n_candidates": "baseline_n_candidates",
-    "baseline_config.generator": "baseline_generator_backend",
-    "exclusion": "exclusion",
-}
 
 
 def survey_lines(items: list[dict]) -> str:
@@ -101,6 +78,11 @@ def survey_lines(items: list[dict]) -> str:
         f"{item['text']}"
         for item in items
     )
+
+
+def _default(name: str):
+    """A deliberation setting's default, as its model field states it (the one place)."""
+    return Deliberation._meta.get_field(name).get_default()
 
 
 class SurveyField(forms.CharField):
@@ -185,31 +167,31 @@ class DeliberationCreateForm(forms.Form):
     group_size = forms.IntegerField(
         min_value=1,
         max_value=GROUP_SIZE_MAX,
-        initial=5,
+        initial=_default("group_size"),
         help_text="Members per group; 3 to 5 is typical.",
     )
     min_group_size = forms.IntegerField(
         label="Minimum group size",
         min_value=1,
         max_value=GROUP_SIZE_MAX,
-        initial=3,
+        initial=_default("min_group_size"),
         help_text="A round goes on after dropouts as long as this many members are left.",
     )
     n_candidates = forms.IntegerField(
         label="Candidate statements",
         min_value=1,
         max_value=N_CANDIDATES_MAX,
-        initial=16,
+        initial=MediationConfig.n_candidates,
         help_text="How many statements the mediator writes before choosing one; 16 in the papers. "
         "1 means no reranking.",
     )
     aggregation = forms.ChoiceField(
         choices=[(name, AGGREGATION_LABELS[name]) for name in AGGREGATIONS],
-        initial="welfare",
+        initial=MediationConfig.aggregation,
     )
     alpha = forms.FloatField(
         min_value=0,
-        initial=1.0,
+        initial=MediationConfig.alpha,
         help_text=(
             "Welfare only. 0: average agreement; 1: geometric mean; larger values weigh the "
             "least satisfied member more."
@@ -218,36 +200,45 @@ class DeliberationCreateForm(forms.Form):
     critique_iterations = forms.IntegerField(
         min_value=0,
         max_value=CRITIQUE_ITERATIONS_MAX,
-        initial=0,
+        initial=_default("critique_iterations"),
         help_text="Per round. 0: opinions only; 1 or more: members critique the statement and "
         "the mediator revises it, that many times.",
     )
     opinion_minutes = forms.IntegerField(
-        label="Opinion phase (minutes)", min_value=1, max_value=PHASE_MINUTES_MAX, initial=10
+        label="Opinion phase (minutes)",
+        min_value=1,
+        max_value=PHASE_MINUTES_MAX,
+        initial=_default("opinion_seconds") // 60,
     )
     critique_minutes = forms.IntegerField(
-        label="Critique phase (minutes)", min_value=1, max_value=PHASE_MINUTES_MAX, initial=10
+        label="Critique phase (minutes)",
+        min_value=1,
+        max_value=PHASE_MINUTES_MAX,
+        initial=_default("critique_seconds") // 60,
     )
     rating_minutes = forms.IntegerField(
-        label="Rating phase (minutes)", min_value=1, max_value=PHASE_MINUTES_MAX, initial=10
+        label="Rating phase (minutes)",
+        min_value=1,
+        max_value=PHASE_MINUTES_MAX,
+        initial=_default("rating_seconds") // 60,
     )
     pool_wait_minutes = forms.IntegerField(
         label="Longest wait for a group (minutes)",
         required=False,
         min_value=1,
         max_value=PHASE_MINUTES_MAX,
-        initial=15,
+        initial=_default("pool_wait_seconds") // 60,
         help_text="Who waits this long without a group is told, released and given the release "
-        "code. Empty: 15.",
+        f"code. Empty: {_default('pool_wait_seconds') // 60}.",
     )
     dropout_seconds = forms.IntegerField(
         label="Dropout after (seconds unseen)",
         required=False,
         min_value=10,
         max_value=DROPOUT_SECONDS_MAX,
-        initial=120,
+        initial=_default("dropout_seconds"),
         help_text="At a deadline, a member not seen for this long who has not answered is marked "
-        "as dropped out; the group goes on. Empty: 120.",
+        f"as dropped out; the group goes on. Empty: {_default('dropout_seconds')}.",
     )
     fill_with_bots = forms.BooleanField(
         label="Fill empty seats with bots",
@@ -257,7 +248,7 @@ class DeliberationCreateForm(forms.Form):
     position_ratings = forms.BooleanField(
         label="Ask for position ratings before and after each round",
         required=False,
-        initial=True,
+        initial=_default("position_ratings"),
         help_text="Agreement with the question's position statement, where it has one.",
     )
     survey_text = SurveyField(
@@ -272,7 +263,7 @@ class DeliberationCreateForm(forms.Form):
     panel = forms.ChoiceField(
         choices=Deliberation.Panel.choices,
         required=False,
-        initial=Deliberation.Panel.NONE,
+        initial=_default("panel"),
         help_text="Where participants come from; the join link reads the panel's ids.",
     )
     completion_code = forms.CharField(
@@ -297,8 +288,9 @@ class DeliberationCreateForm(forms.Form):
         required=False,
         min_value=0,
         max_value=GROUP_SIZE_MAX - 1,
-        initial=1,
-        help_text="Per round, at random and silently; fewer than the minimum group size. Empty: 1.",
+        initial=_default("exclusion_count"),
+        help_text="Per round, at random and silently; fewer than the minimum group size. "
+        f"Empty: {_default('exclusion_count')}.",
     )
 
     def clean_question_lines(self) -> list[str]:
@@ -352,16 +344,17 @@ class DeliberationCreateForm(forms.Form):
             "opinion_seconds": data["opinion_minutes"] * 60,
             "critique_seconds": data["critique_minutes"] * 60,
             "rating_seconds": data["rating_minutes"] * 60,
-            "pool_wait_seconds": _or(data["pool_wait_minutes"], 15) * 60,
-            "dropout_seconds": _or(data["dropout_seconds"], 120),
+            "pool_wait_seconds": _or(data["pool_wait_minutes"], _default("pool_wait_seconds") // 60)
+            * 60,
+            "dropout_seconds": _or(data["dropout_seconds"], _default("dropout_seconds")),
             "fill_with_bots": data["fill_with_bots"],
             "position_ratings": data["position_ratings"],
             "survey_items": data["survey_text"],
-            "panel": data["panel"] or Deliberation.Panel.NONE,
+            "panel": data["panel"] or _default("panel"),
             "completion_code": data["completion_code"],
             "completion_url": data["completion_url"],
             "release_code": data["release_code"],
-            "exclusion_count": _or(data["exclusion_count"], 1),
+            "exclusion_count": _or(data["exclusion_count"], _default("exclusion_count")),
         }
 
     def add_domain_error(self, code: str, message: str) -> None:
@@ -390,153 +383,6 @@ def _saved_questions(tokens: list[str]) -> list[Question]:
     if missing:
         raise forms.ValidationError("No question with id " + ", ".join(missing[:10]) + ".")
     return [found[i] for i in ids]
-
-
-class AlphaField(forms.CharField):
-    """Alpha of a condition: empty (the deliberation's), a number >= 0, or "inf"."""
-
-    def clean(self, value) -> float | str | None:
-        value = super().clean(value).strip().lower()
-        if not value:
-            return None
-        if value in ("inf", "infinity", "∞"):
-            return "inf"
-        try:
-            alpha = float(value)
-        except ValueError:
-            raise forms.ValidationError('Alpha is a number of 0 or more, or "inf".') from None
-        if math.isnan(alpha) or alpha < 0:
-            raise forms.ValidationError('Alpha is a number of 0 or more, or "inf".')
-        return "inf" if math.isinf(alpha) else alpha
-
-
-def _backend_choices(registry: Mapping[str, str]) -> list[tuple[str, str]]:
-    return [("", "As the deliberation"), *((name, name) for name in registry)]
-
-
-class ConditionForm(forms.Form):
-    """One condition row of the create page. Empty fields inherit the deliberation's setting;
-    a row left entirely empty is ignored."""
-
-    name = forms.CharField(
-        required=False,
-        max_length=CONDITION_NAME_MAX,
-        help_text="Lower-case letters, digits, - and _, e.g. exclusion or no-rerank.",
-    )
-    description = forms.CharField(required=False, max_length=CONDITION_DESCRIPTION_MAX)
-    n_candidates = forms.IntegerField(
-        label="N (candidates)",
-        required=False,
-        min_value=1,
-        max_value=N_CANDIDATES_MAX,
-        help_text="1 = no reranking.",
-    )
-    aggregation = forms.ChoiceField(
-        required=False,
-        choices=[("", "As the deliberation")]
-        + [(name, AGGREGATION_LABELS[name]) for name in AGGREGATIONS],
-    )
-    alpha = AlphaField(required=False, max_length=20, help_text='A number >= 0, or "inf".')
-    comparisons = forms.MultipleChoiceField(
-        label="Shown beside the winner",
-        required=False,
-        choices=[(name, COMPARISON_LABELS[name]) for name in COMPARISONS],
-        widget=forms.CheckboxSelectMultiple,
-    )
-    exclusion = forms.BooleanField(
-        label="Exclusion: mediate without some members (chosen at random, silently)",
-        required=False,
-    )
-    generator_backend = forms.ChoiceField(
-        label="Generator backend", required=False, choices=_backend_choices(GENERATOR_BACKENDS)
-    )
-    generator_model = forms.CharField(
-        label="Generator model", required=False, max_length=MODEL_NAME_MAX
-    )
-    reward_backend = forms.ChoiceField(
-        label="Reward backend", required=False, choices=_backend_choices(REWARD_BACKENDS)
-    )
-    reward_model = forms.CharField(label="Reward model", required=False, max_length=MODEL_NAME_MAX)
-    baseline_n_candidates = forms.IntegerField(
-        label="Baseline N",
-        required=False,
-        min_value=1,
-        max_value=N_CANDIDATES_MAX,
-        help_text="Empty: 1.",
-    )
-    baseline_generator_backend = forms.ChoiceField(
-        label="Baseline generator backend",
-        required=False,
-        choices=_backend_choices(GENERATOR_BACKENDS),
-    )
-    baseline_generator_model = forms.CharField(
-        label="Baseline generator model", required=False, max_length=MODEL_NAME_MAX
-    )
-
-    MODEL_FIELDS = (
-        "generator_backend",
-        "generator_model",
-        "reward_backend",
-        "reward_model",
-        "baseline_n_candidates",
-        "baseline_generator_backend",
-        "baseline_generator_model",
-    )
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("empty_permitted", True)
-        kwargs.setdefault("use_required_attribute", False)
-        super().__init__(*args, **kwargs)
-
-    def clean(self):
-        cleaned = super().clean()
-        if not cleaned.get("name") and "name" not in self.errors:
-            self.add_error("name", "Give the condition a name, or empty the whole row.")
-        return cleaned
-
-    @property
-    def models_open(self) -> bool:
-        """Whether the row's optional model settings hold anything (show them unfolded)."""
-        if self.is_bound:
-            values = {name: self[name].data for name in self.MODEL_FIELDS}
-        else:
-            values = self.initial
-        return any(values.get(name) for name in self.MODEL_FIELDS) or any(
-            name in self.errors for name in self.MODEL_FIELDS
-        )
-
-    def to_condition(self) -> dict[str, Any]:
-        """The row as a `deliberation_create` condition."""
-        data = self.cleaned_data
-        mediation: dict[str, Any] = {}
-        if data["n_candidates"] is not None:
-            mediation["n_candidates"] = data["n_candidates"]
-        if data["aggregation"]:
-            mediation["aggregation"] = data["aggregation"]
-        if data["alpha"] is not None:
-            mediation["alpha"] = data["alpha"]
-        for role in ("generator", "reward"):
-            backend = _backend(data[f"{role}_backend"], data[f"{role}_model"])
-            if backend:
-                mediation[role] = backend
-        baseline: dict[str, Any] = {}
-        if data["baseline_n_candidates"] is not None:
-            baseline["n_candidates"] = data["baseline_n_candidates"]
-        backend = _backend(data["baseline_generator_backend"], data["baseline_generator_model"])
-        if backend:
-            baseline["generator"] = backend
-        return {
-            "name": data["name"],
-            "description": data["description"],
-            "mediation_config": mediation,
-            "comparisons": list(data["comparisons"]),
-            "baseline_config": baseline,
-            "exclusion": data["exclusion"],
-        }
-
-
-def _backend(name: str, model: str) -> dict[str, str]:
-    return {key: value for key, value in (("backend", name), ("model", model)) if value}
 
 
 def _posted(form_class: type[forms.Form], data, prefix: str | None = None) -> dict[str, Any]:

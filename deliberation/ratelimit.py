@@ -7,13 +7,14 @@ because a counter cannot be read would lose what they came to send.
 """
 
 import ipaddress
-import time
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
 from deliberation.errors import DomainError
+
+WINDOW_SECONDS = 60
 
 
 def client_address(request: HttpRequest) -> str:
@@ -37,18 +38,18 @@ def client_address(request: HttpRequest) -> str:
 
 
 def check_rate(*, scope: str, who: str, per_minute: int) -> None:
-    """Raise a 429 DomainError when `who` has done `scope` more than `per_minute` times this minute."""
+    """Raise a 429 DomainError when `who` has done `scope` more than `per_minute` times in the
+    minute since the first time they did it (a window that opens with the first request and
+    closes 60 s later; the counter's expiry in the cache ends it)."""
     if per_minute <= 0:
         return
-    key = f"cg:rl:{scope}:{who}:{int(time.time() // 60)}"
-    if cache.add(key, 1, timeout=70):
-        count = 1
-    else:
+    key = f"cg:rl:{scope}:{who}"
+    count = 1
+    if not cache.add(key, 1, timeout=WINDOW_SECONDS):
         try:
-            count = cache.incr(key)
-        except ValueError:
-            cache.add(key, 1, timeout=70)
-            count = 1
+            count = cache.incr(key)  # keeps the window's expiry
+        except ValueError:  # the window closed between the two calls: a new one opens
+            cache.add(key, 1, timeout=WINDOW_SECONDS)
     if count > per_minute:
         raise DomainError(
             "Too many requests in a short time; please wait a minute and try again.",

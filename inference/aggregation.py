@@ -99,13 +99,32 @@ def _check_utilities(utilities: Any) -> np.ndarray:
     return u
 
 
-def check_alpha(alpha: Any) -> float:
-    """`alpha` as a float, or `ValueError` unless it is a number >= 0 (`math.inf` allowed)."""
+# The names that text may give the infinite alpha (the minimum, Rawls' maximin).
+ALPHA_INFINITY_NAMES = ("inf", "infinity", "∞", "rawls", "min")
+
+
+def check_alpha(alpha: Any, *, text: bool = False) -> float:
+    """The welfare alpha `alpha` stands for, as a float (`math.inf` for the minimum): the one
+    parser of alpha, used by the mediation, its config, the study settings and the forms.
+
+    Accepted: a number >= 0, Python or numpy, `math.inf` included (not a bool, not NaN). With
+    `text` (a config file, the environment, a form), also a string holding such a number or one
+    of `ALPHA_INFINITY_NAMES`, in any case, with blanks around. Anything else: `ValueError`.
+    """
+    given = alpha
+    if text and isinstance(alpha, str):
+        word = alpha.strip().lower()
+        if word in ALPHA_INFINITY_NAMES:
+            return math.inf
+        try:
+            alpha = float(word)
+        except ValueError:
+            alpha = None
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
-        raise ValueError(f"alpha must be a number >= 0 or math.inf, not {alpha!r}")
+        raise ValueError(f"alpha must be a number >= 0 or inf, not {given!r}")
     alpha = float(alpha)
     if math.isnan(alpha) or alpha < 0:
-        raise ValueError(f"alpha must be a number >= 0 or math.inf, not {alpha!r}")
+        raise ValueError(f"alpha must be a number >= 0 or inf, not {given!r}")
     return alpha
 
 

@@ -107,29 +107,60 @@ class RewardModel(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class RoundText:
+    """The text of one round as every backend reads it, checked once, when it is made.
+
+    `question`, and the members' `opinions` (none of them blank); in a critique iteration, the
+    `previous_winner` being revised and one critique of it per opinion, in the same order.
+    Sequences are stored as tuples. Raises `ValueError` for inputs no backend can work with.
+    """
+
+    question: str
+    opinions: tuple[str, ...]
+    previous_winner: str | None = None
+    critiques: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.question, str) or not self.question.strip():
+            raise ValueError("the question is empty")
+        if isinstance(self.opinions, str) or not self.opinions:
+            raise ValueError("there are no opinions")
+        object.__setattr__(self, "opinions", tuple(self.opinions))
+        for i, opinion in enumerate(self.opinions):
+            if not isinstance(opinion, str) or not opinion.strip():
+                raise ValueError(f"opinion {i} is empty")
+        if self.critiques is not None:
+            if self.previous_winner is None or not str(self.previous_winner).strip():
+                raise ValueError("critiques were given without the previous winner they critique")
+            object.__setattr__(self, "critiques", tuple(self.critiques))
+            if len(self.critiques) != len(self.opinions):
+                raise ValueError(
+                    f"there are {len(self.critiques)} critiques for {len(self.opinions)} "
+                    "opinions; give one critique per opinion"
+                )
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of `Generator.generate` and `RewardModel.predict` it stands for."""
+        return {
+            "question": self.question,
+            "opinions": list(self.opinions),
+            "previous_winner": self.previous_winner,
+            "critiques": None if self.critiques is None else list(self.critiques),
+        }
+
+
 def check_round_inputs(
     *,
     question: str,
     opinions: Sequence[str],
     previous_winner: str | None = None,
     critiques: Sequence[str] | None = None,
-) -> None:
-    """Raise `ValueError` for inputs no backend can work with."""
-    if not isinstance(question, str) or not question.strip():
-        raise ValueError("the question is empty")
-    if not opinions:
-        raise ValueError("there are no opinions")
-    for i, opinion in enumerate(opinions):
-        if not isinstance(opinion, str) or not opinion.strip():
-            raise ValueError(f"opinion {i} is empty")
-    if critiques is not None:
-        if previous_winner is None or not str(previous_winner).strip():
-            raise ValueError("critiques were given without the previous winner they critique")
-        if len(critiques) != len(opinions):
-            raise ValueError(
-                f"there are {len(critiques)} critiques for {len(opinions)} opinions; "
-                "give one critique per opinion"
-            )
+) -> RoundText:
+    """The round's text as a `RoundText`; `ValueError` for inputs no backend can work with."""
+    return RoundText(
+        question=question, opinions=opinions, previous_winner=previous_winner, critiques=critiques
+    )
 
 
 def check_generate_inputs(

@@ -36,7 +36,6 @@ import numpy as np
 
 from inference.base import InferenceError
 from inference.config import MediationConfig, build_generator, build_reward_model
-from inference.paths import question_bank_path
 
 ROUND_KEYS = {
     "question",
@@ -81,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     bench_parser.add_argument(
         "--runs", type=int, default=7, help="timed mediation runs after the warm-up (default 7)"
+    )
+    bench_parser.add_argument(
+        "--questions",
+        type=Path,
+        help="a question bank JSON file to draw the rounds' questions from (default: built-in)",
     )
     bench_parser.set_defaults(handler=_bench_command)
 
@@ -249,17 +253,20 @@ HEDGES = [
 ]
 
 
-def bench_rounds(count: int) -> tuple[list[dict[str, Any]], str]:
-    """`count` rounds of 5 synthetic opinions on real questions when the bank is at hand."""
-    path = question_bank_path()
+def bench_rounds(count: int, questions: Path | None = None) -> tuple[list[dict[str, Any]], str]:
+    """`count` rounds of 5 synthetic opinions, on questions drawn from the bank file `questions`
+    when it can be read, else on built-in ones."""
+    path = questions
     try:
+        if path is None:
+            raise OSError("no question bank given")
         bank = json.loads(path.read_text(encoding="utf-8"))
         rng = np.random.default_rng(0)
         questions = [bank[int(i)] for i in rng.choice(len(bank), size=count, replace=False)]
         source = str(path)
     except (OSError, ValueError, TypeError, KeyError):
         questions = [BUILT_IN_QUESTIONS[i % len(BUILT_IN_QUESTIONS)] for i in range(count)]
-        source = "built-in questions (question bank not found)"
+        source = "built-in questions" + (" (question bank not found)" if path else "")
     rounds = []
     for q, entry in enumerate(questions):
         opinions = []
@@ -310,7 +317,7 @@ def _bench_command(args: argparse.Namespace) -> int:
     # Mediation with the embedded backends.
     progress.set_postfix_str("embedded backends: loading")
     config = MediationConfig()
-    rounds, source = bench_rounds(runs + 1)
+    rounds, source = bench_rounds(runs + 1, args.questions)
     report["questions_source"] = source
     try:
         started = time.perf_counter()

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from inference.aggregation import check_alpha
 from inference.base import ConfigError, Generator, RewardModel
 
 GENERATOR_BACKENDS = {
@@ -108,13 +109,10 @@ class MediationConfig:
             raise ConfigError("n_candidates must be a whole number from 1 to 256")
         if self.aggregation not in AGGREGATIONS:
             raise ConfigError(f"aggregation must be one of {', '.join(AGGREGATIONS)}")
-        if (
-            isinstance(self.alpha, bool)
-            or not isinstance(self.alpha, (int, float))
-            or math.isnan(self.alpha)
-            or self.alpha < 0
-        ):
-            raise ConfigError("alpha must be a number >= 0 (or inf for the minimum)")
+        try:
+            check_alpha(self.alpha)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MediationConfig:
@@ -211,17 +209,10 @@ def _as_int(value: Any, name: str) -> int:
 
 
 def _as_alpha(value: Any) -> float:
-    if isinstance(value, str) and value.strip().lower() in ("inf", "infinity", "rawls", "min"):
-        return math.inf
-    if isinstance(value, bool):
-        raise ConfigError("alpha must be a number >= 0 or 'inf'")
     try:
-        alpha = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"alpha must be a number >= 0 or 'inf', not {value!r}") from exc
-    if math.isnan(alpha) or alpha < 0:
-        raise ConfigError(f"alpha must be a number >= 0 or 'inf', not {value!r}")
-    return alpha
+        return check_alpha(value, text=True)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _load(registry: Mapping[str, str], config: BackendConfig, role: str) -> Any:
@@ -236,8 +227,12 @@ def _load(registry: Mapping[str, str], config: BackendConfig, role: str) -> Any:
 
 
 def build_generator(config: BackendConfig) -> Generator:
+    """The generator `config` names (one of `GENERATOR_BACKENDS`), built now; `ConfigError` for
+    an unknown backend or options it refuses."""
     return _load(GENERATOR_BACKENDS, config, "generator")
 
 
 def build_reward_model(config: BackendConfig) -> RewardModel:
+    """The reward model `config` names (one of `REWARD_BACKENDS`), built now; `ConfigError` for
+    an unknown backend or options it refuses."""
     return _load(REWARD_BACKENDS, config, "reward")

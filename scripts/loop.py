@@ -55,10 +55,10 @@ def main() -> int:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
 
     from deliberation.models import CandidateSet
-    from inference.paths import question_bank_path
     from inference.training.evaluate import comparison_table
 
     def run(*command) -> dict:
@@ -71,7 +71,7 @@ def main() -> int:
 
     started = time.monotonic()
     call_command("migrate", verbosity=0)
-    source = "bank" if question_bank_path().exists() else "built-in"
+    source = "bank" if Path(settings.QUESTION_BANK_PATH).exists() else "built-in"
     step(f"simulate: {args.groups} groups of {args.size} bots, {args.rounds} questions ({source})")
     study = run("simulate", "--groups", str(args.groups), "--size", str(args.size),
                 "--rounds", str(args.rounds), "--question-source", source,

@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
-from inference.paths import question_bank_path
 from tests.faults import RedisServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ def sample_questions() -> list[dict]:
 @pytest.fixture(scope="session")
 def hm_questions() -> list[dict]:
     """The real Habermas Machine question bank (5,645 entries), for tests about the bank."""
-    path = question_bank_path()
+    path = Path(settings.QUESTION_BANK_PATH)
     if not path.exists():
         message = (
             f"the real question bank is not at {path} (a clone without ../shared/; set "

@@ -155,6 +155,9 @@ class Deliberation(models.Model):
         blank=True,
         help_text="Set when a moderator archives it: hidden from the lists, closed, data kept.",
     )
+    # The create page's submission id: the page posted twice (a double click, a resent form)
+    # still creates one deliberation (`deliberation_create_once`).
+    submission = models.CharField(max_length=32, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -173,6 +176,11 @@ class Deliberation(models.Model):
             models.CheckConstraint(
                 condition=Q(min_group_size__gte=1) & Q(min_group_size__lte=models.F("group_size")),
                 name="min_group_size_le_group_size",
+            ),
+            models.UniqueConstraint(
+                fields=["created_by", "submission"],
+                condition=~Q(submission=""),
+                name="deliberation_submission_once",
             ),
         ]
 

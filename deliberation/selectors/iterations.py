@@ -1,13 +1,23 @@
 """Reads about a group's rounds and iterations that the state machine, presence, mediation and
 the pages share."""
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from deliberation.models import Critique, Group, Iteration, Opinion, Participant, Statement
+from deliberation.models import (
+    Critique,
+    Group,
+    Iteration,
+    Opinion,
+    Participant,
+    Ranking,
+    Rating,
+    Statement,
+)
 
 
 def present_members(group: Group) -> QuerySet[Participant]:
@@ -35,6 +45,77 @@ def written_count(iteration: Iteration) -> int:
     return model.objects.filter(
         iteration=iteration, participant__status=Participant.Status.ACTIVE
     ).count()
+
+
+def with_shown_count(iterations: QuerySet[Iteration]) -> QuerySet[Iteration]:
+    """`iterations` annotated with `shown_count`, which `members_done_by_iteration` then uses
+    instead of counting the statements shown itself."""
+    return iterations.annotate(shown_count=Count("statements", filter=Q(statements__shown=True)))
+
+
+def members_done_by_iteration(iterations: Sequence[Iteration]) -> dict[int, set[int]]:
+    """Who has finished what each iteration's phase asks: the one definition of "done" by which
+    the group moves on, absent members are dropped, and the member's page and the moderators'
+    overview count progress.
+
+    - collecting: written the opinion (or, in a critique iteration, the critique) it asks;
+    - rating: rated every statement shown and, when more than one was shown, ranked them.
+
+    Keys: the given iterations that are collecting or rating (the other states ask nothing of
+    anybody). At most four queries however many iterations are given; three when they carry
+    `shown_count` (`with_shown_count`).
+    """
+    collecting = [i for i in iterations if i.state == Iteration.State.COLLECTING]
+    rating = [i for i in iterations if i.state == Iteration.State.RATING]
+    done: dict[int, set[int]] = {i.pk: set() for i in collecting + rating}
+    for model, is_critique in ((Opinion, False), (Critique, True)):
+        ids = [i.pk for i in collecting if i.is_critique == is_critique]
+        if not ids:
+            continue
+        for iteration_id, participant_id in model.objects.filter(iteration_id__in=ids).values_list(
+            "iteration_id", "participant_id"
+        ):
+            done[iteration_id].add(participant_id)
+    if not rating:
+        return done
+    shown = _shown_counts(rating)
+    for row in (
+        Rating.objects.filter(iteration_id__in=list(shown))
+        .values("iteration_id", "participant_id")
+        .annotate(n=Count("pk"))
+    ):
+        if row["n"] >= shown[row["iteration_id"]]:
+            done[row["iteration_id"]].add(row["participant_id"])
+    several = [pk for pk, n in shown.items() if n > 1]
+    if several:
+        ranked = set(
+            Ranking.objects.filter(
+                iteration_id__in=several, kind=Ranking.Kind.STATEMENTS
+            ).values_list("iteration_id", "participant_id")
+        )
+        for pk in several:
+            done[pk] = {m for m in done[pk] if (pk, m) in ranked}
+    return done
+
+
+def _shown_counts(iterations: Sequence[Iteration]) -> dict[int, int]:
+    counts = {i.pk: i.shown_count for i in iterations if hasattr(i, "shown_count")}
+    missing = [i.pk for i in iterations if i.pk not in counts]
+    if missing:
+        counts.update(dict.fromkeys(missing, 0))
+        counts.update(
+            Statement.objects.filter(iteration_id__in=missing, shown=True)
+            .values("iteration_id")
+            .annotate(n=Count("pk"))
+            .values_list("iteration_id", "n")
+        )
+    return counts
+
+
+def members_done(iteration: Iteration, member_ids: Iterable[int]) -> set[int]:
+    """Which of `member_ids` have finished what the iteration's phase asks, as
+    `members_done_by_iteration` defines it (nobody, in a phase that asks nothing)."""
+    return members_done_by_iteration([iteration]).get(iteration.pk, set()) & set(member_ids)
 
 
 class MediationStanding:

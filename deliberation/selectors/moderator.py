@@ -24,11 +24,14 @@ from deliberation.models import (
     Iteration,
     Opinion,
     Participant,
-    Ranking,
-    Rating,
     Round,
 )
-from deliberation.selectors.iterations import MediationStanding, mediation_standing
+from deliberation.selectors.iterations import (
+    MediationStanding,
+    mediation_standing,
+    members_done_by_iteration,
+    with_shown_count,
+)
 
 ABSENT = (Participant.Status.DROPPED, Participant.Status.RELEASED)
 ACTION_LABELS = {
@@ -282,13 +285,11 @@ def _overviews(groups: list[Group]) -> list[GroupOverview]:
     current = {group_id: _current_round(rounds) for group_id, rounds in rounds_by_group.items()}
 
     latest_iteration: dict[int, Iteration] = {}
-    for iteration in (
+    for iteration in with_shown_count(
         Iteration.objects.filter(round_id__in=[r.pk for r in current.values()])
-        .annotate(shown_count=Count("statements", filter=Q(statements__shown=True)))
-        .order_by("round_id", "index")
-    ):
+    ).order_by("round_id", "index"):
         latest_iteration[iteration.round_id] = iteration
-    done = _members_done(list(latest_iteration.values()))
+    done = members_done_by_iteration(list(latest_iteration.values()))
 
     members_by_group: dict[int, list[Participant]] = {}
     for member in Participant.objects.filter(group_id__in=group_ids).order_by("group_id", "seat"):
@@ -354,38 +355,6 @@ def _mediation_since(iteration: Iteration | None) -> datetime | None:
     if iteration.mediation_lease_until is not None:
         return iteration.mediation_lease_until  # running: until; stuck: since
     return iteration.mediation_queued_at or iteration.updated_at
-
-
-def _members_done(iterations: list[Iteration]) -> dict[int, set[int]]:
-    """For each iteration that waits for its members, who has finished: written (collecting),
-    or rated every statement shown and, when several were shown, ranked them (rating), as
-    `selectors.participant.members_done_rating` decides for one iteration. Four queries."""
-    collecting = [i for i in iterations if i.state == Iteration.State.COLLECTING]
-    rating = [i for i in iterations if i.state == Iteration.State.RATING]
-    done: dict[int, set[int]] = {i.pk: set() for i in collecting + rating}
-    for model, is_critique in ((Opinion, False), (Critique, True)):
-        ids = [i.pk for i in collecting if i.is_critique == is_critique]
-        for iteration_id, participant_id in model.objects.filter(iteration_id__in=ids).values_list(
-            "iteration_id", "participant_id"
-        ):
-            done[iteration_id].add(participant_id)
-    shown = {i.pk: i.shown_count for i in rating}
-    for row in (
-        Rating.objects.filter(iteration_id__in=list(shown))
-        .values("iteration_id", "participant_id")
-        .annotate(n=Count("pk"))
-    ):
-        if row["n"] >= shown[row["iteration_id"]]:
-            done[row["iteration_id"]].add(row["participant_id"])
-    several = [pk for pk, n in shown.items() if n > 1]
-    ranked = set(
-        Ranking.objects.filter(iteration_id__in=several, kind=Ranking.Kind.STATEMENTS).values_list(
-            "iteration_id", "participant_id"
-        )
-    )
-    for pk in several:
-        done[pk] = {m for m in done[pk] if (pk, m) in ranked}
-    return done
 
 
 def group_audit_log(group: Group) -> list[AuditEntry]:

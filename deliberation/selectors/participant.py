@@ -8,10 +8,8 @@ from datetime import timedelta
 from django.utils import timezone
 
 from deliberation.models import (
-    Critique,
     Group,
     Iteration,
-    Opinion,
     Participant,
     PositionRating,
     Ranking,
@@ -21,6 +19,7 @@ from deliberation.models import (
     SurveyResponse,
 )
 from deliberation.selectors.consent import consent_needed
+from deliberation.selectors.iterations import members_done
 
 # The steps a member owes after a round, in the order they are asked (METHOD.md §1.9).
 FOLLOWUPS = ("final_ranking", "position_after", "survey")
@@ -130,10 +129,7 @@ def participant_step(participant: Participant) -> Step:
     step.member_count = len(members)
 
     if iteration.state == Iteration.State.COLLECTING:
-        model = Critique if iteration.is_critique else Opinion
-        written = set(
-            model.objects.filter(iteration=iteration).values_list("participant_id", flat=True)
-        )
+        written = members_done(iteration, [m.pk for m in members] + [participant.pk])
         step.done_count = sum(m.pk in written for m in members)
         step.members = [
             {"seat": m.seat, "done": m.pk in written, "you": m.pk == participant.pk}
@@ -167,7 +163,7 @@ def participant_step(participant: Participant) -> Step:
         step.statements_total = len(shown)
         step.statements_rated = sum(s.pk in rated for s in shown)
         pending = [s for s in shown if s.pk not in rated]
-        finished = members_done_rating(iteration, [m.pk for m in members], len(shown))
+        finished = members_done(iteration, [m.pk for m in members])
         step.done_count = len(finished)
         step.members = [
             {"seat": m.seat, "done": m.pk in finished, "you": m.pk == participant.pk}
@@ -181,24 +177,6 @@ def participant_step(participant: Participant) -> Step:
             step.kind = "rank"
         return step
     return step
-
-
-def members_done_rating(iteration: Iteration, member_ids, shown: int) -> set[int]:
-    """Members who have finished the rating phase: rated every statement shown and, when more
-    than one was shown, ranked them. The one definition the group's progress is judged by."""
-    counts: dict[int, int] = {}
-    for participant_id in Rating.objects.filter(
-        iteration=iteration, participant_id__in=member_ids
-    ).values_list("participant_id", flat=True):
-        counts[participant_id] = counts.get(participant_id, 0) + 1
-    done = {pk for pk, n in counts.items() if n >= shown}
-    if shown > 1 and done:
-        done &= set(
-            Ranking.objects.filter(
-                iteration=iteration, kind=Ranking.Kind.STATEMENTS, participant_id__in=done
-            ).values_list("participant_id", flat=True)
-        )
-    return done
 
 
 def position_statement(round_: Round) -> str:

@@ -7,11 +7,9 @@ so a refused request leaves the database as it was.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 
 from deliberation.errors import DomainError
@@ -24,14 +22,15 @@ from deliberation.models import (
     Question,
 )
 from deliberation.services.inputs import clean_bounded, clean_question_text
+from deliberation.services.once import create_once
 from deliberation.services.study_settings import (
     AGGREGATIONS,
     N_CANDIDATES_MAX,
     conditions_clean,
-    is_alpha,
     panel_settings_clean,
     survey_items_clean,
 )
+from inference.aggregation import check_alpha
 
 GROUP_SIZE_MAX = 20
 CRITIQUE_ITERATIONS_MAX = 5
@@ -42,10 +41,6 @@ TITLE_MAX = 200
 TOPIC_MAX = 64
 SOURCE_MAX = 64
 EXTERNAL_ID_MAX = 64
-# A submission's deliberation is remembered this long; a twin waits at most WAIT for it.
-CREATED_REMEMBERED_SECONDS = 24 * 3600
-CREATING_LOCK_SECONDS = 120
-CREATING_WAIT_SECONDS = 10.0
 
 DEFAULT_CONSENT_VERSION = "1"
 DEFAULT_CONSENT_TEXT = """\
@@ -135,6 +130,7 @@ def deliberation_create(
     release_code: str = "",
     exclusion_count: int = 1,
     conditions: Sequence[Mapping[str, Any]] = (),
+    submission: str = "",
 ) -> Deliberation:
     """An open deliberation over `questions`, asked in the order given, with its conditions.
 
@@ -182,8 +178,10 @@ def deliberation_create(
         raise DomainError(
             f"Aggregation must be one of: {', '.join(AGGREGATIONS)}.", code="aggregation"
         )
-    if not is_alpha(alpha):
-        raise DomainError("Alpha must be a number of 0 or more.", code="alpha")
+    try:
+        check_alpha(alpha)
+    except ValueError:
+        raise DomainError("Alpha must be a number of 0 or more.", code="alpha") from None
     _whole(
         critique_iterations,
         "critique_iterations",
@@ -261,6 +259,7 @@ def deliberation_create(
             completion_url=completion_url,
             release_code=release_code,
             exclusion_count=exclusion_count,
+            submission=submission,
         )
         DeliberationQuestion.objects.bulk_create(
             DeliberationQuestion(deliberation=deliberation, question=question, position=position)
@@ -273,35 +272,22 @@ def deliberation_create(
 def deliberation_create_once(*, submission: str, created_by, **settings: Any) -> str:
     """`deliberation_create` at most once per `submission` id of `created_by`, for a create
     page that may be posted twice (a double click, a resent form). Returns the public id of the
-    deliberation the submission created: now, earlier (remembered for a day), or in a concurrent
-    request with the same id, which is waited for up to `CREATING_WAIT_SECONDS`. A refusal
-    raises `DomainError` as `deliberation_create` does, and the same submission may try again.
-    """
-    created_key = f"cg:created:{created_by.pk}:{submission}"
-    running_key = f"{created_key}:running"
-    earlier = cache.get(created_key)
-    if earlier is None and not cache.add(running_key, 1, timeout=CREATING_LOCK_SECONDS):
-        earlier = _cached_soon(created_key, CREATING_WAIT_SECONDS)
-    if earlier is not None:
-        return earlier
-    try:
-        deliberation = deliberation_create(created_by=created_by, **settings)
-    except DomainError:
-        cache.delete(running_key)
-        raise
-    cache.set(created_key, str(deliberation.public_id), timeout=CREATED_REMEMBERED_SECONDS)
+    deliberation the submission created: now, earlier, or in a concurrent request with the same
+    id (the unique constraint `deliberation_submission_once` decides, the database waiting for
+    the other request's transaction). A refusal raises `DomainError` as `deliberation_create`
+    does, and the same submission may try again."""
+    if not submission:
+        raise DomainError("The form has no submission id; reload the page.", code="submission")
+    deliberation, _ = create_once(
+        Deliberation,
+        key={"created_by": created_by, "submission": submission},
+        create=lambda: deliberation_create(
+            created_by=created_by, submission=submission, **settings
+        ),
+        same=lambda existing: True,
+        refusal=lambda: DomainError("unreachable"),
+    )
     return str(deliberation.public_id)
-
-
-def _cached_soon(key: str, seconds: float) -> str | None:
-    """The value a concurrent request is about to store under `key`, once it has (or None)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = cache.get(key)
-        if value is not None:
-            return value
-        time.sleep(0.1)
-    return None
 
 
 SETTABLE_STATUSES = (Deliberation.Status.OPEN, Deliberation.Status.CLOSED)

@@ -8,7 +8,11 @@ mode still runs them in-process: in a background thread after the response
 whole chain.
 """
 
+import contextlib
+from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from functools import cache
 
 from celery import current_app
@@ -22,6 +26,10 @@ BOTS_ACT = "deliberation.tasks.bots_act"
 RUN_EXPORT_JOB = "deliberation.tasks.run_export_job"
 
 
+# The queue of `tasks_run_here`, while one is open in this context.
+_here: ContextVar[deque | None] = ContextVar("tasks_run_here", default=None)
+
+
 def task_enqueue_on_commit(*, name: str, args: tuple = ()) -> None:
     """Run the task `name` with `args` once the current transaction commits (at once when there
     is none); nothing is enqueued for work that is rolled back."""
@@ -31,13 +39,46 @@ def task_enqueue_on_commit(*, name: str, args: tuple = ()) -> None:
 
 
 def _send(name: str, args: tuple) -> None:
-    if current_app.conf.task_always_eager and settings.EAGER_TASKS_IN_BACKGROUND:
-        # The embedded default has no broker: the task runs in this process, but after the
-        # response, so that the member who sent the last opinion gets the waiting page at once
-        # and watches the mediation there instead of a page that hangs.
-        _background().submit(_run_here, name, args)
-    else:
-        current_app.tasks[name].delay(*args)
+    queue = _here.get()
+    if queue is None:
+        if current_app.conf.task_always_eager and settings.EAGER_TASKS_IN_BACKGROUND:
+            # The embedded default has no broker: the task runs in this process, but after the
+            # response, so that the member who sent the last opinion gets the waiting page at once
+            # and watches the mediation there instead of a page that hangs.
+            _background().submit(_run_here, name, args)
+        else:
+            current_app.tasks[name].delay(*args)
+        return
+    queue.append((name, args))
+    if len(queue) > 1:
+        return  # the outermost send is running the queue and will come to it
+    try:
+        while queue:
+            task_name, task_args = queue[0]
+            try:
+                current_app.tasks[task_name].apply(args=task_args)  # failures are logged
+            finally:
+                queue.popleft()
+    except BaseException:
+        queue.clear()  # the next send starts afresh rather than waiting on this one
+        raise
+
+
+@contextlib.contextmanager
+def tasks_run_here() -> Iterator[None]:
+    """Run the tasks enqueued during the block in this process, one at a time, in the order they
+    were sent, instead of handing them to the broker (a pilot study, `manage.py simulate`).
+
+    Celery's eager mode runs a task inside the call that sent it, and in a study every phase
+    sends the next one (a mediation sends the bots, whose last rating starts the next iteration,
+    which sends the bots again...), so a long study would nest one level per phase and exhaust
+    Python's recursion limit. Here the outermost send runs the queue until it is empty.
+    """
+    token = _here.set(deque())
+    try:
+        yield
+    finally:
+        _here.reset(token)
 
 
 @cache

@@ -1,7 +1,7 @@
 """Checks of what a participant sends, shared by every service that stores an answer."""
 
-from deliberation.errors import DomainError
-from deliberation.models import TEXT_MAX
+from deliberation.errors import DomainError, NotAllowed, WrongPhase
+from deliberation.models import TEXT_MAX, Participant
 
 
 def clean_text(text, *, what: str) -> str:
@@ -66,3 +66,17 @@ def clean_question_text(text: str) -> str:
             code="question_text",
         )
     return text
+
+
+def member_check(
+    participant: Participant,
+    group_id: int,
+    *,
+    not_member: str = "This is not your group's discussion.",
+) -> None:
+    """Refuse an answer from someone who is not an active member of the group `group_id`:
+    403 with `not_member` for an outsider, 409 for a member who dropped out or left."""
+    if participant.group_id is None or participant.group_id != group_id:
+        raise NotAllowed(not_member, code="not_member")
+    if participant.status != Participant.Status.ACTIVE:
+        raise WrongPhase("You are no longer taking part in this group.", code="not_active")

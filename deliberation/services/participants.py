@@ -14,6 +14,7 @@ from deliberation.models import (
 )
 from deliberation.selectors.consent import consent_sha256
 from deliberation.services.conditions import condition_for_new_group
+from deliberation.services.panels import PanelIds, panel_identity_attach
 from deliberation.services.rounds import group_start
 
 
@@ -24,6 +25,32 @@ def participant_join(
     if deliberation.status != Deliberation.Status.OPEN:
         raise WrongPhase("This deliberation is not open for new participants.", code="closed")
     return Participant.objects.create(deliberation=deliberation, provenance=provenance)
+
+
+@transaction.atomic
+def participant_enter(
+    *,
+    deliberation: Deliberation,
+    participant: Participant | None,
+    panel_ids: PanelIds | None,
+    version: str,
+) -> Participant:
+    """Consent given on the invitation page: the session's participant, or else a new one, who
+    then consents and is seated (`participant_consent`). A deliberation that recruits from a panel
+    takes a new participant only with the panel ids their link brought, which are stored with
+    them; when the same panel member joined a moment ago in another tab, that participant is the
+    one who consents. Nothing is stored when consent is refused."""
+    if participant is None:
+        if deliberation.panel != Deliberation.Panel.NONE and panel_ids is None:
+            raise DomainError(
+                "Please open the study again from the page that sent you here; the link needs "
+                "your panel ID.",
+                code="panel_ids_missing",
+            )
+        participant = participant_join(deliberation=deliberation)
+        if panel_ids is not None:
+            participant = panel_identity_attach(participant=participant, ids=panel_ids)
+    return participant_consent(participant=participant, version=version)
 
 
 @transaction.atomic

@@ -6,8 +6,7 @@ The rules:
 - A member is *absent* when they have not been seen (a page view or poll, `participant_touch`)
   for the deliberation's `dropout_seconds`; a member never seen counts from when they were seated.
 - An absent member who has not done what the current phase asks of them (written their opinion
-  or critique while collecting; finished rating, as `members_done_rating` defines it, while
-  rating) is marked DROPPED with `left_at`, and the phase is checked again at once, so the others
+  or critique while collecting; finished rating while rating; `selectors.iterations.members_done`) is marked DROPPED with `left_at`, and the phase is checked again at once, so the others
   go on as soon as every remaining member is done, without waiting for the deadline. Bots never
   drop. The sweep does this mid-phase; a passing deadline does it too, just before the phase is
   forced closed (`iteration_advance_if_overdue` calls `iteration_drop_absent`).
@@ -36,17 +35,14 @@ from django.utils import timezone
 from deliberation.errors import WrongPhase
 from deliberation.models import (
     AuditLog,
-    Critique,
     Deliberation,
     Group,
     Iteration,
-    Opinion,
     Participant,
     Provenance,
     Round,
 )
-from deliberation.selectors.iterations import present_members, shown_statements
-from deliberation.selectors.participant import members_done_rating
+from deliberation.selectors.iterations import members_done, present_members
 from deliberation.services.rounds import (
     group_start,
     iteration_close_if_complete,
@@ -96,23 +92,6 @@ def _groups_past(now, *, setting: str, group_status: str, members) -> set[int]:
             .distinct()
         )
     return group_ids
-
-
-def members_done(iteration: Iteration, member_ids) -> set[int]:
-    """Which of `member_ids` have done what the iteration's phase asks: written while collecting,
-    finished rating while rating. Nobody is "done" in a phase that asks nothing."""
-    member_ids = list(member_ids)
-    if iteration.state == Iteration.State.COLLECTING:
-        model = Critique if iteration.is_critique else Opinion
-        return set(
-            model.objects.filter(iteration=iteration, participant_id__in=member_ids).values_list(
-                "participant_id", flat=True
-            )
-        )
-    if iteration.state == Iteration.State.RATING:
-        shown = shown_statements(iteration).count()
-        return members_done_rating(iteration, member_ids, shown)
-    return set()
 
 
 def current_phase(group_id: int) -> Iteration | None:

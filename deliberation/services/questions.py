@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import BinaryIO
@@ -163,9 +163,7 @@ def questions_import(
     unique = _unique_in_file(valid, report)
     try:
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
+            _imports_lock()
             new = _not_yet_present(unique)
             report.already_present = len(unique) - len(new)
             report.created = len(new)
@@ -180,6 +178,44 @@ def questions_import(
         ) from None
     report.skipped.sort(key=lambda skipped: skipped.row)
     return report
+
+
+def bank_questions_ensure(
+    *, entries: Sequence[object], source: str = BANK_SOURCE
+) -> list[Question]:
+    """The questions that entries of the question bank stand for, in their order: the stored
+    question with the entry's id (or, for an entry without one, its text), created from the entry
+    when there is none. Entries are read exactly as `questions_import` reads a JSON file; one
+    that is not a question raises `DomainError` saying which and why, and nothing is created."""
+    rows = []
+    for number, raw in enumerate(entries, start=1):
+        try:
+            rows.append(_json_row(number, raw))
+        except _RowError as exc:
+            raise DomainError(f"Entry {number} of the bank {exc}.", code="import_row") from None
+    with transaction.atomic():
+        _imports_lock()
+        unique = _unique_in_file(
+            rows, QuestionImportReport(format="json", source=source, dry_run=False)
+        )
+        _create(_not_yet_present(unique), source=source, progress=None)
+    by_id = Question.objects.in_bulk(
+        [row.external_id for row in rows if row.external_id], field_name="external_id"
+    )
+    by_text = {
+        question.text: question
+        for question in Question.objects.filter(
+            text__in=[row.text for row in rows if not row.external_id]
+        ).order_by("-pk")
+    }
+    return [by_id[row.external_id] if row.external_id else by_text[row.text] for row in rows]
+
+
+def _imports_lock() -> None:
+    """One import at a time (PostgreSQL), so that two never both decide a question is new."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
 
 
 def _decoded(file: BinaryIO) -> str:

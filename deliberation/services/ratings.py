@@ -1,10 +1,9 @@
 """Ratings of the statements shown: agreement and quality on the 7-point scales of METHOD.md."""
 
-from django.db import IntegrityError, transaction
-
 from deliberation.errors import DomainError, NotAllowed, WrongPhase
 from deliberation.models import Iteration, Participant, Rating, Statement
-from deliberation.services.inputs import response_duration
+from deliberation.services.inputs import member_check, response_duration
+from deliberation.services.once import create_once
 from deliberation.services.rounds import iteration_finish_if_rated
 
 AGREEMENT_LABELS = {
@@ -61,43 +60,34 @@ def rating_submit(
     agreement = likert_value(agreement, what="agreement")
     quality = likert_value(quality, what="quality")
     iteration = statement.iteration
-    existing = Rating.objects.filter(
-        participant=participant, statement=statement, iteration=iteration
-    ).first()
-    if existing is not None:
-        return _same_or_refuse(existing, agreement, quality)
-    if participant.group_id is None or participant.group_id != iteration.round.group_id:
-        raise NotAllowed("This statement is not from your group.", code="not_member")
-    if not statement.shown:
-        raise NotAllowed("This statement is not one you were asked to rate.", code="not_shown")
-    if iteration.state != Iteration.State.RATING:
-        raise WrongPhase("Rating has closed for this statement.", code="wrong_phase")
-    if participant.status != Participant.Status.ACTIVE:
-        raise WrongPhase("You are no longer taking part in this group.", code="not_active")
-    try:
-        with transaction.atomic():
-            rating = Rating.objects.create(
-                participant=participant,
-                statement=statement,
-                iteration=iteration,
-                agreement=agreement,
-                quality=quality,
-                response_duration_ms=response_duration(response_duration_ms),
-            )
-    except IntegrityError:
-        existing = Rating.objects.get(
-            participant=participant, statement=statement, iteration=iteration
+
+    def check() -> None:
+        member_check(
+            participant,
+            iteration.round.group_id,
+            not_member="This statement is not from your group.",
         )
-        return _same_or_refuse(existing, agreement, quality)
-    iteration_finish_if_rated(iteration=iteration)
-    return rating
+        if not statement.shown:
+            raise NotAllowed("This statement is not one you were asked to rate.", code="not_shown")
+        if iteration.state != Iteration.State.RATING:
+            raise WrongPhase("Rating has closed for this statement.", code="wrong_phase")
 
-
-def _same_or_refuse(existing: Rating, agreement: int, quality: int) -> Rating:
-    if existing.agreement == agreement and existing.quality == quality:
-        return existing
-    raise DomainError(
-        "You have already rated this statement; ratings cannot be changed.",
-        code="already_rated",
-        status=409,
+    rating, created = create_once(
+        Rating,
+        key={"participant": participant, "statement": statement, "iteration": iteration},
+        values=lambda: {
+            "agreement": agreement,
+            "quality": quality,
+            "response_duration_ms": response_duration(response_duration_ms),
+        },
+        same=lambda existing: (existing.agreement, existing.quality) == (agreement, quality),
+        refusal=lambda: DomainError(
+            "You have already rated this statement; ratings cannot be changed.",
+            code="already_rated",
+            status=409,
+        ),
+        check=check,
     )
+    if created:
+        iteration_finish_if_rated(iteration=iteration)
+    return rating

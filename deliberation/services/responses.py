@@ -8,7 +8,7 @@ what is stored; sending a different one is refused with 409, never silently over
 
 from django.db import IntegrityError, transaction
 
-from deliberation.errors import DomainError, NotAllowed, WrongPhase
+from deliberation.errors import DomainError, WrongPhase
 from deliberation.models import (
     TEXT_MAX,
     Iteration,
@@ -23,16 +23,10 @@ from deliberation.selectors.participant import (
     round_winners,
     statements_for,
 )
-from deliberation.services.inputs import already_sent
+from deliberation.services.inputs import already_sent, member_check
+from deliberation.services.once import create_once
 from deliberation.services.ratings import likert_value
 from deliberation.services.rounds import iteration_finish_if_rated, participant_complete_if_done
-
-
-def _check_member(participant: Participant, round_: Round) -> None:
-    if participant.group_id is None or participant.group_id != round_.group_id:
-        raise NotAllowed("This is not your group's discussion.", code="not_member")
-    if participant.status != Participant.Status.ACTIVE:
-        raise WrongPhase("You are no longer taking part in this group.", code="not_active")
 
 
 def position_rating_submit(
@@ -42,33 +36,28 @@ def position_rating_submit(
     agreement = likert_value(agreement, what="agreement")
     if index not in (0, 1):
         raise DomainError("A position is rated before (0) or after (1) a round.", code="index")
-    existing = PositionRating.objects.filter(
-        participant=participant, round=round_, index=index
-    ).first()
-    if existing is not None:
-        if existing.agreement == agreement:
-            return existing
-        raise already_sent("position rating")
-    _check_member(participant, round_)
-    if not position_statement(round_):
-        raise WrongPhase("This question has no position statement to rate.", code="wrong_phase")
-    if index == 0:
-        opinion_iteration = round_.iterations.filter(index=0).first()
-        if opinion_iteration is None or opinion_iteration.state != Iteration.State.COLLECTING:
-            raise WrongPhase("The round has moved on past this question.", code="wrong_phase")
-    elif round_.status != Round.Status.DONE:
-        raise WrongPhase("This question is asked at the end of the round.", code="wrong_phase")
-    try:
-        with transaction.atomic():
-            rating = PositionRating.objects.create(
-                participant=participant, round=round_, index=index, agreement=agreement
-            )
-    except IntegrityError:
-        existing = PositionRating.objects.get(participant=participant, round=round_, index=index)
-        if existing.agreement == agreement:
-            return existing
-        raise already_sent("position rating") from None
-    participant_complete_if_done(participant=participant)
+
+    def check() -> None:
+        member_check(participant, round_.group_id)
+        if not position_statement(round_):
+            raise WrongPhase("This question has no position statement to rate.", code="wrong_phase")
+        if index == 0:
+            opinion_iteration = round_.iterations.filter(index=0).first()
+            if opinion_iteration is None or opinion_iteration.state != Iteration.State.COLLECTING:
+                raise WrongPhase("The round has moved on past this question.", code="wrong_phase")
+        elif round_.status != Round.Status.DONE:
+            raise WrongPhase("This question is asked at the end of the round.", code="wrong_phase")
+
+    rating, created = create_once(
+        PositionRating,
+        key={"participant": participant, "round": round_, "index": index},
+        values=lambda: {"agreement": agreement},
+        same=lambda existing: existing.agreement == agreement,
+        refusal=lambda: already_sent("position rating"),
+        check=check,
+    )
+    if created:
+        participant_complete_if_done(participant=participant)
     return rating
 
 
@@ -119,30 +108,25 @@ def _ranking_store(
     """Store a ranking once: (ranking, created). The same ranking again returns the stored one;
     a different one is refused. `check_phase` raises when the ranking is not asked now."""
     ranks = _ranks(places, statement_ids)
-    existing = Ranking.objects.filter(
-        participant=participant, round=round_, iteration=iteration, kind=kind
-    ).first()
-    if existing is not None:
-        if existing.statement_ids == statement_ids and existing.numerical_ranks == ranks:
-            return existing, False
-        raise already_sent(what)
-    _check_member(participant, round_)
-    check_phase()
-    if len(statement_ids) < 2:
-        raise WrongPhase("There is only one statement; there is nothing to rank.", code="no_rank")
-    try:
-        with transaction.atomic():
-            ranking = Ranking.objects.create(
-                participant=participant,
-                round=round_,
-                iteration=iteration,
-                kind=kind,
-                statement_ids=statement_ids,
-                numerical_ranks=ranks,
+
+    def check() -> None:
+        member_check(participant, round_.group_id)
+        check_phase()
+        if len(statement_ids) < 2:
+            raise WrongPhase(
+                "There is only one statement; there is nothing to rank.", code="no_rank"
             )
-    except IntegrityError:
-        raise already_sent(what) from None
-    return ranking, True
+
+    return create_once(
+        Ranking,
+        key={"participant": participant, "round": round_, "iteration": iteration, "kind": kind},
+        values=lambda: {"statement_ids": statement_ids, "numerical_ranks": ranks},
+        same=lambda existing: (
+            existing.statement_ids == statement_ids and existing.numerical_ranks == ranks
+        ),
+        refusal=lambda: already_sent(what),
+        check=check,
+    )
 
 
 def ranking_submit(*, participant: Participant, iteration: Iteration, places: dict) -> Ranking:
@@ -236,7 +220,7 @@ def survey_submit(*, participant: Participant, round_: Round, answers: dict) -> 
         if stored == cleaned:
             return 0
         raise already_sent("answers to the survey")
-    _check_member(participant, round_)
+    member_check(participant, round_.group_id)
     if round_.status != Round.Status.DONE:
         raise WrongPhase("The survey is asked at the end of the round.", code="wrong_phase")
     if not items:

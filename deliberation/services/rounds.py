@@ -21,8 +21,8 @@ from deliberation.models import (
     Participant,
     Round,
 )
-from deliberation.selectors.iterations import present_members, shown_statements, written_count
-from deliberation.selectors.participant import followups_pending, members_done_rating
+from deliberation.selectors.iterations import members_done, present_members, written_count
+from deliberation.selectors.participant import followups_pending
 from deliberation.services.conditions import round_exclusion_choose
 from deliberation.services.enqueue import bots_enqueue, mediation_enqueue
 from deliberation.storable import storable_text
@@ -150,9 +150,8 @@ def iteration_finish_if_rated(*, iteration: Iteration, force: bool = False) -> b
         if iteration.state != Iteration.State.RATING:
             return False
         group = iteration.round.group
-        shown = shown_statements(iteration).count()
         members = list(present_members(group).values_list("pk", flat=True))
-        if not force and len(members_done_rating(iteration, members, shown)) < len(members):
+        if not force and len(members_done(iteration, members)) < len(members):
             return False
         iteration.state = Iteration.State.DONE
         iteration.save(update_fields=["state", "updated_at"])

@@ -19,6 +19,7 @@ from django.core.validators import URLValidator
 from deliberation.errors import DomainError
 from deliberation.models import SURVEY_KINDS, Deliberation, default_survey_items
 from deliberation.selectors.model_versions import PIN_KEY, reward_version_get
+from inference.aggregation import check_alpha
 from inference.base import ConfigError
 from inference.config import GENERATOR_BACKENDS, REWARD_BACKENDS, MediationConfig
 
@@ -345,22 +346,14 @@ def _mediation_overrides(raw: Any, where: str, base: MediationConfig) -> dict:
     return overrides
 
 
-def is_alpha(value: Any) -> bool:
-    """Whether `value` is a welfare alpha: a number of 0 or more (infinity included)."""
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and not math.isnan(value)
-        and value >= 0
-    )
-
-
 def _alpha_override(value: Any, field: str) -> float | str:
-    if isinstance(value, str) and value.strip().lower() == "inf":
-        return "inf"
-    if not is_alpha(value):
-        raise _Invalid(field, 'alpha must be a number of 0 or more, or "inf" for the minimum.')
-    return "inf" if math.isinf(value) else float(value)
+    try:
+        alpha = check_alpha(value, text=True)
+    except ValueError:
+        raise _Invalid(
+            field, 'alpha must be a number of 0 or more, or "inf" for the minimum.'
+        ) from None
+    return "inf" if math.isinf(alpha) else alpha
 
 
 def _backend_override(value: Any, field: str, role: str, registry: Mapping[str, str]) -> dict:

@@ -1,19 +1,20 @@
 """Opinions and critiques: a member's text for the iteration collecting now, stored once."""
 
-from django.db import IntegrityError, transaction
-
-from deliberation.errors import NotAllowed, WrongPhase
+from deliberation.errors import WrongPhase
 from deliberation.models import Critique, Iteration, Opinion, Participant
 from deliberation.selectors.iterations import previous_winner
-from deliberation.services.inputs import already_sent, clean_text, response_duration
+from deliberation.services.inputs import (
+    already_sent,
+    clean_text,
+    member_check,
+    response_duration,
+)
+from deliberation.services.once import create_once
 from deliberation.services.rounds import iteration_close_if_complete
 
 
 def _check_member_can_write(participant: Participant, iteration: Iteration) -> None:
-    if participant.group_id is None or participant.group_id != iteration.round.group_id:
-        raise NotAllowed("This is not your group's discussion.", code="not_member")
-    if participant.status != Participant.Status.ACTIVE:
-        raise WrongPhase("You are no longer taking part in this group.", code="not_active")
+    member_check(participant, iteration.round.group_id)
     if iteration.state != Iteration.State.COLLECTING:
         raise WrongPhase("This step has closed; the group has moved on.", code="wrong_phase")
 
@@ -66,30 +67,24 @@ def _text_submit(
 ):
     """Store an opinion or critique once. `asked`: the iteration asks for this kind of text
     (else `refusal`); `fields()` gives the further fields to store, or raises."""
-    what = model._meta.model_name
-    existing = model.objects.filter(iteration=iteration, participant=participant).first()
-    if existing is not None:
-        return _same_or_refuse(existing, text, what=what)
-    if not asked:
-        raise WrongPhase(refusal, code="wrong_phase")
-    _check_member_can_write(participant, iteration)
-    try:
-        with transaction.atomic():
-            stored = model.objects.create(
-                iteration=iteration,
-                participant=participant,
-                text=text,
-                response_duration_ms=response_duration(response_duration_ms),
-                **fields(),
-            )
-    except IntegrityError:
-        existing = model.objects.get(iteration=iteration, participant=participant)
-        return _same_or_refuse(existing, text, what=what)
-    iteration_close_if_complete(iteration=iteration)
+
+    def check() -> None:
+        if not asked:
+            raise WrongPhase(refusal, code="wrong_phase")
+        _check_member_can_write(participant, iteration)
+
+    stored, created = create_once(
+        model,
+        key={"iteration": iteration, "participant": participant},
+        values=lambda: {
+            "text": text,
+            "response_duration_ms": response_duration(response_duration_ms),
+            **fields(),
+        },
+        same=lambda existing: existing.text == text,
+        refusal=lambda: already_sent(model._meta.model_name),
+        check=check,
+    )
+    if created:
+        iteration_close_if_complete(iteration=iteration)
     return stored
-
-
-def _same_or_refuse(existing, text: str, *, what: str):
-    if existing.text == text:
-        return existing
-    raise already_sent(what)

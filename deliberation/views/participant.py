@@ -28,19 +28,13 @@ from deliberation.selectors.consent import (
 from deliberation.selectors.health import health_check
 from deliberation.selectors.participant import (
     ANSWER_STEPS,
-    participant_step,
     position_statement,
     round_winners,
     statements_for,
 )
 from deliberation.services import panels
-from deliberation.services.deadlines import iteration_advance_if_overdue
-from deliberation.services.participants import (
-    participant_consent,
-    participant_join,
-    participant_touch,
-)
-from deliberation.services.presence import participant_leave, participant_presence_check
+from deliberation.services.participants import participant_enter
+from deliberation.services.presence import participant_leave
 from deliberation.services.ratings import rating_submit
 from deliberation.services.responses import (
     final_ranking_submit,
@@ -49,6 +43,7 @@ from deliberation.services.responses import (
     survey_submit,
 )
 from deliberation.services.texts import critique_submit, opinion_submit
+from deliberation.services.visits import participant_seen, participant_visit
 
 STEP_TEMPLATE = "deliberation/participant/step.html"
 WRITE_STEPS = ("write_opinion", "write_critique")
@@ -113,37 +108,26 @@ def join(request: HttpRequest, public_id) -> HttpResponse:
     form = ConsentForm(request.POST or None, initial={"version": deliberation.consent_version})
     status = 200
     if request.method == "POST":
-        stored = request.session.get(_panel_session_key(deliberation))
-        if deliberation.panel != deliberation.Panel.NONE and not stored and participant is None:
-            return render(
-                request,
-                "deliberation/error.html",
-                {
-                    "title": "This link cannot be used",
-                    "message": "Please open the study again from the page that sent you here; "
-                    "the link needs your panel ID.",
-                },
-                status=400,
-            )
         if form.is_valid():
             check_rate(
                 scope="join",
                 who=client_address(request) or "unknown",
                 per_minute=settings.RATE_LIMIT_JOIN_PER_MINUTE,
             )
+            stored = request.session.get(_panel_session_key(deliberation))
             try:
-                if participant is None:
-                    participant = participant_join(deliberation=deliberation)
-                    if stored:
-                        participant = panels.panel_identity_attach(
-                            participant=participant, ids=panels.PanelIds(**stored)
-                        )
-                    access.remember_participant(request, participant)
-                participant_consent(participant=participant, version=form.cleaned_data["version"])
-                return redirect("deliberation:step", public_id=public_id)
+                participant = participant_enter(
+                    deliberation=deliberation,
+                    participant=participant,
+                    panel_ids=panels.PanelIds(**stored) if stored else None,
+                    version=form.cleaned_data["version"],
+                )
             except DomainError as exc:
                 form.add_error(None, exc.message)
                 status = exc.status
+            else:
+                access.remember_participant(request, participant)
+                return redirect("deliberation:step", public_id=public_id)
         else:
             status = 400
     return render(
@@ -160,17 +144,8 @@ def join(request: HttpRequest, public_id) -> HttpResponse:
     )
 
 
-def _current_step(participant):
-    """The participant's step, after closing their group's phase if its deadline has passed."""
-    participant_presence_check(participant=participant)  # a dropout returns; an overdue pool forms
-    step = participant_step(participant)
-    if step.iteration is not None and iteration_advance_if_overdue(iteration=step.iteration):
-        step = participant_step(participant)
-    return step
-
-
 def _step_context(request, deliberation, participant, **extra) -> dict:
-    step = _current_step(participant)
+    step = participant_visit(participant=participant)
     context = {
         "deliberation": deliberation,
         "step": step,
@@ -207,7 +182,6 @@ def step(request: HttpRequest, public_id) -> HttpResponse:
     participant = access.get_session_participant(request, deliberation)
     if participant is None:
         return redirect("deliberation:join", public_id=public_id)
-    participant_touch(participant=participant)
     context = _step_context(request, deliberation, participant)
     if context["step"].kind == "consent":
         return redirect("deliberation:join", public_id=public_id)
@@ -220,8 +194,7 @@ def status(request: HttpRequest, public_id) -> HttpResponse:
     the page was drawn, htmx is told to load the step page; otherwise only the progress is drawn."""
     deliberation = access.get_open_deliberation(public_id, light=True)
     participant = access.require_session_participant(request, deliberation)
-    participant_touch(participant=participant)
-    current = _current_step(participant)
+    current = participant_visit(participant=participant)
     if request.GET.get("key") != current.key:
         response = HttpResponse(status=204)
         response["HX-Redirect"] = reverse("deliberation:step", kwargs={"public_id": public_id})
@@ -340,8 +313,7 @@ def heartbeat(request: HttpRequest, public_id) -> HttpResponse:
     who takes long to write is not taken for one who has gone. Always 204."""
     deliberation = access.get_open_deliberation(public_id, light=True)
     participant = access.require_session_participant(request, deliberation)
-    participant_touch(participant=participant)
-    participant_presence_check(participant=participant)
+    participant_seen(participant=participant)
     return HttpResponse(status=204)
 
 
@@ -350,8 +322,7 @@ def _answering_member(request, deliberation):
     dropped while writing (on a page without JavaScript, which sends no heartbeat) comes back
     before the answer is stored."""
     participant = access.require_session_participant(request, deliberation)
-    participant_touch(participant=participant)
-    participant_presence_check(participant=participant)
+    participant_seen(participant=participant)
     return participant
 
 

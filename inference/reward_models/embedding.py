@@ -515,7 +515,6 @@ def _bundled_model() -> tuple[Path, str]:
 def _sentence_transformer_encoder(
     path: Path, *, device: str, batch_size: int, max_seq_length: int, dtype: str
 ) -> Encoder:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:

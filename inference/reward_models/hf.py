@@ -129,7 +129,6 @@ class TransformersRewardModel:
         self.max_length = int(max_length)
         if self.batch_size < 1 or self.max_length < 8:
             raise ConfigError("batch_size must be >= 1 and max_length >= 8")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
             import torch
             from transformers import AutoModelForSequenceClassification, AutoTokenizer

@@ -2,7 +2,10 @@
 web/worker pass only environment variables that config/settings.py actually reads, pointing at
 the compose services."""
 
+import ast
+import json
 import re
+import shlex
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,13 +28,36 @@ def services(compose) -> dict:
 
 
 def settings_env_names() -> set[str]:
-    source = (REPO_ROOT / "config" / "settings.py").read_text()
-    names = set(re.findall(r'env(?:\.get|_bool|_int)\(\s*"([A-Z][A-Z0-9_]*)"', source))
-    names |= set(re.findall(r'env\["([A-Z][A-Z0-9_]*)"\]', source))
-    block = re.search(r"INFERENCE_ENV = \{(.*?)\n\}", source, re.S)
-    assert block, "config/settings.py should define INFERENCE_ENV"
-    names |= set(re.findall(r'"([A-Z][A-Z0-9_]*)"', block.group(1)))
-    return names
+    """The environment variables config/settings.py reads, from its syntax tree: `env.get("X")`,
+    `env["X"]`, `env_bool("X", ...)`, `env_int("X", ...)`, and the keys INFERENCE_ENV copies."""
+    tree = ast.parse((REPO_ROOT / "config" / "settings.py").read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            func = node.func
+            if (isinstance(func, ast.Name) and func.id in ("env_bool", "env_int")) or (
+                isinstance(func, ast.Attribute)
+                and func.attr == "get"
+                and isinstance(func.value, ast.Name)
+                and func.value.id == "env"
+            ):
+                names.add(node.args[0].value)
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "env"
+            and isinstance(node.slice, ast.Constant)
+        ):
+            names.add(node.slice.value)
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "INFERENCE_ENV" for t in node.targets
+        ):
+            names |= {
+                c.value
+                for c in ast.walk(node.value)
+                if isinstance(c, ast.Constant) and isinstance(c.value, str)
+            }
+    return {name for name in names if isinstance(name, str) and name.isupper()}
 
 
 def default_of(value: str) -> str:
@@ -148,15 +174,69 @@ def test_env_example_names_are_settings_or_compose_variables():
     assert names - compose_only <= settings_env_names()
 
 
-def test_dockerfile_pins_cpu_torch_and_runs_as_non_root():
-    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
-    assert dockerfile.startswith("#") and "FROM python:3.11-slim" in dockerfile
-    assert "torch==2.13.0" in dockerfile
-    assert "download.pytorch.org/whl/cpu" in dockerfile
-    assert '".[ml]"' in dockerfile
-    assert "collectstatic --noinput" in dockerfile
-    users = re.findall(r"^USER (\S+)", dockerfile, re.M)
+def dockerfile() -> list[tuple[str, str]]:
+    """The Dockerfile's instructions as (INSTRUCTION, arguments), continuation lines joined and
+    comments dropped."""
+    text = re.sub(r"\\\n\s*", " ", (REPO_ROOT / "Dockerfile").read_text())
+    instructions = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, arguments = line.partition(" ")
+            instructions.append((keyword.upper(), arguments.strip()))
+    return instructions
+
+
+def runs(instructions) -> list[list[str]]:
+    return [shlex.split(arguments) for keyword, arguments in instructions if keyword == "RUN"]
+
+
+def first_index(instructions, keyword: str, predicate) -> int:
+    return next(
+        i for i, (k, arguments) in enumerate(instructions) if k == keyword and predicate(arguments)
+    )
+
+
+def test_the_image_installs_cpu_torch_pinned_as_the_makefile_does_before_the_app():
+    instructions = dockerfile()
+    assert [a for k, a in instructions if k == "FROM"] == ["python:3.11-slim"]
+    makefile_pin = re.search(
+        r"pip install --quiet (torch==\S+)", (REPO_ROOT / "Makefile").read_text()
+    )
+    torch = next(argv for argv in runs(instructions) if "torch" in " ".join(argv))
+    assert torch[:2] == ["pip", "install"]
+    assert makefile_pin.group(1) in torch  # the same pin as `make install`
+    assert torch[torch.index("--index-url") + 1] == "https://download.pytorch.org/whl/cpu"
+    torch_at = first_index(instructions, "RUN", lambda a: "torch==" in a)
+    app_at = first_index(instructions, "RUN", lambda a: '".[ml]"' in a)
+    assert torch_at < app_at  # else pip would resolve torch from PyPI, with CUDA
+
+
+def test_the_image_holds_every_package_the_project_installs_and_the_files_it_serves():
+    instructions = dockerfile()
+    copied = {a.split()[0] for k, a in instructions if k == "COPY"}
+    packages = re.search(r"include = \[(.*?)\]", (REPO_ROOT / "pyproject.toml").read_text())
+    for package in re.findall(r'"(\w+)\*"', packages.group(1)):
+        assert package in copied, f"the image lacks {package}/, which the project installs"
+        assert first_index(instructions, "COPY", lambda a, p=package: a.startswith(p + " ")) < (
+            first_index(instructions, "RUN", lambda a: '".[ml]"' in a)
+        )
+    assert {"manage.py", "templates", "static"} <= copied
+    collect = first_index(instructions, "RUN", lambda a: "collectstatic --noinput" in a)
+    assert collect > first_index(instructions, "COPY", lambda a: a.startswith("static "))
+
+
+def test_the_image_runs_as_a_user_and_serves_on_the_port_compose_publishes(services):
+    instructions = dockerfile()
+    users = [a for k, a in instructions if k == "USER"]
     assert users and users[-1] not in ("root", "0")
+    cmd = json.loads(next(a for k, a in instructions if k == "CMD"))
+    bind = cmd[cmd.index("--bind") + 1]
+    port = bind.rpartition(":")[2]
+    assert [a for k, a in instructions if k == "EXPOSE"] == [port]
+    assert f"{port}:{port}" in services["web"]["ports"]
+    assert f"0.0.0.0:{port}" in services["web"]["command"]
+    assert f":{port}/healthz/" in " ".join(services["web"]["healthcheck"]["test"])
 
 
 def test_a_worker_that_stops_consuming_is_restarted(services):

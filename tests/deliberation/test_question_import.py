@@ -3,11 +3,12 @@
 
 import io
 import json
-import time
 from collections import Counter
 from io import StringIO
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -19,11 +20,11 @@ from deliberation.models import TEXT_MAX, Question
 from deliberation.services.deliberations import question_create
 from deliberation.services.questions import (
     IMPORT_BYTES_MAX,
+    bank_questions_ensure,
     import_format_detect,
     import_source_default,
     questions_import,
 )
-from inference.paths import question_bank_path
 
 pytestmark = pytest.mark.django_db
 
@@ -59,15 +60,13 @@ def reasons(report) -> dict[int, str]:
 # The real bank ---------------------------------------------------------------------------
 
 
-def test_the_whole_bank_imports_in_seconds_and_a_second_import_creates_nothing(hm_questions):
-    started = time.perf_counter()
-    with question_bank_path().open("rb") as file:
+def test_the_whole_bank_imports_and_a_second_import_creates_nothing(hm_questions):
+    """The real bank, entry for entry (its speed is a benchmark figure: tests/bench/)."""
+    with Path(settings.QUESTION_BANK_PATH).open("rb") as file:
         report = questions_import(file=file, format="json", source="hm_questions")
-    first_seconds = time.perf_counter() - started
 
     assert (report.rows, report.created, report.already_present) == (5645, 5645, 0)
     assert report.skipped == []
-    assert first_seconds < 20, f"the bank took {first_seconds:.1f} s to import"
     assert dict(Counter(Question.objects.values_list("split", flat=True))) == {
         "train": 4500,
         "iid_test": 565,
@@ -86,11 +85,36 @@ def test_the_whole_bank_imports_in_seconds_and_a_second_import_creates_nothing(h
         assert question.topic == str(original["topic"])
         assert question.split == original["split"]
 
-    with question_bank_path().open("rb") as file:
+    with Path(settings.QUESTION_BANK_PATH).open("rb") as file:
         again = questions_import(file=file, format="json", source="hm_questions")
     assert (again.rows, again.created, again.already_present) == (5645, 0, 5645)
     assert again.skipped == []
     assert Question.objects.count() == 5645
+
+
+# Bank entries that a study draws (simulate) ------------------------------------------------
+
+
+def test_bank_entries_become_questions_once_in_their_order(sample_questions):
+    entries = sample_questions[5:9] + [{"question": "Should parks stay open at night?"}]
+    first = bank_questions_ensure(entries=entries)
+    assert [q.text for q in first] == [e["question"].strip() for e in entries]
+    assert [q.external_id for q in first] == [e.get("id") for e in entries]
+    assert first[0].negating_statement == entries[0]["negating_statement"].strip()
+    assert first[0].topic == str(entries[0]["topic"]) and first[0].split == entries[0]["split"]
+    assert {q.source for q in first} == {"hm_questions"}
+
+    again = bank_questions_ensure(entries=list(reversed(entries)))
+    assert [q.pk for q in again] == [q.pk for q in reversed(first)]
+    assert Question.objects.count() == 5
+
+
+def test_a_bad_bank_entry_creates_nothing(sample_questions):
+    with pytest.raises(DomainError, match="Entry 2 of the bank bad split value 'later'"):
+        bank_questions_ensure(
+            entries=[sample_questions[0], {**sample_questions[1], "split": "later"}]
+        )
+    assert not Question.objects.exists()
 
 
 # Files that cannot be read as a whole --------------------------------------------------

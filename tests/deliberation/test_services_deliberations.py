@@ -1,4 +1,8 @@
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+from django.db import connection
 
 from deliberation.errors import DomainError
 from deliberation.models import AuditLog, Condition, Deliberation, Question
@@ -6,6 +10,7 @@ from deliberation.services.deliberations import (
     DEFAULT_CONSENT_TEXT,
     DEFAULT_CONSENT_VERSION,
     deliberation_create,
+    deliberation_create_once,
     deliberation_set_status,
     question_create,
 )
@@ -482,3 +487,28 @@ def test_set_status_refuses_anything_but_open_or_closed(status):
     assert exc.value.code == "status"
     assert Deliberation.objects.get().status == "open"
     assert AuditLog.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_submission_racing_itself_creates_one_deliberation():
+    """Two requests with the same submission id at the same moment: the unique constraint lets
+    one create the deliberation, and the other answers with it (no cache, no waiting loop)."""
+    moderator, _ = moderator_ensure(username="racer", password="a-long-password-1")
+    barrier = threading.Barrier(4)
+
+    def submit(_) -> str:
+        try:
+            barrier.wait(timeout=10)
+            return deliberation_create_once(
+                submission="c" * 32, created_by=moderator, title="Bus fares", questions=["Free?"]
+            )
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        public_ids = set(pool.map(submit, range(4)))
+    assert public_ids == {str(Deliberation.objects.get().public_id)}
+    other = deliberation_create_once(
+        submission="d" * 32, created_by=moderator, title="Bus fares", questions=["Free?"]
+    )
+    assert other not in public_ids and Deliberation.objects.count() == 2

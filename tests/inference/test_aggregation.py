@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from inference.aggregation import (
+    check_alpha,
     rankings_from_predictions,
     schulze,
     schulze_loop,
@@ -349,3 +350,34 @@ def _assert_refines(tied, untied):
         for y in range(len(tied)):
             if tied[x] < tied[y]:
                 assert untied[x] < untied[y]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0, 0.0),
+        (2, 2.0),
+        (np.float64(0.5), 0.5),
+        (math.inf, math.inf),
+        (" 1.5 ", 1.5),
+        ("1e3", 1000.0),
+        ("inf", math.inf),
+        ("Infinity", math.inf),
+        ("∞", math.inf),
+        ("rawls", math.inf),
+        ("MIN", math.inf),
+    ],
+)
+def test_alpha_is_parsed_in_one_place(value, expected):
+    if isinstance(value, str):
+        with pytest.raises(ValueError, match="alpha must be a number >= 0 or inf"):
+            check_alpha(value)  # text only where text is expected (a config, a form)
+    else:
+        assert check_alpha(value) == expected
+    assert check_alpha(value, text=True) == expected
+
+
+@pytest.mark.parametrize("value", [-1, -0.5, math.nan, "nan", "-2", "lots", "", True, None, [1]])
+def test_anything_else_is_not_an_alpha(value):
+    with pytest.raises(ValueError, match="alpha must be a number >= 0 or inf"):
+        check_alpha(value, text=True)

@@ -139,9 +139,27 @@ def test_pair_input_format_feeds_context_and_candidate_as_two_segments(tmp_path)
         previous_winner="Ban them.",
         critiques=["Too vague.", "No."],
     )
-    np.testing.assert_allclose(
-        predictions.ravel(), np.clip(model.raw_outputs(firsts, seconds), 1, 7), rtol=1e-5
-    )
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path)
+    bert = BertForSequenceClassification.from_pretrained(tmp_path).eval()
+
+    def outputs(*segments) -> np.ndarray:
+        encoded = tokenizer(*segments, padding=True, return_tensors="pt")
+        with torch.no_grad():
+            return bert(**encoded).logits[:, 0].numpy()
+
+    pairs = tokenizer(firsts, seconds)
+    for first, types in zip(firsts, pairs["token_type_ids"], strict=True):
+        # [CLS] context [SEP] is segment 0; the candidate and its [SEP] are segment 1.
+        assert types.count(0) == len(tokenizer(first)["input_ids"]) and types[-1] == 1
+    two_segments = np.clip(outputs(firsts, seconds), 1, 7)
+    joined = [f"{first} {second}" for first, second in zip(firsts, seconds, strict=True)]
+    one_segment = np.clip(outputs(joined), 1, 7)
+    # The tiny model's outputs lie close together: compare at a tolerance far below the gap
+    # between feeding two segments and feeding the same words as one.
+    np.testing.assert_allclose(predictions.ravel(), two_segments, rtol=0, atol=1e-6)
+    assert np.abs(predictions.ravel() - one_segment).max() > 1e-5
 
 
 def test_a_model_directory_without_metadata_is_a_clear_config_error(tmp_path):

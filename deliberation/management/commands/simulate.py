@@ -13,9 +13,9 @@ group a condition, balanced and at random), then walk the step machine as people
 rating, opinion, ratings and ranking of the statements shown, critiques of the winner they saw,
 the final ranking between a round's winners, the position rating after the round and the survey.
 Mediation runs in the `deliberation.tasks.mediate_iteration` task the services enqueue on
-commit. Tasks run in this process, one after another, for the command's duration (see
-`_tasks_in_this_process`), unless `--use-broker` is given: then a running Celery worker does
-the work and the command waits until every group has finished and every member has completed,
+commit. Tasks run in this process, one after another, for the command's duration
+(`services.enqueue.tasks_run_here`), unless `--use-broker` is given: then a running Celery worker
+does the work and the command waits until every group has finished and every member has completed,
 or something failed.
 
 With `--json`, stdout carries exactly one JSON object::
@@ -44,10 +44,9 @@ import contextlib
 import json
 import logging
 import random
-import statistics
 import sys
 import time
-from collections import defaultdict, deque
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -55,10 +54,10 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from config import celery_app
 from deliberation.errors import DomainError
 from deliberation.models import Deliberation, Group, Iteration, Participant, Provenance, Question
 from deliberation.selectors.simulation import conditions_report, group_report
+from deliberation.selectors.simulation_summary import group_problem, study_summary
 from deliberation.services.bots import bot_behaviour_set, bots_act
 from deliberation.services.deliberations import (
     CRITIQUE_ITERATIONS_MAX,
@@ -66,9 +65,9 @@ from deliberation.services.deliberations import (
     deliberation_create,
     question_create,
 )
+from deliberation.services.enqueue import tasks_run_here
 from deliberation.services.participants import participant_consent, participant_join
-from deliberation.services.questions import BANK_SOURCE
-from inference.paths import question_bank_path
+from deliberation.services.questions import bank_questions_ensure
 
 GROUPS_MAX = 1000
 ROUNDS_MAX = 20
@@ -327,7 +326,7 @@ class Command(BaseCommand):
                 self._join(deliberation, groups * size)
                 self._wait_for_worker(deliberation, groups, options["timeout"])
             else:
-                with _tasks_in_this_process():
+                with tasks_run_here():
                     self._join(deliberation, groups * size)
                     self._run_bots(deliberation, rounds * iterations)
             reports = [
@@ -358,8 +357,12 @@ class Command(BaseCommand):
             }
             self.stdout.write(json.dumps(result))
         else:
-            self.stdout.write(summary(deliberation, questions, reports))
-        problems = [p for p in (_problem(r, rounds, iterations) for r in reports) if p]
+            self.stdout.write(study_summary(deliberation, questions, reports))
+        problems = [
+            p
+            for p in (group_problem(r, rounds=rounds, iterations=iterations) for r in reports)
+            if p
+        ]
         if problems:
             raise CommandError(
                 f"{len(problems)} of {len(reports)} group(s) did not finish: " + "; ".join(problems)
@@ -421,7 +424,7 @@ def choose_questions(
     demo questions in the database, the question bank, or the built-in ones. Without a source,
     the first of these that has `count` questions."""
     demo = list(Question.objects.filter(source="demo").order_by("pk"))
-    path = question_bank_path()
+    path = Path(settings.QUESTION_BANK_PATH)
     if source is None:
         if len(demo) >= count:
             source = "demo"
@@ -443,7 +446,7 @@ def choose_questions(
         bank = json.loads(path.read_text())
         if len(bank) < count:
             raise CommandError(f"The question bank has {len(bank)} question(s) for {count}.")
-        return source, [_bank_question(entry) for entry in rng.sample(bank, count)]
+        return source, bank_questions_ensure(entries=rng.sample(bank, count))
     if len(BUILT_IN_QUESTIONS) < count:
         raise CommandError(
             f"There are {len(BUILT_IN_QUESTIONS)} built-in questions for {count} round(s); "
@@ -463,61 +466,6 @@ def _built_in_question(text: str, affirming: str, negating: str, topic: str) -> 
     )
 
 
-def _bank_question(entry: dict) -> Question:
-    existing = Question.objects.filter(external_id=entry["id"]).first()
-    if existing is not None:
-        return existing
-    split = entry.get("split", "")
-    return question_create(
-        text=entry["question"],
-        affirming_statement=entry.get("affirming_statement", ""),
-        negating_statement=entry.get("negating_statement", ""),
-        topic=str(entry.get("topic", "")),
-        split=split if split in Question.Split.values else "",
-        source=BANK_SOURCE,
-        external_id=entry["id"],
-    )
-
-
-@contextlib.contextmanager
-def _tasks_in_this_process():
-    """Run the Celery tasks sent during the block in this process, one at a time, in the order
-    they were sent.
-
-    Celery's eager mode runs a task inside the call that sent it, and in a study every phase
-    sends the next one (a mediation sends the bots, whose last rating starts the next iteration,
-    which sends the bots again...), so a long study would nest one level per phase and exhaust
-    Python's recursion limit. Here the app's `send_task`, which `Task.apply_async` calls when
-    tasks are not eager, queues the task instead; the outermost send runs the queue until it is
-    empty. A task that raises is logged by Celery and the queue goes on, as eager mode does.
-    """
-    pending: deque[tuple[str, tuple, dict]] = deque()
-    running = False
-
-    def send_task(name, args=None, kwargs=None, **options):
-        nonlocal running
-        pending.append((name, tuple(args or ()), dict(kwargs or {})))
-        if running:
-            return None
-        running = True
-        try:
-            while pending:
-                task_name, task_args, task_kwargs = pending.popleft()
-                celery_app.tasks[task_name].apply(args=task_args, kwargs=task_kwargs)
-        finally:
-            running = False
-        return None
-
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = False
-    celery_app.send_task = send_task
-    try:
-        yield
-    finally:
-        del celery_app.send_task  # the class's own method again
-        celery_app.conf.task_always_eager = eager
-
-
 @contextlib.contextmanager
 def _quiet_celery(verbose: bool):
     """Celery logs a line per task it runs in this process; keep that for -v 2."""
@@ -533,104 +481,3 @@ def _quiet_celery(verbose: bool):
 
 def _has_failed(group: Group) -> bool:
     return Iteration.objects.filter(round__group=group, state=Iteration.State.FAILED).exists()
-
-
-def _problem(report: dict, rounds: int, iterations: int) -> str | None:
-    """Why a group did not run the whole study, or None when it did."""
-    label = f"group {report['number']}"
-    for iteration in (it for round_ in report["rounds"] for it in round_["iterations"]):
-        if iteration["state"] == Iteration.State.FAILED:
-            return f"{label} failed: {iteration['failure_reason']}"
-        if iteration["state"] != Iteration.State.DONE:
-            return f"{label} stopped in state {iteration['state']}"
-    counts = [len(round_["iterations"]) for round_ in report["rounds"]]
-    if counts != [iterations] * rounds:
-        return f"{label} ran {len(counts)} of {rounds} round(s), with {counts} iteration(s)"
-    owing = Participant.objects.filter(
-        group_id=report["id"], status=Participant.Status.ACTIVE
-    ).count()
-    if owing:
-        return f"{label} has {owing} member(s) who still owe answers"
-    return None
-
-
-def summary(deliberation: Deliberation, questions: list[Question], reports: list[dict]) -> str:
-    """Lines for people: each round and iteration of each group with its winner and how much the
-    members agreed with it (and with any comparison shown); per condition, the mean agreement
-    with the winners and, in exclusion groups, that of included and excluded members apart."""
-    lines = [
-        f"{deliberation.title}: {len(reports)} group(s) of {deliberation.group_size}, "
-        f"{len(questions)} round(s) of {deliberation.iterations_per_round} iteration(s), "
-        f"deliberation {deliberation.public_id}",
-    ]
-    lines += [f"Round {n}: {q.text}" for n, q in enumerate(questions, start=1)]
-    by_condition: dict[str, list[int]] = defaultdict(list)
-    included: dict[str, list[int]] = defaultdict(list)
-    excluded: dict[str, list[int]] = defaultdict(list)
-    everyone: list[int] = []
-    for report in reports:
-        condition = report["condition"]
-        heading = f"Group {report['number']}" + (f" ({condition})" if condition else "")
-        lines.append(heading)
-        for round_ in report["rounds"]:
-            where = f"Group {report['number']}, round {round_['position'] + 1}"
-            left_out = set(round_["excluded"])
-            if left_out:
-                lines.append(f"{where}: left out of the mediation: {_short_ids(left_out)}")
-            for iteration in round_["iterations"]:
-                label = f"{where}, iteration {iteration['index']}"
-                written = iteration["critiques"] if iteration["index"] else iteration["opinions"]
-                what = "critique(s)" if iteration["index"] else "opinion(s)"
-                if iteration["winner"] is None:
-                    lines.append(
-                        f"{label}: {len(written)} {what}, no winner ({iteration['state']})"
-                    )
-                    continue
-                winner, *comparisons = iteration["shown"] or [None]
-                ratings = winner["ratings"] if winner else []
-                agreement = [r["agreement"] for r in ratings]
-                everyone += agreement
-                by_condition[condition or "(none)"] += agreement
-                if left_out:
-                    for rating in ratings:
-                        side = excluded if rating["participant"] in left_out else included
-                        side[condition].append(rating["agreement"])
-                text = iteration["candidates"][iteration["winner"]]["text"]
-                lines.append(
-                    f"{label}: {len(written)} {what}, winner {iteration['winner']} of "
-                    f"{len(iteration['candidates'])}, mean agreement {_mean(agreement)} "
-                    f"from {len(agreement)} rating(s)\n    {_shorten(text)}"
-                )
-                for shown in comparisons:
-                    values = [r["agreement"] for r in shown["ratings"]]
-                    lines.append(
-                        f"    beside it, {shown['role']}: mean agreement {_mean(values)} "
-                        f"from {len(values)} rating(s)"
-                    )
-    if any(report["condition"] for report in reports):
-        lines.append("Mean agreement with the winners, by condition (1-7):")
-        for condition, values in sorted(by_condition.items()):
-            line = f"  {condition}: {_mean(values)} from {len(values)} rating(s)"
-            if condition in included or condition in excluded:
-                line += (
-                    f"; included members {_mean(included[condition])} "
-                    f"({len(included[condition])}), excluded members "
-                    f"{_mean(excluded[condition])} ({len(excluded[condition])})"
-                )
-            lines.append(line)
-    if everyone:
-        lines.append(f"Mean agreement overall: {statistics.fmean(everyone):.2f} (1-7)")
-    return "\n".join(lines)
-
-
-def _mean(values: list[int]) -> str:
-    return f"{statistics.fmean(values):.2f}" if values else "n/a"
-
-
-def _short_ids(public_ids) -> str:
-    return ", ".join(sorted(public_id[:8] for public_id in public_ids))
-
-
-def _shorten(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
