@@ -11,10 +11,18 @@ import json
 import os
 from pathlib import Path
 
+import hypothesis
 import pytest
 from django.conf import settings
 
 from tests.faults import RedisServer
+
+# Property tests check properties, not speed: a busy CI machine must not fail them on
+# hypothesis's per-example deadline (speed is measured by the benchmarks).
+hypothesis.settings.register_profile(
+    "commonground", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("commonground")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_QUESTIONS = REPO_ROOT / "tests" / "fixtures" / "questions.json"

@@ -33,8 +33,8 @@ def condition_for_new_group(
 
     Groups ended by a moderator still count: the assignment is balanced over groups formed,
     which is what randomisation promises (a group's fate after assignment must not steer the
-    next assignment). The caller holds the deliberation's row lock (`participant_assign_group`),
-    so concurrent joins cannot both see the same counts. `rng` is for tests; the default draws
+    next assignment). The caller holds the deliberation's row lock, which `participant_assign_group`
+    takes to open a group, so concurrent joins cannot both see the same counts. `rng` is for tests; the default draws
     from the operating system.
     """
     conditions = list(

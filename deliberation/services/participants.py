@@ -82,17 +82,20 @@ def participant_consent(*, participant: Participant, version: str) -> Participan
 def participant_assign_group(*, participant: Participant) -> Group:
     """Seat a waiting participant in the first group still forming, or in a new one.
 
-    The deliberation row is locked while seats are handed out, so that concurrent joins on several
-    web processes never overfill a group. A group starts when it is full; in a deliberation that
-    fills with bots, a human's arrival fills the rest of the group with bots at once.
+    Seats are handed out under the forming group's row lock, taken with `SKIP LOCKED`: a join
+    never waits behind another join's group, it takes the next forming group instead, so joins
+    on several web processes do not queue behind each other and never overfill a group. Only
+    opening a new group (its number, its condition) takes the deliberation's row lock. A group
+    starts when it is full; in a deliberation that fills with bots, a human's arrival fills the
+    rest of the group with bots at once.
     """
     with transaction.atomic():
-        deliberation = Deliberation.objects.select_for_update().get(pk=participant.deliberation_id)
-        group = (
-            Group.objects.filter(deliberation=deliberation, status=Group.Status.FORMING)
-            .order_by("number")
-            .first()
-        )
+        deliberation = participant.deliberation
+        group = _forming_group_locked(deliberation.pk)
+        if group is None:
+            # Opening a group: numbers and the balance of conditions are decided one at a time.
+            deliberation = Deliberation.objects.select_for_update().get(pk=deliberation.pk)
+            group = _forming_group_locked(deliberation.pk)
         if group is None:
             number = (
                 Group.objects.filter(deliberation=deliberation).aggregate(n=Max("number"))["n"] or 0
@@ -114,6 +117,16 @@ def participant_assign_group(*, participant: Participant) -> Group:
         if group.members.count() >= deliberation.group_size:
             group_start(group=group)
         return group
+
+
+def _forming_group_locked(deliberation_id: int) -> Group | None:
+    """The lowest-numbered forming group no other transaction is seating, locked."""
+    return (
+        Group.objects.select_for_update(skip_locked=True)
+        .filter(deliberation_id=deliberation_id, status=Group.Status.FORMING)
+        .order_by("number")
+        .first()
+    )
 
 
 def _seat(participant: Participant, group: Group) -> None:

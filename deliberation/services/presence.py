@@ -237,15 +237,15 @@ def participant_leave(*, participant: Participant, now=None) -> Participant:
     after being released from the pool is refused: there is nothing left to leave.
     """
     now = now or timezone.now()
-    waiting = (
+    waiting_in = (
         Participant.objects.filter(pk=participant.pk, status=Participant.Status.WAITING)
-        .values_list("deliberation_id", flat=True)
+        .values_list("group_id", flat=True)
         .first()
     )
     with transaction.atomic():
-        if waiting is not None:
-            # Seats are handed out under the deliberation's lock (participant_assign_group).
-            Deliberation.objects.select_for_update().filter(pk=waiting).first()
+        if waiting_in is not None:
+            # Seats are handed out under the forming group's lock (participant_assign_group).
+            Group.objects.select_for_update().filter(pk=waiting_in).first()
         locked = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
         if participant_has_left(locked):
             participant.refresh_from_db()
@@ -281,11 +281,12 @@ def group_form_if_waited(*, group: Group, now=None) -> str:
     """Resolve a forming group whose first waiter has waited the deliberation's
     `pool_wait_seconds`: start it with who is there when that is at least `min_group_size`
     ("started"), else release everyone who waited that long ("released"). "" when it is not time
-    yet or the group is no longer forming. Runs under the deliberation's lock, as seating does."""
+    yet or the group is no longer forming. Runs under the group's lock, as seating does."""
     now = now or timezone.now()
     with transaction.atomic():
         deliberation = Deliberation.objects.select_for_update().get(pk=group.deliberation_id)
-        group = Group.objects.get(pk=group.pk)
+        # Seating holds the group's lock (participant_assign_group); wait for it.
+        group = Group.objects.select_for_update().get(pk=group.pk)
         if group.status != Group.Status.FORMING:
             return ""
         cutoff = now - timedelta(seconds=deliberation.pool_wait_seconds)

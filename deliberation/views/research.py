@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from deliberation.access import (
@@ -113,10 +114,11 @@ def export_download(request: HttpRequest, job_id: UUID) -> FileResponse:
     return FileResponse(handle, as_attachment=True, filename=job.file_name.rsplit("/", 1)[-1])
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 @research_required
 def tokens(request: HttpRequest) -> HttpResponse:
-    """Your API tokens. POST makes one and shows its secret on this answer only."""
+    """Your API tokens. POST makes one and shows its secret on this answer only (not cached)."""
     form = TokenForm(request.POST or None)
     secret, status = "", 200
     if request.method == "POST":

@@ -21,14 +21,18 @@ A candidate (opinion iteration) has three parts:
    safety."); failing that, nothing is claimed.
 
 Sample `i` draws from the round's seed: each member's reason (among their best, by a Gumbel
-perturbation of a quality score), the templates, the order of members, whether reasons of a side
-share a sentence, where the shared ground goes. The same seed repeats exactly.
+perturbation of a quality score), the opening's wording, the order of members, which shared
+sentence and where it goes. A member is always reported with the same verb, and reasons of one
+side share a sentence only when `max_sentences` asks for it, so that the candidates of a round
+share their sentences (the embedding reward model encodes each distinct sentence once).
+The same seed repeats exactly.
 
 In a critique iteration the previous winner is revised (`inference.generators.revision`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,6 +56,7 @@ from inference.generators.sentences import (
     tfidf_vectors,
     tokens,
     word_count,
+    word_key,
 )
 from inference.prompts import sample_seed, shuffled_order
 from inference.stance import Proposition, proposition, restates_side, sides, text_stance
@@ -110,6 +115,7 @@ class _Sentence:
     stance: float
     position: bool  # only restates a side
     score: float
+    also: tuple[int, ...] = ()  # other members who wrote the same sentence
 
 
 class ExtractiveGenerator:
@@ -336,7 +342,20 @@ class _Group:
                     chosen.append((0, _short(member, self.opinions[member])))
                 continue
             scores = np.array([s.score for s in own]) + 0.15 * rng.gumbel(size=len(own))
-            chosen.append((self.sides[member], own[int(np.argmax(scores))]))
+            pick = own[int(np.argmax(scores))]
+            twin = next(
+                (
+                    k
+                    for k, (side, s) in enumerate(chosen)
+                    if side == self.sides[member] and word_key(s.text) == word_key(pick.text)
+                ),
+                None,
+            )
+            if twin is None:
+                chosen.append((self.sides[member], pick))
+            else:  # the same reason from two members is reported once, as theirs both
+                side, first = chosen[twin]
+                chosen[twin] = (side, dataclasses.replace(first, also=(*first.also, member)))
         weight = {1: len(self.pro), -1: len(self.con), 0: -1}
         return sorted(chosen, key=lambda pair: -weight[pair[0]])
 
@@ -428,7 +447,9 @@ def _attributed(
         by_side.setdefault(side, []).append(sentence)
     groups: list[tuple[int, list[_Sentence]]] = []
     for side, items in by_side.items():
-        merge = len(items) > 1 and rng.random() < 0.35
+        # Merging only when the length asks for it keeps the number of distinct sentences
+        # across a round's candidates small (the reward model encodes each once).
+        merge = False
         if merge:
             groups.append((side, items[:3]))
             groups.extend((side, [s]) for s in items[3:])
@@ -466,9 +487,15 @@ def _report(
         )
         if again and subject.startswith("One of us"):
             subject = "Another" + subject[3:]
+        if len(items) == 1 and items[0].also:
+            subject = (
+                capitalise(_count(1 + len(items[0].also))) + subject[subject.index(" of us") :]
+            )
         clauses = [as_clause(reported(s.text), group.lower_words) for s in items]
-    verb = VERBS[int(rng.integers(len(VERBS)))]
-    if subject == "We":
+    # One verb per member, not per sample: candidates differ in what they report, not in
+    # synonyms.
+    verb = VERBS[items[0].member % len(VERBS)]
+    if subject == "We" or (len(items) == 1 and items[0].also):
         verb = {"points out": "point out", "adds": "add", "notes": "note", "says": "say"}.get(
             verb, "stress"
         )
@@ -488,7 +515,7 @@ def _report(
         "text": text,
         "source": "opinion",
         "voice": "group" if subject == "We" else "reported",
-        "members": [s.member for s in items],
+        "members": [m for s in items for m in (s.member, *s.also)],
         "original": [s.original for s in items],
     }
 

@@ -74,7 +74,9 @@ def rated(make_group, moderator, researcher):
 def _token(user, client: Client | None = None) -> str:
     client = client or Client()
     client.force_login(user)
-    html = client.post("/research/tokens/", {"name": "notebook"}).content.decode()
+    response = client.post("/research/tokens/", {"name": "notebook"})
+    assert "no-store" in response["Cache-Control"]  # the secret stays out of caches
+    html = response.content.decode()
     secret = html.split('id="token-secret" value="', 1)[1].split('"', 1)[0]
     assert secret.startswith("cg_")
     return secret
@@ -224,3 +226,22 @@ def test_too_many_requests_get_429_in_the_error_format(rated, researcher, monkey
     statuses = [client.get("/api/v1/deliberations/").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     assert client.get("/api/v1/deliberations/").json()["error"]["code"] == "throttled"
+
+
+def test_lists_take_the_same_queries_however_many_rows(
+    rated, researcher, make_group, django_assert_max_num_queries
+):
+    client = _api(_token(researcher))
+    urls = ["/api/v1/deliberations/", "/api/v1/groups/", "/api/v1/rounds/", "/api/v1/iterations/"]
+    few = {}
+    for url in urls:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        few[url] = len(queries)
+    for n in range(3):
+        other, _ = make_group(3, title=f"Other {n}", n_candidates=2)
+        DeliberationShare.objects.create(deliberation=other, user=researcher, role="researcher")
+    for url in urls:
+        with django_assert_max_num_queries(few[url]):
+            body = client.get(url).json()
+        assert body["count"] == 4  # one of each per deliberation
