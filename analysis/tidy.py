@@ -96,8 +96,15 @@ PID = Field(
     "installation.",
     required=True,
 )
-PROVENANCE = ("human_citizen", "bot_citizen", "human_mediator", "model_mediator",
-              "position_statement", "example", "mock")  # fmt: skip
+PROVENANCE = (
+    "human_citizen",
+    "bot_citizen",
+    "human_mediator",
+    "model_mediator",
+    "position_statement",
+    "example",
+    "mock",
+)
 LIKERT = {"minimum": 1, "maximum": 7}
 CREATED = Field("created_at", "datetime", "When it was stored (UTC).", required=True)
 HIDDEN = (
@@ -106,7 +113,7 @@ HIDDEN = (
         "boolean",
         "Hidden by a moderator (left out of mediations not yet run).",
         required=True,
-    ),  # fmt: skip
+    ),
     Field("hidden_reason", "string", "The moderator's reason, when hidden."),
 )
 
@@ -126,7 +133,7 @@ TABLES: tuple[Table, ...] = (
                 "string",
                 "Question split for model evaluation ('' when none).",
                 enum=("", "train", "iid_test", "ood_test"),
-            ),  # fmt: skip
+            ),
             Field("source", "string", "Where the question came from (bank, manual, import...)."),
         ),
         ("question_id",),
@@ -158,13 +165,13 @@ TABLES: tuple[Table, ...] = (
                 "comparisons",
                 "array",
                 "Statements shown beside the winner: best_opinion, baseline.",
-            ),  # fmt: skip
+            ),
             Field(
                 "exclusion",
                 "boolean",
                 "Members are left out of the mediation at random.",
                 required=True,
-            ),  # fmt: skip
+            ),
         ),
         ("condition_id",),
         (("deliberation_id", "deliberations", "deliberation_id"),),
@@ -177,7 +184,7 @@ TABLES: tuple[Table, ...] = (
             Field("deliberation_id", "string", "The deliberation.", required=True),
             Field(
                 "number", "integer", "The group's number within its deliberation.", required=True
-            ),  # fmt: skip
+            ),
             Field("condition_id", "integer", "The group's condition (empty: no conditions)."),
             Field("status", "string", "forming, active, done or ended.", required=True),
             Field("started_at", "datetime", "When the group started."),
@@ -203,13 +210,13 @@ TABLES: tuple[Table, ...] = (
                 "human_citizen or bot_citizen.",
                 required=True,
                 enum=PROVENANCE,
-            ),  # fmt: skip
+            ),
             Field(
                 "status",
                 "string",
                 "joined, waiting, active, dropped, completed or released.",
                 required=True,
-            ),  # fmt: skip
+            ),
             Field("joined_at", "datetime", "When they joined.", required=True),
             Field("completed_at", "datetime", "When they completed every step."),
             Field("left_at", "datetime", "When they left or dropped out."),
@@ -229,7 +236,7 @@ TABLES: tuple[Table, ...] = (
             Field("question_id", "integer", "The question.", required=True),
             Field(
                 "position", "integer", "Order of the round in the session (0 first).", required=True
-            ),  # fmt: skip
+            ),
             Field("status", "string", "pending, active or done.", required=True),
             Field("started_at", "datetime", "When it started."),
             Field("ended_at", "datetime", "When it ended."),
@@ -253,7 +260,7 @@ TABLES: tuple[Table, ...] = (
             Field("index", "integer", "0 opinion, 1.. critique.", required=True),
             Field(
                 "state", "string", "collecting, mediating, rating, done or failed.", required=True
-            ),  # fmt: skip
+            ),
             Field("failure_reason", "string", "Why the mediation failed, when it did."),
             Field("mediation_started_at", "datetime", "When the mediation started."),
             Field("mediation_finished_at", "datetime", "When it finished."),
@@ -312,11 +319,9 @@ TABLES: tuple[Table, ...] = (
                 "candidate, best_opinion or baseline.",
                 required=True,
                 enum=("candidate", "best_opinion", "baseline"),
-            ),  # fmt: skip
+            ),
             Field("text", "string", "The statement.", required=True),
-            Field(
-                "provenance", "string", "Who or what wrote it.", required=True, enum=PROVENANCE
-            ),  # fmt: skip
+            Field("provenance", "string", "Who or what wrote it.", required=True, enum=PROVENANCE),
             Field("model_version_id", "integer", "The generator version that wrote it."),
             Field("template_version", "string", "Prompt template version."),
             Field("seed", "integer", "Sampling seed."),
@@ -366,14 +371,14 @@ TABLES: tuple[Table, ...] = (
                 "1 strongly disagree .. 4 neutral .. 7 strongly agree.",
                 required=True,
                 **LIKERT,
-            ),  # fmt: skip
+            ),
             Field(
                 "quality",
                 "integer",
                 "1 terrible .. 4 neutral .. 7 excellent.",
                 required=True,
                 **LIKERT,
-            ),  # fmt: skip
+            ),
             Field("response_duration_ms", "integer", "Time from page shown to sent (ms)."),
             CREATED,
         ),
@@ -399,14 +404,14 @@ TABLES: tuple[Table, ...] = (
                 "statements or final.",
                 required=True,
                 enum=("statements", "final"),
-            ),  # fmt: skip
+            ),
             Field("statement_id", "integer", "The statement ranked.", required=True),
             Field(
                 "position_shown",
                 "integer",
                 "Its place in the order shown (0 first).",
                 required=True,
-            ),  # fmt: skip
+            ),
             Field("rank", "integer", "0 = best; equal numbers are ties.", required=True),
             CREATED,
         ),
@@ -432,14 +437,14 @@ TABLES: tuple[Table, ...] = (
                 required=True,
                 minimum=0,
                 maximum=1,
-            ),  # fmt: skip
+            ),
             Field(
                 "agreement",
                 "integer",
                 "1..7 agreement with the affirming statement.",
                 required=True,
                 **LIKERT,
-            ),  # fmt: skip
+            ),
             CREATED,
         ),
         ("position_rating_id",),
@@ -461,7 +466,7 @@ TABLES: tuple[Table, ...] = (
                 "string",
                 "The answer, as JSON text (a number for likert items).",
                 required=True,
-            ),  # fmt: skip
+            ),
             CREATED,
         ),
         ("survey_response_id",),
@@ -481,13 +486,13 @@ TABLES: tuple[Table, ...] = (
                 "generator or reward.",
                 required=True,
                 enum=("generator", "reward"),
-            ),  # fmt: skip
+            ),
             Field(
                 "backend",
                 "string",
                 "Backend (extractive, embedding, vllm, transformers...).",
                 required=True,
-            ),  # fmt: skip
+            ),
             Field("name", "string", "Model name or path.", required=True),
             Field("revision", "string", "Revision or content hash."),
             Field("details", "object", "Backend details."),
@@ -547,9 +552,12 @@ def load_tidy(path: str | Path) -> dict[str, Any]:
             frame = pd.read_parquet(io.BytesIO(raw))
         elif fmt == "csv":
             dtypes = {f["name"]: "string" for f in fields if f["type"] in ("string",)}
-            frame = pd.read_csv(io.BytesIO(raw), dtype=dtypes, keep_default_na=False,
-                                na_values={f["name"]: [""] for f in fields
-                                           if f["type"] not in ("string",)})  # fmt: skip
+            frame = pd.read_csv(
+                io.BytesIO(raw),
+                dtype=dtypes,
+                keep_default_na=False,
+                na_values={f["name"]: [""] for f in fields if f["type"] not in ("string",)},
+            )
         elif fmt == "jsonl":
             frame = pd.read_json(io.BytesIO(raw), lines=True, dtype=False)
         else:

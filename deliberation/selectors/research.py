@@ -41,6 +41,19 @@ def deliberations_for_api(readable: QuerySet[Deliberation]) -> QuerySet[Delibera
     )
 
 
+def _in_study(
+    queryset: QuerySet, group_path: str, *, deliberation: UUID | None, condition: str
+) -> QuerySet:
+    """`queryset` narrowed to one deliberation and one condition, reached through the group at
+    `group_path` ("" when the rows are groups)."""
+    prefix = f"{group_path}__" if group_path else ""
+    if deliberation:
+        queryset = queryset.filter(**{f"{prefix}deliberation__public_id": deliberation})
+    if condition:
+        queryset = queryset.filter(**{f"{prefix}condition__name": condition})
+    return queryset
+
+
 def groups_for_api(
     readable: QuerySet[Deliberation], *, deliberation: UUID | None = None, condition: str = ""
 ) -> QuerySet[Group]:
@@ -50,11 +63,7 @@ def groups_for_api(
         .annotate(member_count=Count("members"))
         .order_by("id")
     )
-    if deliberation:
-        groups = groups.filter(deliberation__public_id=deliberation)
-    if condition:
-        groups = groups.filter(condition__name=condition)
-    return groups
+    return _in_study(groups, "", deliberation=deliberation, condition=condition)
 
 
 def rounds_for_api(
@@ -69,10 +78,7 @@ def rounds_for_api(
         .select_related("group__deliberation", "group__condition", "question")
         .order_by("id")
     )
-    if deliberation:
-        rounds = rounds.filter(group__deliberation__public_id=deliberation)
-    if condition:
-        rounds = rounds.filter(group__condition__name=condition)
+    rounds = _in_study(rounds, "group", deliberation=deliberation, condition=condition)
     if group is not None:
         rounds = rounds.filter(group_id=group)
     return rounds
@@ -90,10 +96,9 @@ def iterations_for_api(
         .select_related("round__group__deliberation", "round__group__condition")
         .order_by("id")
     )
-    if deliberation:
-        iterations = iterations.filter(round__group__deliberation__public_id=deliberation)
-    if condition:
-        iterations = iterations.filter(round__group__condition__name=condition)
+    iterations = _in_study(
+        iterations, "round__group", deliberation=deliberation, condition=condition
+    )
     if round is not None:
         iterations = iterations.filter(round_id=round)
     return iterations
@@ -125,10 +130,7 @@ def _responses(
     include_bots: bool,
     group_path: str,
 ) -> QuerySet:
-    if deliberation:
-        queryset = queryset.filter(**{f"{group_path}__deliberation__public_id": deliberation})
-    if condition:
-        queryset = queryset.filter(**{f"{group_path}__condition__name": condition})
+    queryset = _in_study(queryset, group_path, deliberation=deliberation, condition=condition)
     if iteration is not None:
         queryset = queryset.filter(iteration_id=iteration)
     if since is not None:
