@@ -53,6 +53,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -666,6 +667,72 @@ print(d.public_id, d.pk)
 """
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of one process (its own threads), from /proc; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuSampler(threading.Thread):
+    """CPU of the processes whose command line matches a pattern (the PostgreSQL backends of the
+    run's database, the Redis server), read from /proc twice a second. A process seen when the
+    sampler starts counts from then; one that appears later counts whole (a new backend); one
+    that exits counts until its last sample, so a backend that lived under half a second is
+    missed. Other work on the same PostgreSQL (other databases) is not counted."""
+
+    def __init__(self, patterns: dict[str, re.Pattern]):
+        super().__init__(daemon=True)
+        self.patterns = patterns
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.owner: dict[int, str] = {}
+        self.stopping = threading.Event()
+        self.started_once = False
+        self.own_cpu_s = 0.0
+
+    def scan(self) -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            if pid not in self.owner:
+                try:
+                    cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except (FileNotFoundError, ProcessLookupError, PermissionError):
+                    continue
+                name = next((n for n, p in self.patterns.items() if p.search(cmdline)), None)
+                if name is None:
+                    continue
+                self.owner[pid] = name
+            seconds = process_cpu_seconds(pid)
+            if seconds is None:
+                continue
+            self.first.setdefault(pid, seconds if not self.started_once else 0.0)
+            self.last[pid] = seconds
+
+    def run(self) -> None:
+        self.scan()
+        self.started_once = True
+        while not self.stopping.wait(0.5):
+            self.scan()
+        # Its own CPU, which the load generator's figure leaves out.
+        self.own_cpu_s = time.thread_time()
+
+    def stop(self) -> dict[str, float]:
+        """Stop, and return CPU seconds by pattern name over the sampled time."""
+        self.stopping.set()
+        self.join()
+        self.scan()
+        totals = dict.fromkeys(self.patterns, 0.0)
+        for pid, name in self.owner.items():
+            if pid in self.last:
+                totals[name] += self.last[pid] - self.first[pid]
+        return totals
+
+
 def cpu_busy() -> tuple[int, int]:
     """(busy, total) jiffies of the whole machine, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -769,6 +836,8 @@ def build_report(
         }
     acknowledged = len(recorder.ratings_acknowledged)
     server = server_figures(recorder.server)
+    service_s = cpu["gunicorn_s"] + cpu.get("postgres_s", 0.0) + cpu.get("redis_s", 0.0)
+    service_ms = 1000 * service_s / requests if requests else None
     return {
         "mode": "burst" if args.burst else "design",
         "participants": participants,
@@ -810,6 +879,10 @@ def build_report(
         # HTTP layers included, which Server-Timing does not see); the client's likewise.
         "gunicorn_cpu_ms_per_request": 1000 * cpu["gunicorn_s"] / requests if requests else None,
         "client_cpu_ms_per_request": 1000 * cpu["client_s"] / requests if requests else None,
+        # The whole serving side per request: gunicorn, the run's PostgreSQL backends (the
+        # Celery worker's included) and Redis; what one core can serve follows from it.
+        "service_cpu_ms_per_request": service_ms,
+        "requests_per_core_s": 1000 / service_ms if service_ms else None,
         "server": server,
         "load_average": load,
         "target_p95_ms": BURST_TARGET_P95_MS if args.burst else TARGET_P95_MS,
@@ -926,10 +999,13 @@ def report_table(report: dict) -> str:
         f"CPU over the load: machine {report['cpu']['machine_busy_percent']}% busy; "
         f"gunicorn {report['cpu']['gunicorn_s']:.1f} s "
         f"({fixed(report['gunicorn_cpu_ms_per_request'])} ms a request, all layers), "
-        f"worker {report['cpu']['worker_s']:.1f} s, "
+        f"PostgreSQL {report['cpu']['postgres_s']:.1f} s, Redis {report['cpu']['redis_s']:.1f} s, "
+        f"Celery worker {report['cpu']['worker_s']:.1f} s, "
         f"load generator {report['cpu']['client_s']:.1f} s "
-        f"({fixed(report['client_cpu_ms_per_request'])} ms a request); "
-        f"the rest is PostgreSQL, Redis and whatever else ran",
+        f"({fixed(report['client_cpu_ms_per_request'])} ms a request)",
+        f"serving (gunicorn + PostgreSQL + Redis): {fixed(report['service_cpu_ms_per_request'])} "
+        f"ms of CPU a request, so about {report['requests_per_core_s'] or 0:,.0f} requests/s "
+        f"per core at this mix",
     ]
     if report["error_samples"]:
         lines += ["", "first errors:", *(f"  {e}" for e in report["error_samples"])]
@@ -1083,6 +1159,13 @@ def main(argv: list[str] | None = None) -> int:
 
         say(f"{participants} participants against {base_url}")
         load["start"] = os.getloadavg()
+        sampler = CpuSampler(
+            {
+                "postgres": re.compile(rf"^postgres: .*\b{services.database}\b"),
+                "redis": re.compile(rf"^redis-server \S*:{args.redis.rpartition(':')[2]}\b"),
+            }
+        )
+        sampler.start()
         busy_before, total_before = cpu_busy()
         client_before = resource.getrusage(resource.RUSAGE_SELF)
         web_before = services.cpu_seconds("gunicorn") or 0.0
@@ -1098,6 +1181,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         busy_after, total_after = cpu_busy()
         load["end"] = os.getloadavg()
+        services_s = sampler.stop()
         client_after = resource.getrusage(resource.RUSAGE_SELF)
         cpu = {
             "machine_busy_percent": round(
@@ -1105,8 +1189,11 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "gunicorn_s": (services.cpu_seconds("gunicorn") or 0.0) - web_before,
             "worker_s": (services.cpu_seconds("worker") or 0.0) - worker_before,
+            "postgres_s": services_s["postgres"],
+            "redis_s": services_s["redis"],
             "client_s": (client_after.ru_utime + client_after.ru_stime)
-            - (client_before.ru_utime + client_before.ru_stime),
+            - (client_before.ru_utime + client_before.ru_stime)
+            - sampler.own_cpu_s,
         }
         # Let the last mediation or rating write settle before counting rows.
         time.sleep(1)
