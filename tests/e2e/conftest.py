@@ -62,6 +62,11 @@ def screenshots(tmp_path) -> Path:
     return folder
 
 
+# Blocks that are the policy working as meant: Redoc's bundle always tries to load its
+# maker's logo from a CDN (and hides it when that fails); the API docs stay offline.
+EXPECTED_BLOCKS = ("https://cdn.redoc.ly/redoc/logo-mini.svg",)
+
+
 @pytest.fixture(autouse=True)
 def no_policy_violations(request):
     """Every page a browser test opens must load without a Content-Security-Policy violation: an
@@ -82,6 +87,7 @@ def no_policy_violations(request):
             lambda message: (
                 violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
                 if "Content Security Policy" in message.text
+                and not any(block in message.text for block in EXPECTED_BLOCKS)
                 else None
             ),
         )
