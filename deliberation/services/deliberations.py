@@ -10,7 +10,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
 
 from deliberation.errors import DomainError
 from deliberation.models import (
@@ -20,6 +23,7 @@ from deliberation.models import (
     Deliberation,
     DeliberationQuestion,
     Question,
+    default_survey_items,
 )
 from deliberation.services.inputs import clean_bounded, clean_question_text
 from deliberation.services.once import create_once
@@ -43,7 +47,8 @@ SOURCE_MAX = 64
 EXTERNAL_ID_MAX = 64
 
 DEFAULT_CONSENT_VERSION = "1"
-DEFAULT_CONSENT_TEXT = """\
+# The platform's consent text, in English; `default_consent_text(language)` translates it.
+DEFAULT_CONSENT_TEXT = gettext_noop("""\
 This is a research study about how small groups find common ground.
 
 What you will do: read a question, write your own view in a few sentences, then read, rate and
@@ -58,7 +63,13 @@ a reason.
 
 By continuing you agree to take part and to the use of your answers for research, including
 training the models that mediate future groups. Below, the platform says exactly who sees what
-you write and what is kept."""
+you write and what is kept.""")
+
+
+def default_consent_text(language: str) -> str:
+    """The platform's consent text in `language` (one of settings.LANGUAGES)."""
+    with translation.override(language):
+        return gettext(DEFAULT_CONSENT_TEXT)
 
 
 def question_create(
@@ -131,12 +142,17 @@ def deliberation_create(
     exclusion_count: int = 1,
     conditions: Sequence[Mapping[str, Any]] = (),
     submission: str = "",
+    language: str = settings.LANGUAGE_CODE,
 ) -> Deliberation:
     """An open deliberation over `questions`, asked in the order given, with its conditions.
 
     `questions` mixes saved `Question`s and texts; each text becomes a new manual question.
     The mediation settings are stored as overrides of the server's config in
     `mediation_config` (`n_candidates`, `aggregation`, `alpha`; alpha `inf` is kept as "inf").
+
+    `language` (one of settings.LANGUAGES) is what the participants' pages speak. The platform's
+    consent text and default survey, when given (or left out), are stored in that language; a
+    text of the moderator's own is stored as written.
 
     `survey_items` is the end-of-round survey, `[{"key", "text", "kind", "required"}]` (at most
     10; keys unique lower-case slugs; text 1-500 characters; kind one of `SURVEY_KINDS`);
@@ -199,7 +215,14 @@ def deliberation_create(
         _seconds(value, code, label, PHASE_SECONDS_MIN)
     _seconds(pool_wait_seconds, "pool_wait_seconds", "The wait in the pool", WAIT_SECONDS_MIN)
     _seconds(dropout_seconds, "dropout_seconds", "The dropout time", WAIT_SECONDS_MIN)
+    if language not in dict(settings.LANGUAGES):
+        raise DomainError(
+            f"The language must be one of: {', '.join(dict(settings.LANGUAGES))}.",
+            code="language",
+        )
     consent_text = (consent_text or "").strip()
+    if consent_text == DEFAULT_CONSENT_TEXT:
+        consent_text = default_consent_text(language)
     if not consent_text:
         raise DomainError("The consent text cannot be empty.", code="consent_text")
     consent_text = clean_bounded(consent_text, "The consent text", 10_000, "consent_text")
@@ -209,6 +232,8 @@ def deliberation_create(
     _boolean(fill_with_bots, "fill_with_bots", "Filling with bots")
     _boolean(position_ratings, "position_ratings", "Position ratings")
     items = survey_items_clean(survey_items)
+    if items == default_survey_items():
+        items = default_survey_items(language)
     panel, completion_code, completion_url, release_code = panel_settings_clean(
         panel, completion_code, completion_url, release_code
     )
@@ -260,6 +285,7 @@ def deliberation_create(
             release_code=release_code,
             exclusion_count=exclusion_count,
             submission=submission,
+            language=language,
         )
         DeliberationQuestion.objects.bulk_create(
             DeliberationQuestion(deliberation=deliberation, question=question, position=position)
