@@ -65,7 +65,13 @@ INSTALLED_APPS = [
     "deliberation",
 ]
 
+# The web-tier benchmark's per-request CPU and SQL figures (config/server_timing.py): a
+# Server-Timing header on every response. Benchmarks only, never production; when off the
+# middleware removes itself when Django loads the chain.
+BENCH_INSTRUMENT = env_bool("BENCH_INSTRUMENT", False)
+
 MIDDLEWARE = [
+    "config.server_timing.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

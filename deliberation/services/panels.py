@@ -41,6 +41,11 @@ class PanelIds:
             "extra": self.extra,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict | None) -> PanelIds | None:
+        """The ids `as_dict` kept (in the session until consent); None for nothing kept."""
+        return cls(**data) if data else None
+
 
 @dataclass(frozen=True)
 class Completion:
@@ -129,6 +134,39 @@ def panel_participant(deliberation: Deliberation, ids: PanelIds | None) -> Parti
         .first()
     )
     return identity.participant if identity else None
+
+
+@dataclass(frozen=True)
+class PanelArrival:
+    """What opening a join link means for its panel ids: a returning panel member to resume as,
+    or new ids to keep until consent; neither for a deliberation without a panel."""
+
+    returning: Participant | None = None
+    ids: PanelIds | None = None
+
+
+def panel_arrival(
+    *, deliberation: Deliberation, params, participant: Participant | None
+) -> PanelArrival:
+    """The panel rules of opening a join link (`params`: its query string).
+
+    Raises `DomainError` when the ids are missing or invalid, unless the visitor already is a
+    participant here (`participant`, from their session): they resume, and the link's ids are
+    ignored. Ids that belong to a participant already make that participant the one who resumes,
+    so the same panel member never joins twice.
+    """
+    if deliberation.panel == Deliberation.Panel.NONE:
+        return PanelArrival()
+    try:
+        ids = panel_ids_parse(deliberation, params)
+    except DomainError:
+        if participant is None:
+            raise
+        return PanelArrival()
+    returning = panel_participant(deliberation, ids)
+    if returning is not None:
+        return PanelArrival(returning=returning)
+    return PanelArrival(ids=ids)
 
 
 def panel_identity_attach(*, participant: Participant, ids: PanelIds) -> Participant:

@@ -61,19 +61,15 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @moderator_required
 def deliberation_create(request: HttpRequest) -> HttpResponse:
-    """The set-up form. A POST whose `action` is "search" (search saved questions without
-    JavaScript) or "add_condition" (one more condition row) only shows the page again with
+    """The set-up form. A POST whose `action` is a round trip (`is_round_trip`: search saved
+    questions without JavaScript, add or remove a condition row) only shows the page again with
     everything typed; any other POST creates the deliberation or shows what to fix."""
     action = request.POST.get("action", "create")
-    setup = DeliberationSetup(
-        request.POST if request.method == "POST" else None,
-        draft=action in ("search", "add_condition"),
-        add_row=action == "add_condition",
-    )
+    setup = DeliberationSetup(request.POST if request.method == "POST" else None, action=action)
     submission = request.POST.get("submission", "")
     if not SUBMISSION_RE.match(submission):
         submission = uuid4().hex
-    if request.method == "POST" and setup.form.is_bound and setup.is_valid():
+    if setup.form.is_bound and setup.is_valid():
         # The page carries a submission id, so that a double click creates one deliberation.
         try:
             created = deliberation_create_once(
@@ -87,7 +83,13 @@ def deliberation_create(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "deliberation/moderator/create.html",
-        {"form": setup.form, "setup": setup, "picker": picker, "submission": submission},
+        {
+            "form": setup.form,
+            "setup": setup,
+            "picker": picker,
+            "submission": submission,
+            "form_action": reverse("moderator:deliberation_create"),
+        },
     )
 
 
