@@ -174,7 +174,7 @@ def test_a_moderator_sets_up_and_runs_a_study_with_conditions(
     mp.get_by_role("button", name="Remove condition 3").click()
     expect(mp.locator("fieldset.condition")).to_have_count(2)
     expect(mp.get_by_role("status").filter(has_text="Condition 3 removed")).to_be_visible()
-    mp.get_by_label("Description").fill("Edited before anyone joined.")
+    mp.get_by_label("Description").first.fill("Edited before anyone joined.")
     mp.get_by_role("button", name="Save the set-up").click()
     expect(mp.get_by_text("The new set-up is saved.")).to_be_visible()
     edited = Deliberation.objects.get(pk=deliberation.pk)
