@@ -14,7 +14,8 @@ is self-contained and leaves nothing behind:
 2. gunicorn serving `config.wsgi` on a free loopback port with `DJANGO_DEBUG=0`, and a real
    Celery worker doing the mediations (Redis db 12 is the cache, db 13 the broker; both are
    flushed before and after);
-3. G*K participants on one asyncio loop, each with its own httpx client and cookie jar, doing
+3. G*K participants on one asyncio loop, each with its own cookie jar (a lean HTTP/1.1 client,
+   `LeanClient`: httpx cost ten times the CPU on the machine the server shares), doing
    what a browser does: the join page (and its CSS and htmx, once), consent with the CSRF token,
    the step page, an opinion, the htmx poll of /status/ every 2 s until HX-Redirect, the rating
    form, the poll again, the done page; with 0.2-1 s of think time before each action; they
@@ -49,13 +50,14 @@ import secrets
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import psycopg
@@ -154,12 +156,12 @@ def parse_server_timing(header: str | None) -> ServerCost | None:
         return None
 
 
-def server_kind(kind: str, response: httpx.Response) -> str:
+def server_kind(kind: str, response: Reply) -> str:
     """The kind a request is counted under in the server figures: a status poll is split by
     what it answered (nothing new, a new progress fragment, or "go to the step page")."""
     if kind != "status":
         return kind
-    if response.headers.get("HX-Redirect"):
+    if response.headers.get("hx-redirect"):
         return "status/moved"
     return "status/same" if response.status_code == 204 else "status/new"
 
@@ -196,6 +198,118 @@ def percentile(values: list[float], q: float) -> float | None:
     low = int(rank)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+# --------------------------------------------------------------------------------------------
+# A lean HTTP/1.1 client
+
+
+@dataclass
+class Reply:
+    status_code: int
+    headers: dict[str, str]  # names in lower case; a repeated header's values joined by ", "
+    text: str
+
+
+class TransportError(Exception):
+    """The request could not be sent or its answer not read."""
+
+
+class LeanClient:
+    """What the simulated browsers need of HTTP/1.1 and no more: one connection per request
+    (gunicorn's sync workers close it after each answer anyway), a cookie jar that sends back
+    every cookie it was given (browsers send Secure cookies to http://127.0.0.1, a secure
+    context), bodies by Content-Length, chunks or the connection's end. The load generator shares
+    the two cores with the server, so its own CPU matters: httpx spent about 4.4 ms of CPU a
+    request here, this about 0.4 ms (2026-11-30, a 6 kB page over loopback)."""
+
+    def __init__(self, base_url: str, *, timeout_s: float = 60.0, user_agent: str):
+        host_port = base_url.split("://", 1)[1]
+        self.host, _, port = host_port.partition(":")
+        self.port = int(port or 80)
+        self.host_header = host_port
+        self.timeout_s = timeout_s
+        self.user_agent = user_agent
+        self.cookies: dict[str, str] = {}
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        data: dict[str, str] | None = None,
+    ) -> Reply:
+        try:
+            return await asyncio.wait_for(
+                self._request(method, path, headers, data), self.timeout_s
+            )
+        except (TimeoutError, OSError, EOFError, asyncio.LimitOverrunError, ValueError) as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _request(self, method, path, headers, data) -> Reply:
+        lines = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: {self.host_header}",
+            f"User-Agent: {self.user_agent}",
+            "Accept: text/html,*/*",
+            "Connection: close",
+        ]
+        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        if self.cookies:
+            lines.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
+        body = b""
+        if data is not None:
+            body = urlencode(data).encode()
+            lines += ["Content-Type: application/x-www-form-urlencoded"]
+        if body or method == "POST":
+            lines.append(f"Content-Length: {len(body)}")
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            status = int(head[0].split(" ", 2)[1])
+            reply_headers: dict[str, str] = {}
+            for line in head[1:]:
+                if not line:
+                    continue
+                name, _, value = line.partition(":")
+                name, value = name.strip().lower(), value.strip()
+                if name == "set-cookie":
+                    self._keep_cookie(value)
+                previous = reply_headers.get(name)
+                reply_headers[name] = value if previous is None else f"{previous}, {value}"
+            if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+                raw = b""
+            elif "content-length" in reply_headers:
+                raw = await reader.readexactly(int(reply_headers["content-length"]))
+            elif reply_headers.get("transfer-encoding", "").lower() == "chunked":
+                raw = await self._read_chunks(reader)
+            else:
+                raw = await reader.read()
+        finally:
+            writer.close()
+        return Reply(status_code=status, headers=reply_headers, text=raw.decode("utf-8", "replace"))
+
+    @staticmethod
+    async def _read_chunks(reader: asyncio.StreamReader) -> bytes:
+        parts = []
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                await reader.readuntil(b"\r\n")
+                return b"".join(parts)
+            parts.append(await reader.readexactly(size))
+            await reader.readexactly(2)
+
+    def _keep_cookie(self, header: str) -> None:
+        pair, *attributes = header.split(";")
+        name, _, value = pair.strip().partition("=")
+        gone = any(a.strip().lower() in ("max-age=0", "max-age=-1") for a in attributes)
+        if gone:
+            self.cookies.pop(name, None)
+        else:
+            self.cookies[name] = value.strip('"')
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,15 +358,9 @@ class Person:
         self.state = state
         self.rng = random.Random(index)
         self.requests = 0
-        self.client = httpx.AsyncClient(
-            base_url=base_url,
-            follow_redirects=False,
-            timeout=httpx.Timeout(60.0),
-            verify=state.ssl_context,
-            headers={"User-Agent": "cg-web-load/1"},
-        )
+        self.client = LeanClient(base_url, user_agent="cg-web-load/1")
 
-    async def request(self, kind: str, method: str, url: str, **kwargs) -> httpx.Response | None:
+    async def request(self, kind: str, method: str, url: str, **kwargs) -> Reply | None:
         """Send one request, record its latency under `kind`; None (and an error) on failure.
 
         The kind of a step page is decided from its body: the done page counts as `done`."""
@@ -262,35 +370,25 @@ class Person:
             raise Abandon("the run's time limit passed")
         self.requests += 1
         recorder = self.state.recorder
-        headers = kwargs.pop("headers", {})
-        cookie = self.cookie_header()
-        if cookie:
-            headers["Cookie"] = cookie
         started = time.perf_counter()
         try:
-            response = await self.client.request(method, url, headers=headers, **kwargs)
-        except httpx.HTTPError as exc:
+            response = await self.client.request(method, url, **kwargs)
+        except TransportError as exc:
             elapsed = (time.perf_counter() - started) * 1000
             recorder.latencies[kind].append(elapsed)
-            recorder.error(kind, f"{method} {url}: {type(exc).__name__}: {exc}")
+            recorder.error(kind, f"{method} {url}: {exc}")
             return None
         elapsed = (time.perf_counter() - started) * 1000
         if kind == "step" and response.status_code == 200 and DONE_MARK in response.text:
             kind = "done"
         recorder.latencies[kind].append(elapsed)
-        cost = parse_server_timing(response.headers.get("Server-Timing"))
+        cost = parse_server_timing(response.headers.get("server-timing"))
         if cost is not None:
             recorder.server.setdefault(server_kind(kind, response), []).append(cost)
         if response.status_code not in EXPECTED_STATUS[kind]:
             recorder.error(kind, f"{method} {url}: HTTP {response.status_code}")
             return None
         return response
-
-    def cookie_header(self) -> str:
-        """The cookies the client has collected, sent back by hand: with DJANGO_DEBUG=0 the
-        session and CSRF cookies are Secure, and browsers send those to http://127.0.0.1 (a
-        secure context), but httpx's cookie policy withholds them over http."""
-        return "; ".join(f"{c.name}={c.value}" for c in self.client.cookies.jar)
 
     async def think(self) -> None:
         await asyncio.sleep(self.rng.uniform(*THINK_SECONDS))
@@ -308,7 +406,6 @@ class Person:
         except Abandon as exc:
             self.state.recorder.failed.append(f"participant {self.index}: {exc}")
         finally:
-            await self.client.aclose()
             self.state.progress.update()
 
     async def _run(self) -> None:
@@ -413,7 +510,7 @@ class Person:
             response = await self.request("status", "GET", poll_url, headers=headers)
             if response is None:
                 continue  # a failed poll is counted; htmx would simply poll again
-            if response.headers.get("HX-Redirect"):
+            if response.headers.get("hx-redirect"):
                 return
             fragment = POLL_RE.search(response.text)
             if fragment:
@@ -428,7 +525,6 @@ class Abandon(Exception):
 class RunState:
     recorder: Recorder
     deadline: float
-    ssl_context: ssl.SSLContext
     progress: tqdm
 
 
@@ -449,7 +545,6 @@ async def drive(
     state = RunState(
         recorder=recorder,
         deadline=time.monotonic() + timeout_s,
-        ssl_context=ssl.create_default_context(),
         progress=progress,
     )
     rng = random.Random(0)
@@ -666,6 +761,72 @@ print(d.public_id, d.pk)
 """
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of one process (its own threads), from /proc; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuSampler(threading.Thread):
+    """CPU of the processes whose command line matches a pattern (the PostgreSQL backends of the
+    run's database, the Redis server), read from /proc twice a second. A process seen when the
+    sampler starts counts from then; one that appears later counts whole (a new backend); one
+    that exits counts until its last sample, so a backend that lived under half a second is
+    missed. Other work on the same PostgreSQL (other databases) is not counted."""
+
+    def __init__(self, patterns: dict[str, re.Pattern]):
+        super().__init__(daemon=True)
+        self.patterns = patterns
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.owner: dict[int, str] = {}
+        self.stopping = threading.Event()
+        self.started_once = False
+        self.own_cpu_s = 0.0
+
+    def scan(self) -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            if pid not in self.owner:
+                try:
+                    cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except (FileNotFoundError, ProcessLookupError, PermissionError):
+                    continue
+                name = next((n for n, p in self.patterns.items() if p.search(cmdline)), None)
+                if name is None:
+                    continue
+                self.owner[pid] = name
+            seconds = process_cpu_seconds(pid)
+            if seconds is None:
+                continue
+            self.first.setdefault(pid, seconds if not self.started_once else 0.0)
+            self.last[pid] = seconds
+
+    def run(self) -> None:
+        self.scan()
+        self.started_once = True
+        while not self.stopping.wait(0.5):
+            self.scan()
+        # Its own CPU, which the load generator's figure leaves out.
+        self.own_cpu_s = time.thread_time()
+
+    def stop(self) -> dict[str, float]:
+        """Stop, and return CPU seconds by pattern name over the sampled time."""
+        self.stopping.set()
+        self.join()
+        self.scan()
+        totals = dict.fromkeys(self.patterns, 0.0)
+        for pid, name in self.owner.items():
+            if pid in self.last:
+                totals[name] += self.last[pid] - self.first[pid]
+        return totals
+
+
 def cpu_busy() -> tuple[int, int]:
     """(busy, total) jiffies of the whole machine, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -769,6 +930,13 @@ def build_report(
         }
     acknowledged = len(recorder.ratings_acknowledged)
     server = server_figures(recorder.server)
+    service_s = cpu["gunicorn_s"] + cpu.get("postgres_s", 0.0) + cpu.get("redis_s", 0.0)
+    # What gunicorn spent outside what Server-Timing saw (accepting, parsing HTTP, the WSGI
+    # handler, writing the answer), shared out over the requests that carried the header.
+    timed = sum(row["count"] for row in server.values())
+    inside_ms = sum(row["cpu_mean_ms"] * row["count"] for row in server.values())
+    outside_ms = (1000 * cpu["gunicorn_s"] - inside_ms) / timed if timed else None
+    service_ms = 1000 * service_s / requests if requests else None
     return {
         "mode": "burst" if args.burst else "design",
         "participants": participants,
@@ -810,6 +978,11 @@ def build_report(
         # HTTP layers included, which Server-Timing does not see); the client's likewise.
         "gunicorn_cpu_ms_per_request": 1000 * cpu["gunicorn_s"] / requests if requests else None,
         "client_cpu_ms_per_request": 1000 * cpu["client_s"] / requests if requests else None,
+        # The whole serving side per request: gunicorn, the run's PostgreSQL backends (the
+        # Celery worker's included) and Redis; what one core can serve follows from it.
+        "service_cpu_ms_per_request": service_ms,
+        "gunicorn_outside_django_ms_per_request": outside_ms,
+        "requests_per_core_s": 1000 / service_ms if service_ms else None,
         "server": server,
         "load_average": load,
         "target_p95_ms": BURST_TARGET_P95_MS if args.burst else TARGET_P95_MS,
@@ -925,11 +1098,15 @@ def report_table(report: dict) -> str:
         f"max {ms(report['client_loop_lag_max_ms'])} ms (latencies include it)",
         f"CPU over the load: machine {report['cpu']['machine_busy_percent']}% busy; "
         f"gunicorn {report['cpu']['gunicorn_s']:.1f} s "
-        f"({fixed(report['gunicorn_cpu_ms_per_request'])} ms a request, all layers), "
-        f"worker {report['cpu']['worker_s']:.1f} s, "
+        f"({fixed(report['gunicorn_cpu_ms_per_request'])} ms a request, "
+        f"{fixed(report['gunicorn_outside_django_ms_per_request'])} of them outside Django), "
+        f"PostgreSQL {report['cpu']['postgres_s']:.1f} s, Redis {report['cpu']['redis_s']:.1f} s, "
+        f"Celery worker {report['cpu']['worker_s']:.1f} s, "
         f"load generator {report['cpu']['client_s']:.1f} s "
-        f"({fixed(report['client_cpu_ms_per_request'])} ms a request); "
-        f"the rest is PostgreSQL, Redis and whatever else ran",
+        f"({fixed(report['client_cpu_ms_per_request'])} ms a request)",
+        f"serving (gunicorn + PostgreSQL + Redis): {fixed(report['service_cpu_ms_per_request'])} "
+        f"ms of CPU a request, so about {report['requests_per_core_s'] or 0:,.0f} requests/s "
+        f"per core at this mix",
     ]
     if report["error_samples"]:
         lines += ["", "first errors:", *(f"  {e}" for e in report["error_samples"])]
@@ -1083,6 +1260,13 @@ def main(argv: list[str] | None = None) -> int:
 
         say(f"{participants} participants against {base_url}")
         load["start"] = os.getloadavg()
+        sampler = CpuSampler(
+            {
+                "postgres": re.compile(rf"^postgres: .*\b{services.database}\b"),
+                "redis": re.compile(rf"^redis-server \S*:{args.redis.rpartition(':')[2]}\b"),
+            }
+        )
+        sampler.start()
         busy_before, total_before = cpu_busy()
         client_before = resource.getrusage(resource.RUSAGE_SELF)
         web_before = services.cpu_seconds("gunicorn") or 0.0
@@ -1098,6 +1282,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         busy_after, total_after = cpu_busy()
         load["end"] = os.getloadavg()
+        services_s = sampler.stop()
         client_after = resource.getrusage(resource.RUSAGE_SELF)
         cpu = {
             "machine_busy_percent": round(
@@ -1105,8 +1290,11 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "gunicorn_s": (services.cpu_seconds("gunicorn") or 0.0) - web_before,
             "worker_s": (services.cpu_seconds("worker") or 0.0) - worker_before,
+            "postgres_s": services_s["postgres"],
+            "redis_s": services_s["redis"],
             "client_s": (client_after.ru_utime + client_after.ru_stime)
-            - (client_before.ru_utime + client_before.ru_stime),
+            - (client_before.ru_utime + client_before.ru_stime)
+            - sampler.own_cpu_s,
         }
         # Let the last mediation or rating write settle before counting rows.
         time.sleep(1)

@@ -2,13 +2,14 @@
 adds up what it reports (tests/bench/web_load.py): the header is there only with
 BENCH_INSTRUMENT on, and counts every SQL statement a request sent."""
 
-import httpx
 import pytest
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.urls import path
 
 from tests.bench.web_load import (
+    LeanClient,
+    Reply,
     ServerCost,
     parse_server_timing,
     server_figures,
@@ -75,12 +76,11 @@ def test_the_load_generator_parses_and_adds_up_server_costs():
 
 
 def test_polls_are_split_by_what_they_answered():
-    request = httpx.Request("GET", "http://testserver/j/x/status/")
-    moved = httpx.Response(204, headers={"HX-Redirect": "/j/x/go/"}, request=request)
+    moved = Reply(status_code=204, headers={"hx-redirect": "/j/x/go/"}, text="")
     assert server_kind("status", moved) == "status/moved"
-    assert server_kind("status", httpx.Response(204, request=request)) == "status/same"
-    assert server_kind("status", httpx.Response(200, request=request)) == "status/new"
-    assert server_kind("step", httpx.Response(200, request=request)) == "step"
+    assert server_kind("status", Reply(204, {}, "")) == "status/same"
+    assert server_kind("status", Reply(200, {}, "<p>3 of 5</p>")) == "status/new"
+    assert server_kind("step", Reply(200, {}, "<html>")) == "step"
 
 
 def test_the_poll_target_needs_no_sql_and_under_a_millisecond():
@@ -103,3 +103,14 @@ def test_the_poll_target_needs_no_sql_and_under_a_millisecond():
     assert verdicts(report(slow))["poll"] is False
     no_poll = report(None) | {"server": {}}
     assert verdicts(no_poll)["poll"] is None
+
+
+def test_the_load_generators_cookie_jar_keeps_and_forgets_like_a_browser():
+    client = LeanClient("http://127.0.0.1:8000", user_agent="test")
+    client._keep_cookie("sessionid=abc123; HttpOnly; Path=/; SameSite=Lax; Secure")
+    client._keep_cookie('csrftoken="t0k"; Path=/; Secure')
+    assert client.cookies == {"sessionid": "abc123", "csrftoken": "t0k"}
+    client._keep_cookie(
+        'sessionid=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Path=/; SameSite=Lax'
+    )
+    assert client.cookies == {"csrftoken": "t0k"}
