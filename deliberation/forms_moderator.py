@@ -17,6 +17,7 @@ from deliberation.forms_conditions import (
     CONDITION_ERROR_FIELDS,
     ConditionForm,
     ConditionFormSet,
+    condition_initial,
 )
 from deliberation.models import (
     SURVEY_KINDS,
@@ -374,6 +375,35 @@ class DeliberationCreateForm(forms.Form):
 
     def add_domain_error(self, code: str, message: str) -> None:
         self.add_error(DOMAIN_ERROR_FIELDS.get(code), message)
+
+
+def setup_initial(deliberation: Deliberation) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A deliberation's set-up as the set-up page shows it to edit: the initial values of
+    `DeliberationCreateForm` (its questions as saved questions picked in order) and of each
+    condition row (`service_kwargs` reversed)."""
+    config = deliberation.mediation_config or {}
+    stored = {field.name for field in Deliberation._meta.concrete_fields}
+    # The fields named as the model's hold its value as it is; the others are converted.
+    initial: dict[str, Any] = {
+        name: getattr(deliberation, name)
+        for name in DeliberationCreateForm.base_fields
+        if name in stored
+    }
+    initial.update(
+        picked_questions=list(
+            deliberation.question_links.order_by("position").values_list("question_id", flat=True)
+        ),
+        n_candidates=config.get("n_candidates", MediationConfig.n_candidates),
+        aggregation=config.get("aggregation", MediationConfig.aggregation),
+        alpha=config.get("alpha", MediationConfig.alpha),
+        opinion_minutes=deliberation.opinion_seconds // 60,
+        critique_minutes=deliberation.critique_seconds // 60,
+        rating_minutes=deliberation.rating_seconds // 60,
+        pool_wait_minutes=deliberation.pool_wait_seconds // 60,
+        survey_text=survey_lines(deliberation.survey_items),
+    )
+    rows = [condition_initial(c) for c in deliberation.conditions.order_by("id")]
+    return initial, rows
 
 
 def _or(value: int | None, default: int) -> int:

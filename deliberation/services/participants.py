@@ -17,17 +17,22 @@ from deliberation.selectors.consent import consent_sha256
 from deliberation.services.conditions import condition_for_new_group
 from deliberation.services.panels import PanelIds, panel_identity_attach
 from deliberation.services.rounds import group_start
+from deliberation.services.setup_lock import setup_lock_for_join
 
 
 def participant_join(
     *, deliberation: Deliberation, provenance: str = Provenance.HUMAN_CITIZEN
 ) -> Participant:
-    """A new pseudonymous participant who has not consented yet."""
+    """A new pseudonymous participant who has not consented yet. Holds the deliberation's
+    set-up lock (shared with other joins) until the surrounding transaction ends, so that an
+    edit of the set-up cannot miss this participant (`services.setup_lock`)."""
     if deliberation.status != Deliberation.Status.OPEN:
         raise WrongPhase(
             gettext("This deliberation is not open for new participants."), code="closed"
         )
-    return Participant.objects.create(deliberation=deliberation, provenance=provenance)
+    with transaction.atomic():
+        setup_lock_for_join(deliberation.pk)
+        return Participant.objects.create(deliberation=deliberation, provenance=provenance)
 
 
 @transaction.atomic
