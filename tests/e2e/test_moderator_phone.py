@@ -117,4 +117,12 @@ def test_moderator_pages_fit_a_phone_and_pass_axe(live_server, browser, mediated
     page.evaluate("document.activeElement.blur()")
     with page.expect_request(re.compile("/now/")):
         pass  # focus gone: polling again
+
+    # People have joined: the set-up's edit page says why it cannot be edited.
+    response = page.goto(
+        live_server.url + reverse("moderator:deliberation_edit", args=[deliberation.public_id])
+    )
+    assert response.status == 409
+    assert_fits_viewport(page, "moderator at 390 px: edit refused")
+    assert_accessible(page, "moderator at 390 px: edit refused")
     context.close()
