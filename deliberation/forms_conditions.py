@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 
+from deliberation.models import Condition
 from deliberation.services.study_settings import (
     AGGREGATIONS,
     COMPARISONS,
@@ -222,6 +223,34 @@ ConditionFormSet = forms.formset_factory(
     absolute_max=CONDITIONS_MAX,
     validate_max=True,
 )
+
+
+def condition_initial(condition: Condition) -> dict[str, Any]:
+    """A stored condition as the values of its `ConditionForm` row (`to_condition` reversed)."""
+    mediation = condition.mediation_config or {}
+    baseline = condition.baseline_config or {}
+    alpha = mediation.get("alpha")
+    initial: dict[str, Any] = {
+        "name": condition.name,
+        "description": condition.description,
+        "n_candidates": mediation.get("n_candidates"),
+        "aggregation": mediation.get("aggregation", ""),
+        "alpha": "" if alpha is None else str(alpha),
+        "comparisons": list(condition.comparisons or []),
+        "exclusion": condition.exclusion,
+        "baseline_n_candidates": baseline.get("n_candidates"),
+    }
+    for prefix, config, role in (
+        ("", mediation, "generator"),
+        ("", mediation, "reward"),
+        ("baseline_", baseline, "generator"),
+    ):
+        backend = config.get(role) or {}
+        if isinstance(backend, str):
+            backend = {"backend": backend}
+        initial[f"{prefix}{role}_backend"] = backend.get("backend", "")
+        initial[f"{prefix}{role}_model"] = backend.get("model", "")
+    return initial
 
 
 def _backend(name: str, model: str) -> dict[str, str]:

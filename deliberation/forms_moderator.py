@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.forms.formsets import INITIAL_FORM_COUNT, TOTAL_FORM_COUNT
 
 from deliberation.forms_conditions import (
@@ -16,6 +17,7 @@ from deliberation.forms_conditions import (
     CONDITION_ERROR_FIELDS,
     ConditionForm,
     ConditionFormSet,
+    condition_initial,
 )
 from deliberation.models import (
     SURVEY_KINDS,
@@ -50,6 +52,7 @@ SURVEY_REQUIRED = {"required": True, "optional": False}
 DOMAIN_ERROR_FIELDS = {
     "title": "title",
     "description": "description",
+    "language": "language",
     "questions": "question_lines",
     "question_text": "question_lines",
     "group_size": "group_size",
@@ -139,6 +142,15 @@ class DeliberationCreateForm(forms.Form):
         max_length=TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Optional; for moderators and researchers, not shown to participants.",
+    )
+    language = forms.ChoiceField(
+        label="Participants' language",
+        choices=settings.LANGUAGES,
+        required=False,
+        initial=_default("language"),
+        help_text="Participants' pages, the standard consent text and the default survey are in "
+        "this language, whatever their browser's. Questions and texts you write are shown as "
+        "written.",
     )
     question_lines = forms.CharField(
         label="New questions",
@@ -337,6 +349,7 @@ class DeliberationCreateForm(forms.Form):
         return {
             "title": data["title"],
             "description": data["description"],
+            "language": data["language"] or _default("language"),
             "questions": [*saved, *new] if data["saved_first"] else [*new, *saved],
             "group_size": data["group_size"],
             "min_group_size": data["min_group_size"],
@@ -362,6 +375,35 @@ class DeliberationCreateForm(forms.Form):
 
     def add_domain_error(self, code: str, message: str) -> None:
         self.add_error(DOMAIN_ERROR_FIELDS.get(code), message)
+
+
+def setup_initial(deliberation: Deliberation) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A deliberation's set-up as the set-up page shows it to edit: the initial values of
+    `DeliberationCreateForm` (its questions as saved questions picked in order) and of each
+    condition row (`service_kwargs` reversed)."""
+    config = deliberation.mediation_config or {}
+    stored = {field.name for field in Deliberation._meta.concrete_fields}
+    # The fields named as the model's hold its value as it is; the others are converted.
+    initial: dict[str, Any] = {
+        name: getattr(deliberation, name)
+        for name in DeliberationCreateForm.base_fields
+        if name in stored
+    }
+    initial.update(
+        picked_questions=list(
+            deliberation.question_links.order_by("position").values_list("question_id", flat=True)
+        ),
+        n_candidates=config.get("n_candidates", MediationConfig.n_candidates),
+        aggregation=config.get("aggregation", MediationConfig.aggregation),
+        alpha=config.get("alpha", MediationConfig.alpha),
+        opinion_minutes=deliberation.opinion_seconds // 60,
+        critique_minutes=deliberation.critique_seconds // 60,
+        rating_minutes=deliberation.rating_seconds // 60,
+        pool_wait_minutes=deliberation.pool_wait_seconds // 60,
+        survey_text=survey_lines(deliberation.survey_items),
+    )
+    rows = [condition_initial(c) for c in deliberation.conditions.order_by("id")]
+    return initial, rows
 
 
 def _or(value: int | None, default: int) -> int:
