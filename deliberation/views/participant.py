@@ -20,6 +20,7 @@ from deliberation.forms import (
 from deliberation.models import TEXT_MAX
 from deliberation.ratelimit import check_rate, client_address
 from deliberation.selectors.consent import (
+    answer_visibility,
     consent_disclosures,
     consent_needed,
     consented_version,
@@ -47,6 +48,7 @@ from deliberation.services.visits import participant_seen, participant_visit
 
 STEP_TEMPLATE = "deliberation/participant/step.html"
 WRITE_STEPS = ("write_opinion", "write_critique")
+ANSWER_VISIBILITY_STEPS = ("rate", "rank", "final_ranking")
 # The form each answering step's page holds, and the context name of each answer form.
 STEP_FORMS = {
     "position_before": "position_form",
@@ -153,6 +155,8 @@ def _step_context(request, deliberation, participant, **extra) -> dict:
         if "text_form" not in extra:
             label = "Your opinion" if step.kind == "write_opinion" else "Your critique"
             context["text_form"] = TextForm(label=label)
+    if step.kind in ANSWER_VISIBILITY_STEPS:
+        context["visibility"] = answer_visibility(step.kind)
     if step.kind == "rate" and "rating_form" not in extra:
         context["rating_form"] = RatingForm()
     if step.kind in ("rank", "final_ranking") and "ranking_form" not in extra:
