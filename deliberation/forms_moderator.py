@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.forms.formsets import INITIAL_FORM_COUNT, TOTAL_FORM_COUNT
 
 from deliberation.forms_conditions import (
@@ -51,6 +52,7 @@ SURVEY_REQUIRED = {"required": True, "optional": False}
 DOMAIN_ERROR_FIELDS = {
     "title": "title",
     "description": "description",
+    "language": "language",
     "questions": "question_lines",
     "question_text": "question_lines",
     "group_size": "group_size",
@@ -140,6 +142,15 @@ class DeliberationCreateForm(forms.Form):
         max_length=TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Optional; for moderators and researchers, not shown to participants.",
+    )
+    language = forms.ChoiceField(
+        label="Participants' language",
+        choices=settings.LANGUAGES,
+        required=False,
+        initial=_default("language"),
+        help_text="Participants' pages, the standard consent text and the default survey are in "
+        "this language, whatever their browser's. Questions and texts you write are shown as "
+        "written.",
     )
     question_lines = forms.CharField(
         label="New questions",
@@ -338,6 +349,7 @@ class DeliberationCreateForm(forms.Form):
         return {
             "title": data["title"],
             "description": data["description"],
+            "language": data["language"] or _default("language"),
             "questions": [*saved, *new] if data["saved_first"] else [*new, *saved],
             "group_size": data["group_size"],
             "min_group_size": data["min_group_size"],

@@ -11,7 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
 
 from deliberation.errors import DomainError
 from deliberation.models import (
@@ -21,6 +24,7 @@ from deliberation.models import (
     Deliberation,
     DeliberationQuestion,
     Question,
+    default_survey_items,
 )
 from deliberation.selectors.model_versions import PIN_KEY
 from deliberation.services.inputs import clean_bounded, clean_question_text
@@ -46,7 +50,8 @@ SOURCE_MAX = 64
 EXTERNAL_ID_MAX = 64
 
 DEFAULT_CONSENT_VERSION = "1"
-DEFAULT_CONSENT_TEXT = """\
+# The platform's consent text, in English; `default_consent_text(language)` translates it.
+DEFAULT_CONSENT_TEXT = gettext_noop("""\
 This is a research study about how small groups find common ground.
 
 What you will do: read a question, write your own view in a few sentences, then read, rate and
@@ -61,7 +66,23 @@ a reason.
 
 By continuing you agree to take part and to the use of your answers for research, including
 training the models that mediate future groups. Below, the platform says exactly who sees what
-you write and what is kept."""
+you write and what is kept.""")
+
+
+def default_consent_text(language: str) -> str:
+    """The platform's consent text in `language` (one of settings.LANGUAGES)."""
+    with translation.override(language):
+        return gettext(DEFAULT_CONSENT_TEXT)
+
+
+def _is_default_consent_text(text: str) -> bool:
+    """Whether `text` is the platform's consent text, in any of its languages."""
+    return any(text == default_consent_text(code) for code, _ in settings.LANGUAGES)
+
+
+def _is_default_survey(items: list[dict]) -> bool:
+    """Whether `items` are the platform's default survey, in any of its languages."""
+    return any(items == default_survey_items(code) for code, _ in settings.LANGUAGES)
 
 
 def question_create(
@@ -141,6 +162,7 @@ def deliberation_setup_clean(
     release_code: str = "",
     exclusion_count: int = 1,
     conditions: Sequence[Mapping[str, Any]] = (),
+    language: str = settings.LANGUAGE_CODE,
 ) -> Setup:
     """A deliberation's whole set-up checked, as `deliberation_create` and
     `deliberation_setup_update` take it; writes nothing.
@@ -148,6 +170,11 @@ def deliberation_setup_clean(
     `questions` mixes saved `Question`s and texts; each text becomes a new manual question.
     The mediation settings are stored as overrides of the server's config in
     `mediation_config` (`n_candidates`, `aggregation`, `alpha`; alpha `inf` is kept as "inf").
+
+    `language` (one of settings.LANGUAGES) is what the participants' pages speak. The platform's
+    default survey, in whichever language it is given (or left out), is stored in that language;
+    so is its consent text (`deliberation_create`). A text of the moderator's own is stored as
+    written.
 
     `survey_items` is the end-of-round survey, `[{"key", "text", "kind", "required"}]` (at most
     10; keys unique lower-case slugs; text 1-500 characters; kind one of `SURVEY_KINDS`);
@@ -209,9 +236,16 @@ def deliberation_setup_clean(
         _seconds(value, code, label, PHASE_SECONDS_MIN)
     _seconds(pool_wait_seconds, "pool_wait_seconds", "The wait in the pool", WAIT_SECONDS_MIN)
     _seconds(dropout_seconds, "dropout_seconds", "The dropout time", WAIT_SECONDS_MIN)
+    if language not in dict(settings.LANGUAGES):
+        raise DomainError(
+            f"The language must be one of: {', '.join(dict(settings.LANGUAGES))}.",
+            code="language",
+        )
     _boolean(fill_with_bots, "fill_with_bots", "Filling with bots")
     _boolean(position_ratings, "position_ratings", "Position ratings")
     items = survey_items_clean(survey_items)
+    if _is_default_survey(items):
+        items = default_survey_items(language)
     panel, completion_code, completion_url, release_code = panel_settings_clean(
         panel, completion_code, completion_url, release_code
     )
@@ -252,6 +286,7 @@ def deliberation_setup_clean(
             "completion_url": completion_url,
             "release_code": release_code,
             "exclusion_count": exclusion_count,
+            "language": language,
         },
         questions=texts_or_questions,
         conditions=arms,
@@ -275,6 +310,8 @@ def deliberation_create(
     """
     setup = deliberation_setup_clean(**settings)
     consent_text = (consent_text or "").strip()
+    if _is_default_consent_text(consent_text):
+        consent_text = default_consent_text(setup.fields["language"])
     if not consent_text:
         raise DomainError("The consent text cannot be empty.", code="consent_text")
     consent_text = clean_bounded(consent_text, "The consent text", 10_000, "consent_text")
@@ -355,8 +392,9 @@ def deliberation_setup_update(
     """Replace the whole set-up of `deliberation` (`settings`: the keyword arguments of
     `deliberation_setup_clean`, as for `deliberation_create`) while nobody has joined it, and
     write what changed to the audit log with `actor`. Its identity stays: public id (and so the
-    join link), owner, status, consent text and version, dates. The questions and conditions are
-    replaced by those given, in order. A reward model version pinned with `reward_model_pin` (an
+    join link), owner, status, consent text and version, dates; only the platform's own consent
+    text follows a change of language (nobody has agreed to it yet). The questions and conditions
+    are replaced by those given, in order. A reward model version pinned with `reward_model_pin` (an
     operator's choice the set-up form does not show) is kept: the deliberation's, and each
     condition's that keeps its name.
 
@@ -381,6 +419,10 @@ def deliberation_setup_update(
         if current.participants.exists() or current.groups.exists():
             raise SetupLocked(SETUP_LOCKED_MESSAGE, code="setup_locked")
         fields = dict(setup.fields)
+        if fields["language"] != current.language and _is_default_consent_text(
+            current.consent_text
+        ):
+            fields["consent_text"] = default_consent_text(fields["language"])
         fields["mediation_config"] = _pin_kept(current.mediation_config, fields["mediation_config"])
         old_conditions = list(current.conditions.order_by("id").values(*CONDITION_FIELDS))
         pins = {c["name"]: c["mediation_config"] for c in old_conditions}

@@ -3,6 +3,7 @@
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from deliberation.errors import DomainError, WrongPhase
 from deliberation.models import (
@@ -26,7 +27,9 @@ def participant_join(
     set-up lock (shared with other joins) until the surrounding transaction ends, so that an
     edit of the set-up cannot miss this participant (`services.setup_lock`)."""
     if deliberation.status != Deliberation.Status.OPEN:
-        raise WrongPhase("This deliberation is not open for new participants.", code="closed")
+        raise WrongPhase(
+            gettext("This deliberation is not open for new participants."), code="closed"
+        )
     with transaction.atomic():
         setup_lock_for_join(deliberation.pk)
         return Participant.objects.create(deliberation=deliberation, provenance=provenance)
@@ -48,8 +51,10 @@ def participant_enter(
     if participant is None:
         if deliberation.panel != Deliberation.Panel.NONE and panel_ids is None:
             raise DomainError(
-                "Please open the study again from the page that sent you here; the link needs "
-                "your panel ID.",
+                gettext(
+                    "Please open the study again from the page that sent you here; the link "
+                    "needs your panel ID."
+                ),
                 code="panel_ids_missing",
             )
         participant = participant_join(deliberation=deliberation)
@@ -69,7 +74,9 @@ def participant_consent(*, participant: Participant, version: str) -> Participan
     deliberation = participant.deliberation
     if version != deliberation.consent_version:
         raise DomainError(
-            "The consent text has changed since you opened this page. Please read it again.",
+            gettext(
+                "The consent text has changed since you opened this page. Please read it again."
+            ),
             code="consent_version",
         )
     ConsentRecord.objects.get_or_create(
