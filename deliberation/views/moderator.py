@@ -36,11 +36,10 @@ from deliberation.selectors.moderator import (
 from deliberation.selectors.question_picker import question_picker
 from deliberation.selectors.results import group_results
 from deliberation.selectors.setup import deliberation_conditions, setup_editable
-from deliberation.services.deliberations import (
+from deliberation.services.deliberations import deliberation_create_once, deliberation_set_status
+from deliberation.services.setup_edit import (
     SETUP_LOCKED_MESSAGE,
     SetupLocked,
-    deliberation_create_once,
-    deliberation_set_status,
     deliberation_setup_update,
 )
 from deliberation.services.moderation import (
