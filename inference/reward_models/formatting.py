@@ -72,32 +72,13 @@ def format_reward_input(
     previous_winner: str | None = None,
     critique: str | None = None,
 ) -> str:
-    """The single text a sequence-classification reward model reads for one pair: the two
-    parts of `format_reward_pair` on consecutive lines."""
-    return _one_text(
-        *format_reward_pair(
-            question=question,
-            opinion=opinion,
-            candidate=candidate,
-            previous_winner=previous_winner,
-            critique=critique,
-        )
-    )
-
-
-def format_reward_pair(
-    *,
-    question: str,
-    opinion: str,
-    candidate: str,
-    previous_winner: str | None = None,
-    critique: str | None = None,
-) -> tuple[str, str]:
-    """`(text_1, text_2)` for a cross-encoder: the member's context, then the candidate."""
+    """The single text a sequence-classification reward model reads for one pair (one training
+    example): the member's context, then the candidate, on consecutive lines; what
+    `round_inputs` gives for that member and candidate of a round."""
     context = format_context(
         question=question, opinion=opinion, previous_winner=previous_winner, critique=critique
     )
-    return context, format_candidate(candidate)
+    return _one_text(context, format_candidate(candidate))
 
 
 def round_inputs(round_text: RoundText, candidates: Sequence[str]) -> list[str]:

@@ -223,7 +223,19 @@ def test_the_reward_input_template_is_stable():
         "Participant's critique: C\n"
         "Candidate statement: Cand."
     )
-    assert formatting.format_reward_pair(question="Q?", opinion="O", candidate="C") == (
-        "Question: Q?\nParticipant's opinion: O",
-        "Candidate statement: C",
+    assert formatting.round_pairs(RoundText(question="Q?", opinions=["O"]), ["C"]) == (
+        ["Question: Q?\nParticipant's opinion: O"],
+        ["Candidate statement: C"],
     )
+    critiqued = RoundText(
+        question="Q?", opinions=["My\nview."], previous_winner="Prev.", critiques=["C"]
+    )
+    assert formatting.round_inputs(critiqued, ["Cand."]) == [
+        formatting.format_reward_input(
+            question="Q?",
+            opinion="My\nview.",
+            candidate="Cand.",
+            previous_winner="Prev.",
+            critique="C",
+        )
+    ]
