@@ -1,6 +1,6 @@
 # The two set-up commands: `make run` (embedded default) and `make test` (the whole suite against
 # PostgreSQL and Redis). Both build .venv first. `make bench-web` is the web-tier load benchmark
-# of DESIGN.md (gunicorn, a Celery worker, PostgreSQL, Redis; BENCH_WEB_ARGS="--groups 20" etc.).
+# of DESIGN.md (gunicorn, a Celery worker, PostgreSQL, Redis; the design load, then the burst).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
@@ -45,10 +45,14 @@ test: install browser
 bench: install
 	$(PY) -m inference bench --questions $(CG_SHARED_DIR)/data/hm_questions.json
 
-# Its own database (created and dropped) and Redis dbs 12 and 13; see tests/bench/web_load.py.
+# The design load (200 groups of 5 arriving 5 a second), then the burst (500 people within 5 s);
+# each with its own database (created and dropped) and Redis dbs 12 and 13 of BENCH_REDIS; see
+# tests/bench/web_load.py. BENCH_WEB_ARGS goes to both ("--web-workers 4", "--json").
+BENCH_REDIS ?= 127.0.0.1:6379
 bench-web: install
 	@$(PY) scripts/check_services.py "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
-	$(PY) tests/bench/web_load.py $(BENCH_WEB_ARGS)
+	$(PY) tests/bench/web_load.py --redis $(BENCH_REDIS) --database-admin-url "$(dir $(TEST_DATABASE_URL))postgres" $(BENCH_WEB_ARGS)
+	$(PY) tests/bench/web_load.py --burst --redis $(BENCH_REDIS) --database-admin-url "$(dir $(TEST_DATABASE_URL))postgres" $(BENCH_WEB_ARGS)
 
 # The whole question bank imported into a database of its own (created and dropped).
 bench-import: install

@@ -65,11 +65,18 @@ INSTALLED_APPS = [
     "deliberation",
 ]
 
+# The web-tier benchmark's per-request CPU and SQL figures (config/server_timing.py): a
+# Server-Timing header on every response. Benchmarks only, never production; when off the
+# middleware removes itself when Django loads the chain.
+BENCH_INSTRUMENT = env_bool("BENCH_INSTRUMENT", False)
+
 MIDDLEWARE = [
+    "config.server_timing.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "deliberation.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -135,7 +142,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "research:landing"  # moderators on to their list, researchers to Data
 LOGOUT_REDIRECT_URL = "login"
 
+# Languages (README, "Languages"). Participant pages speak their deliberation's language
+# (`Deliberation.language`, one of LANGUAGES), never the browser's; everything else stays in
+# LANGUAGE_CODE. deliberation.middleware.LanguageMiddleware keeps a language to its request.
 LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "German (Deutsch)")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -322,6 +334,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-expired-exports": {
         "task": "deliberation.tasks.sweep_expired_exports",
         "schedule": env_int("EXPORT_SWEEP_SECONDS", 3600),
+    },
+    # Expired sessions (in the database) are deleted.
+    "clear-expired-sessions": {
+        "task": "deliberation.tasks.clear_expired_sessions",
+        "schedule": env_int("SESSION_SWEEP_SECONDS", 6 * 3600),
     },
     "sweep-presence": {
         "task": "deliberation.tasks.sweep_presence",

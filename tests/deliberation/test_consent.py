@@ -85,7 +85,7 @@ def test_consent_page_says_who_sees_what_as_the_settings_make_it(client):
         claims.WHOLE_OPINION_SOME_GROUPS,
         claims.EXCLUSION_SOME_GROUPS,
         claims.BOTS,
-        claims.PANEL.format(panel="Prolific"),
+        claims.PANEL % {"panel": "Prolific"},
     ):
         assert claim in html
 
