@@ -335,6 +335,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "deliberation.tasks.sweep_expired_exports",
         "schedule": env_int("EXPORT_SWEEP_SECONDS", 3600),
     },
+    # Expired sessions (in the database) are deleted.
+    "clear-expired-sessions": {
+        "task": "deliberation.tasks.clear_expired_sessions",
+        "schedule": env_int("SESSION_SWEEP_SECONDS", 6 * 3600),
+    },
     "sweep-presence": {
         "task": "deliberation.tasks.sweep_presence",
         "schedule": env_int("DEADLINE_SWEEP_SECONDS", 15),
