@@ -26,10 +26,10 @@ from deliberation.services.deliberations import (
     DEFAULT_CONSENT_TEXT,
     default_consent_text,
     deliberation_create,
-    deliberation_setup_update,
     question_create,
 )
 from deliberation.services.lifecycle import deliberation_clone
+from deliberation.services.setup_edit import deliberation_setup_update
 from tests.po import catalogue, read_po
 
 pytestmark = pytest.mark.django_db
