@@ -73,7 +73,8 @@ BENCH_INSTRUMENT = env_bool("BENCH_INSTRUMENT", False)
 MIDDLEWARE = [
     "config.server_timing.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, with the site-wide header built once (config/csp.py).
+    "config.csp.SiteCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "deliberation.middleware.LanguageMiddleware",

@@ -3,7 +3,8 @@
 The moderator's consent text is free; the sentences here are written by the platform from the
 deliberation's settings (its conditions, bots, panel) so that they are always true, and they are
 shown on the consent page under the moderator's text and hashed with it into the consent record.
-The opinion and critique pages repeat the sentence that applies to the member's own group.
+The opinion and critique pages repeat the sentence that applies to the member's own group; the
+rating and ranking pages say who reads those answers (`answer_visibility`).
 The sentences are in English here and shown in the deliberation's language.
 """
 
@@ -73,6 +74,15 @@ CRITIQUE_PAGE = gettext_noop(
     "The other members will not see your critique as you wrote it, nor your name: the mediator "
     "revises the statement from everyone's critiques, and the revision may quote your words."
 )
+RATING_PAGE = gettext_noop(
+    "The other members will not see your ratings, only whether you have finished. The study's "
+    "moderators and researchers can read them, by your seat in the group or under a random code, "
+    "never with your name."
+)
+RANKING_PAGE = gettext_noop(
+    "The other members will not see your ranking, only whether you have finished. The study's "
+    "moderators and researchers can read it, under a random code, never with your name."
+)
 
 
 def consent_disclosures(deliberation: Deliberation) -> list[str]:
@@ -133,3 +143,13 @@ def writing_visibility(group: Group | None, *, critique: bool) -> list[str]:
     if condition is not None and BEST_OPINION in (condition.comparisons or []):
         sentences.append(gettext(OPINION_PAGE_BEST_OPINION))
     return sentences
+
+
+def answer_visibility(kind: str) -> list[str]:
+    """What the rating page (`kind` "rate") or a ranking page ("rank", "final_ranking") says
+    about who reads the answer, in the request's language. True to what the platform does: the
+    other members' pages show only who is done (`participant_step`); the moderators' group page
+    lists the ratings of each round's winner by seat; researchers and exports show every rating
+    and ranking under the participant's pseudonym (`exports.pseudonyms`)."""
+    sentence = RATING_PAGE if kind == "rate" else RANKING_PAGE
+    return [gettext(sentence)]

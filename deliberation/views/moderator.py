@@ -36,13 +36,7 @@ from deliberation.selectors.moderator import (
 from deliberation.selectors.question_picker import question_picker
 from deliberation.selectors.results import group_results
 from deliberation.selectors.setup import deliberation_conditions, setup_editable
-from deliberation.services.deliberations import (
-    SETUP_LOCKED_MESSAGE,
-    SetupLocked,
-    deliberation_create_once,
-    deliberation_set_status,
-    deliberation_setup_update,
-)
+from deliberation.services.deliberations import deliberation_create_once, deliberation_set_status
 from deliberation.services.moderation import (
     REASON_MAX,
     iteration_extend_deadline,
@@ -51,6 +45,11 @@ from deliberation.services.moderation import (
     member_text_unhide,
 )
 from deliberation.services.moderation import group_end as end_group
+from deliberation.services.setup_edit import (
+    SETUP_LOCKED_MESSAGE,
+    SetupLocked,
+    deliberation_setup_update,
+)
 
 GROUPS_POLL_SECONDS = 3
 

@@ -21,6 +21,7 @@ from deliberation.forms import (
 from deliberation.models import TEXT_MAX
 from deliberation.ratelimit import check_rate, client_address
 from deliberation.selectors.consent import (
+    answer_visibility,
     consent_disclosures,
     consent_needed,
     consented_version,
@@ -48,6 +49,7 @@ from deliberation.services.visits import participant_seen, participant_visit
 
 STEP_TEMPLATE = "deliberation/participant/step.html"
 WRITE_STEPS = ("write_opinion", "write_critique")
+ANSWER_VISIBILITY_STEPS = ("rate", "rank", "final_ranking")
 TEXT_LABELS = {
     "write_opinion": gettext_lazy("Your opinion"),
     "write_critique": gettext_lazy("Your critique"),
@@ -157,6 +159,8 @@ def _step_context(request, deliberation, participant, **extra) -> dict:
         )
         if "text_form" not in extra:
             context["text_form"] = TextForm(label=TEXT_LABELS[step.kind])
+    if step.kind in ANSWER_VISIBILITY_STEPS:
+        context["visibility"] = answer_visibility(step.kind)
     if step.kind == "rate" and "rating_form" not in extra:
         context["rating_form"] = RatingForm()
     if step.kind in ("rank", "final_ranking") and "ranking_form" not in extra:

@@ -13,13 +13,9 @@ from django.urls import reverse
 
 from deliberation.models import AuditLog, Condition, Deliberation
 from deliberation.selectors.model_versions import PIN_KEY
-from deliberation.services.deliberations import (
-    SetupLocked,
-    deliberation_create,
-    deliberation_setup_update,
-    question_create,
-)
+from deliberation.services.deliberations import deliberation_create, question_create
 from deliberation.services.participants import participant_join
+from deliberation.services.setup_edit import SetupLocked, deliberation_setup_update
 from tests.deliberation.test_moderator_setup import CREATE_URL, study_form
 
 pytestmark = pytest.mark.django_db
