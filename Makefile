@@ -11,7 +11,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 # The shared folder with the real question bank, for `make bench` (the tests find it themselves).
 CG_SHARED_DIR ?= ../shared
 
-.PHONY: install run test browser bench bench-web bench-export bench-import lint worker clean loop
+.PHONY: install run test browser bench bench-web bench-export bench-import lint messages worker clean loop
 
 install: $(VENV)/.installed
 
@@ -76,6 +76,17 @@ worker: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# The participant pages' translations (README, "Languages"): the strings marked in the sources
+# into locale/<lang>/LC_MESSAGES/django.po (translate what is new there), then the .mo files
+# Django reads. Both are committed, so a clone needs no gettext; this target does (msgfmt).
+LOCALES ?= de
+MESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=tests --ignore=inference \
+	--ignore=analysis --ignore=scripts --ignore=*.egg-info
+messages: install
+	$(PY) manage.py makemessages $(addprefix --locale=,$(LOCALES)) --add-location=file \
+	  --no-obsolete $(MESSAGES_IGNORE)
+	$(PY) manage.py compilemessages $(addprefix --locale=,$(LOCALES)) $(MESSAGES_IGNORE)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -151,4 +151,5 @@ def answer_visibility(kind: str) -> list[str]:
     other members' pages show only who is done (`participant_step`); the moderators' group page
     lists the ratings of each round's winner by seat; researchers and exports show every rating
     and ranking under the participant's pseudonym (`exports.pseudonyms`)."""
-    return [gettext(RATING_PAGE if kind == "rate" else RANKING_PAGE)]
+    sentence = RATING_PAGE if kind == "rate" else RANKING_PAGE
+    return [gettext(sentence)]
