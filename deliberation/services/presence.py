@@ -48,6 +48,7 @@ from deliberation.services.rounds import (
     iteration_close_if_complete,
     iteration_finish_if_rated,
 )
+from deliberation.services.versions import member_views_changed
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ def iteration_drop_absent(*, iteration: Iteration, now=None) -> list[int]:
             dropout_seconds=group.deliberation.dropout_seconds,
         )
         logger.info("group %s: %d member(s) dropped out", group.pk, len(dropped))
+        member_views_changed(group_ids=[group.pk])
         _phase_recheck(iteration)
         return dropped
 
@@ -222,6 +224,7 @@ def participant_return(*, participant: Participant, now=None) -> bool:
             if participant.left_at
             else None,
         )
+        member_views_changed(group_ids=[participant.group_id], participant_ids=[participant.pk])
     participant.status = Participant.Status.ACTIVE
     participant.left_at = None
     participant.last_seen_at = now
@@ -269,6 +272,7 @@ def participant_leave(*, participant: Participant, now=None) -> Participant:
             fields += ["group", "seat"]
         locked.save(update_fields=fields)
         _audit(LEFT, "participant", [locked.pk], previous_status=was, group=group_id)
+        member_views_changed(group_ids=[group_id], participant_ids=[locked.pk])
     if was == Participant.Status.ACTIVE and group_id is not None:
         iteration = current_phase(group_id)
         if iteration is not None:
@@ -310,6 +314,7 @@ def group_form_if_waited(*, group: Group, now=None) -> str:
                     status=Participant.Status.RELEASED, left_at=now, group=None, seat=None
                 )
                 _audit(RELEASED, "participant", gone, group=group.pk, reason="not seen")
+                member_views_changed(participant_ids=gone)
             waiting = [p for p in waiting if p.pk not in gone]
             group_start(group=group)
             _audit(
@@ -334,6 +339,7 @@ def group_form_if_waited(*, group: Group, now=None) -> str:
             min_group_size=deliberation.min_group_size,
             pool_wait_seconds=deliberation.pool_wait_seconds,
         )
+        member_views_changed(group_ids=[group.pk], participant_ids=overdue)
         logger.info("group %s: %d waiter(s) released from the pool", group.pk, len(overdue))
         return "released"
 

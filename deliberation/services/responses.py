@@ -27,6 +27,7 @@ from deliberation.services.inputs import already_sent, member_check
 from deliberation.services.once import create_once
 from deliberation.services.ratings import likert_value
 from deliberation.services.rounds import iteration_finish_if_rated, participant_complete_if_done
+from deliberation.services.versions import member_views_changed
 
 
 def position_rating_submit(
@@ -57,6 +58,7 @@ def position_rating_submit(
         check=check,
     )
     if created:
+        member_views_changed(participant_ids=[participant.pk])  # only their own next step
         participant_complete_if_done(participant=participant)
     return rating
 
@@ -151,6 +153,7 @@ def ranking_submit(*, participant: Participant, iteration: Iteration, places: di
         what="ranking",
     )
     if created:
+        member_views_changed(group_ids=[participant.group_id])  # the group's count of who is done
         iteration_finish_if_rated(iteration=iteration)
     return ranking
 
@@ -173,6 +176,7 @@ def final_ranking_submit(*, participant: Participant, round_: Round, places: dic
         what="final ranking",
     )
     if created:
+        member_views_changed(participant_ids=[participant.pk])
         participant_complete_if_done(participant=participant)
     return ranking
 
@@ -233,5 +237,6 @@ def survey_submit(*, participant: Participant, round_: Round, answers: dict) -> 
             )
     except IntegrityError:
         raise already_sent("answers to the survey") from None
+    member_views_changed(participant_ids=[participant.pk])
     participant_complete_if_done(participant=participant)
     return len(cleaned)
