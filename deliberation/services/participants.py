@@ -80,7 +80,6 @@ def participant_consent(*, participant: Participant, version: str) -> Participan
         participant.status = Participant.Status.WAITING
         participant.save(update_fields=["status"])
         participant_assign_group(participant=participant)
-    member_views_changed(participant_ids=[participant.pk])
     return participant
 
 

@@ -314,7 +314,6 @@ def group_form_if_waited(*, group: Group, now=None) -> str:
                     status=Participant.Status.RELEASED, left_at=now, group=None, seat=None
                 )
                 _audit(RELEASED, "participant", gone, group=group.pk, reason="not seen")
-                member_views_changed(participant_ids=gone)
             waiting = [p for p in waiting if p.pk not in gone]
             group_start(group=group)
             _audit(

@@ -63,12 +63,12 @@ def participant_visit(*, participant: Participant) -> Step:
 
 
 def participant_poll_unchanged(
-    *, participant_id: int, group_id: int | None, deliberation_id: int, key, seen
+    *, participant_id: int, group_id: int | None, deliberation_id: int, key, seen, now=None
 ) -> bool:
     """The waiting page polls with the step `key` and progress `seen` it shows: True when its
     poll snapshot still holds, so nothing it shows has changed (no query; one more UPDATE, by id,
     when the member's presence is due to be noted). False when the step must be computed."""
-    now = timezone.now()
+    now = now or timezone.now()
     snapshot = poll_snapshot_current(
         participant_id=participant_id,
         group_id=group_id,
