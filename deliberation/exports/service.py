@@ -48,6 +48,7 @@ def export_write(
     actor=None,
     progress: Progress | None = None,
     chunk_size: int = CHUNK_SIZE,
+    audit_action: str = "export",
 ) -> ExportResult:
     """Write the data of `deliberations` (None: all) in `schema` ("hm": one file, one row per
     participant per iteration; "tidy": a folder of tables with datapackage.json, or a .zip of it
@@ -57,7 +58,8 @@ def export_write(
     Participants appear as salted hashes; bots only with `include_bots`; panel identifiers only
     with `include_identifiers`, which needs `actor` to hold the export_identifiers permission.
     `progress(done, total)` is called after each chunk (units: rows read). The export is recorded
-    in the audit log. Raises ExportError (NotAllowed for identifiers) before writing anything.
+    in the audit log under `audit_action` ("export"; "report" when the data only feeds the
+    statistics of `services.reports` and never leaves the server). Raises ExportError (NotAllowed for identifiers) before writing anything.
     """
     out = Path(out)
     _check(schema=schema, fmt=fmt, out=out, deliberations=deliberations,
@@ -95,7 +97,8 @@ def export_write(
                 written = work / f"hm{SUFFIX[fmt]}"
                 rows = hm.write(scope, fmt=fmt, path=written, progress=progress,
                                 chunk_size=chunk_size)  # fmt: skip
-            _audit(actor, deliberations, schema=schema, fmt=fmt, filters=filters, rows=rows)
+            _audit(actor, deliberations, action=audit_action, schema=schema, fmt=fmt,
+                   filters=filters, rows=rows)  # fmt: skip
             _remove(out)  # only an empty folder can be here (checked above)
             written.rename(out)  # a failure here rolls the audit entry back
     finally:
@@ -182,7 +185,7 @@ def _write_tidy(scope, fmt: str, work: Path, *, zipped: bool, filters: dict,
     return archive, rows
 
 
-def _audit(actor, deliberations, *, schema, fmt, filters, rows) -> None:
+def _audit(actor, deliberations, *, action, schema, fmt, filters, rows) -> None:
     data = {"schema": schema, "format": fmt, "filters": filters, "rows": rows}
     if deliberations is None:
         targets = [("installation", 0)]
@@ -190,7 +193,7 @@ def _audit(actor, deliberations, *, schema, fmt, filters, rows) -> None:
         targets = [("deliberation", d.pk) for d in deliberations]
     AuditLog.objects.bulk_create(
         [
-            AuditLog(actor=actor, action="export", target_type=kind, target_id=pk, data=data)
+            AuditLog(actor=actor, action=action, target_type=kind, target_id=pk, data=data)
             for kind, pk in targets
         ]
     )

@@ -47,6 +47,7 @@ def report_tables_load(*, deliberation: Deliberation, actor=None) -> dict[str, A
             deliberations=[deliberation],
             include_bots=True,
             actor=actor,
+            audit_action="report",
         )
         return load_tidy(out)
 

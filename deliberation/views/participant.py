@@ -5,6 +5,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from deliberation import access
@@ -20,6 +21,7 @@ from deliberation.forms import (
 from deliberation.models import TEXT_MAX
 from deliberation.ratelimit import check_rate, client_address
 from deliberation.selectors.consent import (
+    answer_visibility,
     consent_disclosures,
     consent_needed,
     consented_version,
@@ -52,6 +54,11 @@ from deliberation.services.visits import (
 
 STEP_TEMPLATE = "deliberation/participant/step.html"
 WRITE_STEPS = ("write_opinion", "write_critique")
+ANSWER_VISIBILITY_STEPS = ("rate", "rank", "final_ranking")
+TEXT_LABELS = {
+    "write_opinion": gettext_lazy("Your opinion"),
+    "write_critique": gettext_lazy("Your critique"),
+}
 # The form each answering step's page holds, and the context name of each answer form.
 STEP_FORMS = {
     "position_before": "position_form",
@@ -86,28 +93,20 @@ def _panel_session_key(deliberation) -> str:
 
 @require_http_methods(["GET", "POST"])
 def join(request: HttpRequest, public_id) -> HttpResponse:
-    """The invitation link. Panel ids (Prolific, MTurk, ?xid=) come on the URL; they are checked,
-    kept in the session until consent, and let a returning panel member resume where they were."""
+    """The invitation link. Panel ids (Prolific, MTurk, ?xid=) come on the URL: the rules are
+    `panels.panel_arrival`'s (a link it refuses is answered by the error middleware); the ids are
+    kept in the session until consent, and a returning panel member resumes where they were."""
     deliberation = access.get_open_deliberation(public_id)
     participant = access.get_session_participant(request, deliberation)
-    panel_ids = None
-    if request.method == "GET" and deliberation.panel != deliberation.Panel.NONE:
-        try:
-            panel_ids = panels.panel_ids_parse(deliberation, request.GET)
-        except DomainError as exc:
-            if participant is None:
-                return render(
-                    request,
-                    "deliberation/error.html",
-                    {"title": "This link cannot be used", "message": exc.message},
-                    status=400,
-                )
-        else:
-            returning = panels.panel_participant(deliberation, panel_ids)
-            if returning is not None:
-                access.remember_participant(request, returning)
-                return redirect("deliberation:step", public_id=public_id)
-            request.session[_panel_session_key(deliberation)] = panel_ids.as_dict()
+    if request.method == "GET":
+        arrival = panels.panel_arrival(
+            deliberation=deliberation, params=request.GET, participant=participant
+        )
+        if arrival.returning is not None:
+            access.remember_participant(request, arrival.returning)
+            return redirect("deliberation:step", public_id=public_id)
+        if arrival.ids is not None:
+            request.session[_panel_session_key(deliberation)] = arrival.ids.as_dict()
     if participant is not None and not consent_needed(participant):
         return redirect("deliberation:step", public_id=public_id)
     form = ConsentForm(request.POST or None, initial={"version": deliberation.consent_version})
@@ -119,12 +118,13 @@ def join(request: HttpRequest, public_id) -> HttpResponse:
                 who=client_address(request) or "unknown",
                 per_minute=settings.RATE_LIMIT_JOIN_PER_MINUTE,
             )
-            stored = request.session.get(_panel_session_key(deliberation))
             try:
                 participant = participant_enter(
                     deliberation=deliberation,
                     participant=participant,
-                    panel_ids=panels.PanelIds(**stored) if stored else None,
+                    panel_ids=panels.PanelIds.from_dict(
+                        request.session.get(_panel_session_key(deliberation))
+                    ),
                     version=form.cleaned_data["version"],
                 )
             except DomainError as exc:
@@ -163,8 +163,9 @@ def _step_context(request, deliberation, participant, **extra) -> dict:
             step.group, critique=step.kind == "write_critique"
         )
         if "text_form" not in extra:
-            label = "Your opinion" if step.kind == "write_opinion" else "Your critique"
-            context["text_form"] = TextForm(label=label)
+            context["text_form"] = TextForm(label=TEXT_LABELS[step.kind])
+    if step.kind in ANSWER_VISIBILITY_STEPS:
+        context["visibility"] = answer_visibility(step.kind)
     if step.kind == "rate" and "rating_form" not in extra:
         context["rating_form"] = RatingForm()
     if step.kind in ("rank", "final_ranking") and "ranking_form" not in extra:
@@ -263,13 +264,19 @@ def _post_text(request, public_id, iteration_id: int, *, submit, label: str) -> 
 
 @require_POST
 def opinion(request: HttpRequest, public_id, iteration_id: int) -> HttpResponse:
-    return _post_text(request, public_id, iteration_id, submit=opinion_submit, label="Your opinion")
+    return _post_text(
+        request, public_id, iteration_id, submit=opinion_submit, label=TEXT_LABELS["write_opinion"]
+    )
 
 
 @require_POST
 def critique(request: HttpRequest, public_id, iteration_id: int) -> HttpResponse:
     return _post_text(
-        request, public_id, iteration_id, submit=critique_submit, label="Your critique"
+        request,
+        public_id,
+        iteration_id,
+        submit=critique_submit,
+        label=TEXT_LABELS["write_critique"],
     )
 
 

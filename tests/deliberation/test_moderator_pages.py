@@ -406,7 +406,7 @@ def test_group_page_has_a_live_panel_with_each_member_and_the_actions_that_apply
     html = response.content.decode()
     assert (
         'id="now"' in html
-        and 'hx-trigger="every 3s [!this.contains(document.activeElement)]"' in html
+        and 'hx-trigger="every 3s" hx-swap="outerHTML" data-pause-while-focused' in html
     )
     assert "2 of 4 written" in html
     assert "2\xa0minutes ago" in html and "never" in html

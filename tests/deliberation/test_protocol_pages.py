@@ -365,6 +365,16 @@ def test_a_prolific_link_without_a_valid_id_is_refused_clearly(study, query):
     assert not Participant.objects.filter(deliberation=deliberation).exists()
 
 
+def test_a_member_reopening_the_link_without_its_ids_resumes(study):
+    deliberation = study(panel="prolific", completion_code="C1A2B3")
+    client = Client()
+    member = join(client, deliberation, prolific_query())
+    response = client.get(f"/j/{deliberation.public_id}/")
+    assert response.status_code == 302
+    assert response["Location"] == f"/j/{deliberation.public_id}/go/"
+    assert list(Participant.objects.filter(deliberation=deliberation)) == [member]
+
+
 def test_mturk_and_generic_ids(study):
     mturk = study(panel="mturk", completion_code="MT-1")
     client = Client()

@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from deliberation.models import Critique, Deliberation
+from deliberation.models import AuditLog, Critique, Deliberation
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -67,6 +67,10 @@ def test_cached_page_reads_one_row_per_check(study, mod_client, django_assert_nu
     # data version (one row, however many groups): nothing of the study is read again
     with django_assert_num_queries(6):
         again = mod_client.get(_url(study) + "?bots=1").content.decode()
+    # the computation read the data on the server: logged once as a report, not as an export
+    # (nothing left the server)
+    logged = AuditLog.objects.filter(target_type="deliberation", target_id=study.pk)
+    assert list(logged.values_list("action", flat=True)) == ["report"]
     computed = re.search(r"Computed ([0-9: -]+) UTC", first).group(1)
     assert computed == re.search(r"Computed ([0-9: -]+) UTC", again).group(1)
 
