@@ -116,6 +116,13 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
     )
 }
+# Behind PgBouncer's transaction pooling a cursor that outlives its transaction may be asked for
+# on another server connection, so the web tier there sets DATABASE_SERVER_SIDE_CURSORS=0; the
+# export worker keeps them (its exports read in one transaction, in chunks), through its own
+# DATABASE_URL straight to PostgreSQL. See the README's "Scaling out".
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = not env_bool(
+    "DATABASE_SERVER_SIDE_CURSORS", True
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Sessions live in the database only, so that a Redis outage cannot take participant pages down

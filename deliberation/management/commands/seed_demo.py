@@ -15,6 +15,7 @@ from deliberation.models import Deliberation, Question
 from deliberation.selectors.moderator import join_path
 from deliberation.services.deliberations import deliberation_create, question_create
 from deliberation.services.moderators import moderator_ensure
+from inference.base import RoundText
 from inference.generators.extractive import ExtractiveGenerator
 
 DEMO_USERNAME = "moderator"
@@ -146,21 +147,17 @@ def example_statements(seed: int = 0) -> dict[str, str]:
     """The embedded mediator's first candidate for each example group, and a revision of the
     split group's statement after `EXAMPLE_CRITIQUES` (what the README shows)."""
     generator = ExtractiveGenerator()
-    positions = {k: v for k, v in EXAMPLE_QUESTION.items() if k != "question"}
-    question = EXAMPLE_QUESTION["question"]
     split, agreeing = (
-        generator.generate(question=question, opinions=ops, n=1, seed=seed, **positions)[0].text
+        generator.generate(RoundText(**EXAMPLE_QUESTION, opinions=ops), n=1, seed=seed)[0].text
         for ops in (EXAMPLE_SPLIT, EXAMPLE_AGREEING)
     )
-    revised = generator.generate(
-        question=question,
+    critiqued = RoundText(
+        **EXAMPLE_QUESTION,
         opinions=EXAMPLE_SPLIT,
-        n=1,
-        seed=seed,
         previous_winner=split,
         critiques=EXAMPLE_CRITIQUES,
-        **positions,
-    )[0].text
+    )
+    revised = generator.generate(critiqued, n=1, seed=seed)[0].text
     return {"split group": split, "agreeing group": agreeing, "after the critiques": revised}
 
 
