@@ -15,13 +15,14 @@ from django.test import Client
 from django.utils import translation
 
 from deliberation.errors import DomainError
-from deliberation.models import AuditLog, Condition, Deliberation, Participant
+from deliberation.models import AuditLog, Condition, Deliberation, Opinion, Participant
 from deliberation.selectors.consent import (
     QUOTED,
     consent_disclosures,
     consent_sha256,
 )
 from deliberation.selectors.participant import participant_step
+from deliberation.services.bots import PHRASEBOOKS
 from deliberation.services.deliberations import (
     DEFAULT_CONSENT_TEXT,
     default_consent_text,
@@ -308,3 +309,31 @@ def test_the_disclosures_are_in_the_deliberations_language_on_any_page():
     with translation.override("en"):  # a moderator page reading them
         shown = consent_disclosures(deliberation)
     assert shown[0].startswith("Ihre Meinungen und Kritiken") and QUOTED not in shown
+
+
+def test_the_bots_of_a_german_deliberation_write_german(
+    fake_model_servers, eager_tasks, django_capture_on_commit_callbacks
+):
+    deliberation = deliberation_create(
+        created_by=None,
+        title="Autofrei",
+        questions=[question_create(**QUESTION)],
+        group_size=3,
+        min_group_size=3,
+        n_candidates=2,
+        fill_with_bots=True,
+        language="de",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        _go(Client(), deliberation, "", {"agree": "on", "version": "1"}, 302)
+    bots = Opinion.objects.filter(participant__provenance="bot_citizen").values_list(
+        "text", flat=True
+    )
+    assert len(bots) == 2
+    german_reasons = set(PHRASEBOOKS["de"].reasons)
+    for text in bots:
+        assert QUESTION["affirming_statement"].rstrip(".") in text or (
+            QUESTION["negating_statement"].rstrip(".") in text
+        )
+        assert any(reason in text for reason in german_reasons), text
+        assert not ENGLISH_WORDS.search(text), text

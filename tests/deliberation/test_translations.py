@@ -8,6 +8,7 @@ xgettext, as `make messages` runs it) and must be the messages the catalogue has
 """
 
 import gettext
+import os
 import re
 import shutil
 
@@ -65,13 +66,18 @@ def test_the_committed_mo_is_compiled_from_the_po(locale):
     assert not stale, f"{locale}: django.mo differs from django.po; run `make messages`"
 
 
-@pytest.mark.skipif(not shutil.which("xgettext"), reason="GNU gettext (xgettext) is not installed")
 @pytest.mark.parametrize("locale", LOCALES)
 def test_the_catalogue_has_exactly_the_strings_marked_in_the_sources(
     locale, tmp_path, monkeypatch, settings
 ):
     """`makemessages` run on the sources (linked into an empty folder, so that it writes its
-    .po there) finds the messages the committed catalogue has: none missing, none left over."""
+    .po there) finds the messages the committed catalogue has: none missing, none left over.
+    Needs GNU gettext; skipped without it, except in CI."""
+    if not shutil.which("xgettext"):
+        message = "GNU gettext (xgettext) is not installed: apt-get install gettext"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     for name in SOURCES:
         (tmp_path / name).symlink_to(ROOT / name)
     monkeypatch.chdir(tmp_path)
