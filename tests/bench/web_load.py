@@ -997,6 +997,8 @@ def build_report(
     service_ms = 1000 * service_s / requests if requests else None
     return {
         "mode": "polls" if args.polls else "burst" if args.burst else "design",
+        "started_at": load.get("started_at"),
+        "command": " ".join(["tests/bench/web_load.py", *args.argv]),
         "participants": participants,
         "groups": args.groups,
         "size": args.size,
@@ -1067,7 +1069,7 @@ def load_text(load: dict) -> str:
     return " -> ".join(
         f"{label} {' '.join(f'{v:.2f}' for v in load[label])}"
         for label in ("before", "start", "end")
-        if load.get(label)
+        if isinstance(load.get(label), tuple | list)
     )
 
 
@@ -1095,6 +1097,7 @@ def report_table(report: dict) -> str:
         f"({report['groups']} groups of {report['size']}) arriving over {report['ramp_s']:g} s, "
         f"gunicorn {report['web_workers']} worker(s) x {report['threads']} "
         f"thread(s), {report['backends']} backends, {os.cpu_count()} CPU(s)",
+        f"{report['started_at']}, `{report['command']}`",
         f"load average (1, 5, 15 min): {load_text(report['load_average'])}",
         "",
         header,
@@ -1239,6 +1242,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="end stdout with one JSON line")
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.groups is None:
         args.groups = 100 if args.burst else 200
     if args.polls is not None and args.burst:
@@ -1330,6 +1334,7 @@ def main(argv: list[str] | None = None) -> int:
 
         say(f"{participants} participants against {base_url}")
         load["start"] = os.getloadavg()
+        load["started_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         sampler = CpuSampler(
             {
                 "postgres": re.compile(rf"^postgres: .*\b{services.database}\b"),
