@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import fcntl
 import html
 import json
 import os
@@ -119,6 +120,7 @@ STATIC_RE = re.compile(r'(?:href|src)="(/static/[^"]+\.(?:css|js))"')
 SERVER_TIMING_RE = re.compile(r'([\w-]+)((?:;[\w-]+=(?:"[^"]*"|[^,;]*))*)')
 SERVER_PARAM_RE = re.compile(r';([\w-]+)=("[^"]*"|[^,;]*)')
 DONE_MARK = "you are done"
+RELEASED_MARK = "you have been released from this study"
 FAILED_MARK = "The mediator ran into a problem"
 
 
@@ -133,6 +135,8 @@ class Recorder:
     error_samples: list[str] = field(default_factory=list)
     ratings_acknowledged: set[tuple[int, int]] = field(default_factory=set)
     completed: int = 0
+    # Sent home from the waiting pool: their forming group never filled (see --pool-wait).
+    released: int = 0
     failed: list[str] = field(default_factory=list)
     seconds_to_done: list[float] = field(default_factory=list)
     # What the server said each request cost (Server-Timing), by server kind (`server_kind`).
@@ -423,6 +427,8 @@ class Person:
             await self._run()
             self.state.recorder.completed += 1
             self.state.recorder.seconds_to_done.append(time.monotonic() - arrived)
+        except Released:
+            self.state.recorder.released += 1
         except Abandon as exc:
             self.state.recorder.failed.append(f"participant {self.index}: {exc}")
         finally:
@@ -460,6 +466,8 @@ class Person:
             body = page.text
             if DONE_MARK in body:
                 return
+            if RELEASED_MARK in body:
+                raise Released
             if FAILED_MARK in body:
                 raise Abandon("the mediation failed")
             token = CSRF_RE.search(body)
@@ -561,6 +569,10 @@ class Person:
 
 class Abandon(Exception):
     """A simulated person gives up (the reason is reported)."""
+
+
+class Released(Exception):
+    """A simulated person was sent home from the waiting pool."""
 
 
 @dataclass
@@ -814,6 +826,7 @@ d = deliberation_create(
     created_by=None, title="Web load benchmark", questions=[{question!r}],
     group_size={size}, min_group_size={size}, n_candidates={candidates},
     opinion_seconds=6 * 3600, rating_seconds=6 * 3600, fill_with_bots=False,
+    pool_wait_seconds={pool_wait},
 )
 print(d.public_id, d.pk)
 """
@@ -930,6 +943,18 @@ def database_figures(database_url: str, deliberation_id: int) -> dict:
                 [deliberation_id],
             ).fetchall()
         )
+        # Where the groups that did not finish stand: each iteration's state with how many
+        # opinions it holds ("collecting 5" = everyone wrote, yet the phase did not close).
+        unfinished = dict(
+            conn.execute(
+                "SELECT i.state || ' ' || (SELECT count(*) FROM deliberation_opinion o "
+                " WHERE o.iteration_id = i.id), count(*) "
+                "FROM deliberation_iteration i JOIN deliberation_round r ON r.id = i.round_id "
+                "JOIN deliberation_group g ON g.id = r.group_id "
+                "WHERE g.deliberation_id = %s AND i.state NOT IN ('done', 'rating') GROUP BY 1",
+                [deliberation_id],
+            ).fetchall()
+        )
     mediate_s = [
         (finished - started).total_seconds()
         for state, started, finished, _ in rows
@@ -948,6 +973,7 @@ def database_figures(database_url: str, deliberation_id: int) -> dict:
         "mediations_completed": len(mediate_s),
         "mediations_failed": sum(1 for row in rows if row[0] == "failed"),
         "groups": groups,
+        "unfinished_iterations": unfinished,
         "mediation_s": mediate_s,
         "opinion_to_statement_s": wait_s,
     }
@@ -1008,6 +1034,8 @@ def build_report(
         "candidates": args.candidates,
         "ramp_s": args.ramp,
         "participants_completed": recorder.completed,
+        "participants_released": recorder.released,
+        "pool_wait_s": args.pool_wait,
         "participants_abandoned": len(recorder.failed),
         "wall_s": round(wall_s, 2),
         "requests": requests,
@@ -1025,6 +1053,7 @@ def build_report(
         "mediations_completed": db["mediations_completed"],
         "mediations_failed": db["mediations_failed"],
         "groups_by_status": db["groups"],
+        "unfinished_iterations": db["unfinished_iterations"],
         "mediation_p50_s": percentile(db["mediation_s"], 50),
         "mediation_p95_s": percentile(db["mediation_s"], 95),
         "opinion_to_statement_p50_s": percentile(db["opinion_to_statement_s"], 50),
@@ -1061,7 +1090,8 @@ def verdicts(report: dict) -> dict[str, bool | None]:
         "errors": report["errors"] == 0,
         "ratings": report["ratings_lost"] == 0
         and report["ratings_stored"] == report["ratings_owed"] == report["ratings_expected"],
-        "completed": report["participants_completed"] == report["participants"],
+        "completed": report["participants_completed"] + report["participants_released"]
+        == report["participants"],
     }
 
 
@@ -1128,6 +1158,8 @@ def report_table(report: dict) -> str:
         f"{report['ratings_stored']} stored"
     )
     completed = f"{report['participants_completed']} of {report['participants']}"
+    if report["participants_released"]:
+        completed += f" (+{report['participants_released']} released)"
     same = report["server"].get("status/same")
     checked = report["server"].get("status/checked")
     unchanged = (same["count"] if same else 0) + (checked["count"] if checked else 0)
@@ -1147,6 +1179,14 @@ def report_table(report: dict) -> str:
         f"{'no error':<34} {report['errors']:>30} {mark[ok['errors']]:>4}",
         f"{'no rating lost':<34} {ratings:>30} {mark[ok['ratings']]:>4}",
         f"{'every participant done':<34} {completed:>30} {mark[ok['completed']]:>4}",
+        *(
+            [
+                f"released from the pool: {report['participants_released']} (their forming "
+                f"groups never filled; pool_wait_seconds {report['pool_wait_s']})"
+            ]
+            if report["participants_released"]
+            else []
+        ),
         "",
         f"wall time {report['wall_s']:.1f} s, {report['requests_per_s']} requests/s; "
         f"time to done p50 {seconds(report['seconds_to_done_p50'])} s, "
@@ -1170,6 +1210,11 @@ def report_table(report: dict) -> str:
         f"ms of CPU a request, so about {report['requests_per_core_s'] or 0:,.0f} requests/s "
         f"per core at this mix",
     ]
+    if report["unfinished_iterations"]:
+        lines.append(
+            "iterations not finished (state and opinions held: count): "
+            + ", ".join(f"{k}: {v}" for k, v in sorted(report["unfinished_iterations"].items()))
+        )
     if report["error_samples"]:
         lines += ["", "first errors:", *(f"  {e}" for e in report["error_samples"])]
     if report["abandoned_samples"]:
@@ -1232,6 +1277,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--timeout", type=float, default=600, help="seconds the load may run (default 600)"
     )
     parser.add_argument(
+        "--pool-wait",
+        type=int,
+        default=30,
+        help="the deliberation's pool_wait_seconds (default 30; the platform's default is 900): "
+        "how long people in a forming group that never fills wait before they are released; "
+        "joins at the same moment can leave a few such groups at the end of an arrival",
+    )
+    parser.add_argument(
         "--database-admin-url",
         default="postgres://postgres@127.0.0.1:5432/postgres",
         help="where to create (and drop) the run's database",
@@ -1259,9 +1312,30 @@ def interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def hold_redis(redis_host: str):
+    """An exclusive lock on this machine for the run's Redis dbs: two runs at once would flush
+    each other's cache and broker and take each other's mediations. Returns the open lock file
+    (kept open for the run), or None when another run holds it."""
+    path = Path(tempfile.gettempdir()) / f"cg-web-load-{redis_host.replace(':', '-')}.lock"
+    lock = open(path, "w")  # noqa: SIM115 - held for the whole run
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     participants = args.groups * args.size
+    lock = hold_redis(args.redis)
+    if lock is None:
+        sys.stderr.write(
+            f"another web_load run is using Redis {args.redis} (dbs 12 and 13); wait for it, or "
+            "give this one another Redis with --redis\n"
+        )
+        return 2
     services = Services(
         pg_admin_url=args.database_admin_url, redis_host=args.redis, keep_logs=args.keep_logs
     )
@@ -1284,7 +1358,10 @@ def main(argv: list[str] | None = None) -> int:
             "shell",
             "-c",
             CREATE_DELIBERATION.format(
-                question=QUESTION, size=args.size, candidates=args.candidates
+                question=QUESTION,
+                size=args.size,
+                candidates=args.candidates,
+                pool_wait=args.pool_wait,
             ),
         ).split()[-2:]
         say("starting the Celery worker and gunicorn")

@@ -94,6 +94,8 @@ def test_the_poll_target_is_under_a_millisecond():
             "ratings_owed": 5,
             "ratings_expected": 5,
             "participants_completed": 5,
+            "participants_released": 0,
+            "unfinished_iterations": {},
             "participants": 5,
         }
 
