@@ -15,6 +15,7 @@ import hypothesis
 import pytest
 from django.conf import settings
 
+from tests.commits import CommittingClient
 from tests.faults import RedisServer
 
 # Property tests check properties, not speed: a busy CI machine must not fail them on
@@ -60,3 +61,10 @@ def private_redis():
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def client() -> CommittingClient:
+    """Django's test client, whose requests run what they hand on after their commit even in a
+    test inside one transaction (tests.commits)."""
+    return CommittingClient()
