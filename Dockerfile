@@ -27,6 +27,7 @@ RUN pip install ".[ml]"
 COPY manage.py ./
 COPY templates templates
 COPY static static
+COPY locale locale
 
 # collectstatic needs settings that load; this key exists only for this build step.
 RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=collectstatic-only-not-a-secret \

@@ -1,6 +1,6 @@
 # The two set-up commands: `make run` (embedded default) and `make test` (the whole suite against
 # PostgreSQL and Redis). Both build .venv first. `make bench-web` is the web-tier load benchmark
-# of DESIGN.md (gunicorn, a Celery worker, PostgreSQL, Redis; BENCH_WEB_ARGS="--groups 20" etc.).
+# of DESIGN.md (gunicorn, a Celery worker, PostgreSQL, Redis; the design load, then the burst).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
@@ -11,7 +11,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 # The shared folder with the real question bank, for `make bench` (the tests find it themselves).
 CG_SHARED_DIR ?= ../shared
 
-.PHONY: install run test browser bench bench-web bench-export bench-import lint worker clean loop
+.PHONY: install run test browser bench bench-web bench-export bench-import lint messages worker clean loop
 
 install: $(VENV)/.installed
 
@@ -45,10 +45,14 @@ test: install browser
 bench: install
 	$(PY) -m inference bench --questions $(CG_SHARED_DIR)/data/hm_questions.json
 
-# Its own database (created and dropped) and Redis dbs 12 and 13; see tests/bench/web_load.py.
+# The design load (200 groups of 5 arriving 5 a second), then the burst (500 people within 5 s);
+# each with its own database (created and dropped) and Redis dbs 12 and 13 of BENCH_REDIS; see
+# tests/bench/web_load.py. BENCH_WEB_ARGS goes to both ("--web-workers 4", "--json").
+BENCH_REDIS ?= 127.0.0.1:6379
 bench-web: install
 	@$(PY) scripts/check_services.py "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"
-	$(PY) tests/bench/web_load.py $(BENCH_WEB_ARGS)
+	$(PY) tests/bench/web_load.py --redis $(BENCH_REDIS) --database-admin-url "$(dir $(TEST_DATABASE_URL))postgres" $(BENCH_WEB_ARGS)
+	$(PY) tests/bench/web_load.py --burst --redis $(BENCH_REDIS) --database-admin-url "$(dir $(TEST_DATABASE_URL))postgres" $(BENCH_WEB_ARGS)
 
 # The whole question bank imported into a database of its own (created and dropped).
 bench-import: install
@@ -72,6 +76,17 @@ worker: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# The participant pages' translations (README, "Languages"): the strings marked in the sources
+# into locale/<lang>/LC_MESSAGES/django.po (translate what is new there), then the .mo files
+# Django reads. Both are committed, so a clone needs no gettext; this target does (msgfmt).
+LOCALES ?= de
+MESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=tests --ignore=inference \
+	--ignore=analysis --ignore=scripts --ignore=*.egg-info
+messages: install
+	$(PY) manage.py makemessages $(addprefix --locale=,$(LOCALES)) --add-location=file \
+	  --no-obsolete $(MESSAGES_IGNORE)
+	$(PY) manage.py compilemessages $(addprefix --locale=,$(LOCALES)) $(MESSAGES_IGNORE)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

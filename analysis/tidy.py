@@ -149,6 +149,7 @@ TABLES: tuple[Table, ...] = (
             Field("critique_iterations", "integer", "Critique iterations per round (0: none)."),
             Field("mediation_config", "object", "Overrides of the server's mediation config."),
             Field("consent_version", "string", "Version of the consent text."),
+            Field("language", "string", "Language of the participants' pages (en, de, ...)."),
             Field("created_at", "datetime", "When it was created (UTC).", required=True),
         ),
         ("deliberation_id",),

@@ -11,7 +11,7 @@ import logging
 import time
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -19,9 +19,30 @@ logger = logging.getLogger(__name__)
 WARN_EVERY_S = 60.0
 
 
+class ReusedClientRedisCacheClient(RedisCacheClient):
+    """Django's Redis cache client, keeping one `redis.Redis` per connection pool: Django's makes
+    a new one for every cache call, about 0.05-0.1 ms of CPU each here, a tenth of the waiting
+    page's unchanged poll (one cache read). A client over a shared pool is thread-safe."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clients = {}
+
+    def get_client(self, key=None, *, write=False):
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients.setdefault(id(pool), self._client(connection_pool=pool))
+        return client
+
+
 class FailOpenRedisCache(RedisCache):
     # When the last outage warning was logged (monotonic seconds; shared by every instance).
     warned_at = float("-inf")
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = ReusedClientRedisCacheClient
 
     def _failed(self, operation: str, exc: Exception) -> None:
         now = time.monotonic()

@@ -65,11 +65,19 @@ INSTALLED_APPS = [
     "deliberation",
 ]
 
+# The web-tier benchmark's per-request CPU and SQL figures (config/server_timing.py): a
+# Server-Timing header on every response. Benchmarks only, never production; when off the
+# middleware removes itself when Django loads the chain.
+BENCH_INSTRUMENT = env_bool("BENCH_INSTRUMENT", False)
+
 MIDDLEWARE = [
+    "config.server_timing.ServerTimingMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, with the site-wide header built once (config/csp.py).
+    "config.csp.SiteCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "deliberation.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -108,6 +116,13 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
     )
 }
+# Behind PgBouncer's transaction pooling a cursor that outlives its transaction may be asked for
+# on another server connection, so the web tier there sets DATABASE_SERVER_SIDE_CURSORS=0; the
+# export worker keeps them (its exports read in one transaction, in chunks), through its own
+# DATABASE_URL straight to PostgreSQL. See the README's "Scaling out".
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = not env_bool(
+    "DATABASE_SERVER_SIDE_CURSORS", True
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Sessions live in the database only, so that a Redis outage cannot take participant pages down
@@ -135,7 +150,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "research:landing"  # moderators on to their list, researchers to Data
 LOGOUT_REDIRECT_URL = "login"
 
+# Languages (README, "Languages"). Participant pages speak their deliberation's language
+# (`Deliberation.language`, one of LANGUAGES), never the browser's; everything else stays in
+# LANGUAGE_CODE. deliberation.middleware.LanguageMiddleware keeps a language to its request.
 LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "German (Deutsch)")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -322,6 +342,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-expired-exports": {
         "task": "deliberation.tasks.sweep_expired_exports",
         "schedule": env_int("EXPORT_SWEEP_SECONDS", 3600),
+    },
+    # Expired sessions (in the database) are deleted.
+    "clear-expired-sessions": {
+        "task": "deliberation.tasks.clear_expired_sessions",
+        "schedule": env_int("SESSION_SWEEP_SECONDS", 6 * 3600),
     },
     "sweep-presence": {
         "task": "deliberation.tasks.sweep_presence",

@@ -12,6 +12,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
+from django.utils import translation
 
 from deliberation.models import (
     Critique,
@@ -41,13 +42,17 @@ def remember_participant(request: HttpRequest, participant: Participant) -> None
 
 
 def get_open_deliberation(public_id: UUID, *, light: bool = False) -> Deliberation:
-    """The deliberation behind a join link; `light` skips the long texts (for status polls)."""
+    """The deliberation behind a join link; `light` skips the long texts (for status polls).
+
+    Participant pages speak their deliberation's language, not the browser's: from here on the
+    request is in `deliberation.language` (until it ends: `middleware.LanguageMiddleware`)."""
     queryset = Deliberation.objects.filter(public_id=public_id)
     if light:
         queryset = queryset.defer("consent_text", "description", "mediation_config")
     deliberation = queryset.first()
     if deliberation is None or deliberation.status == Deliberation.Status.DRAFT:
         raise Http404("No such deliberation")
+    translation.activate(deliberation.language)
     return deliberation
 
 

@@ -48,7 +48,7 @@ class DeliberationAdmin(admin.ModelAdmin):
         "created_by",
         "created_at",
     ]
-    list_filter = ["status", "panel", "fill_with_bots"]
+    list_filter = ["status", "language", "panel", "fill_with_bots"]
     search_fields = ["title", "description", "=public_id"]
     raw_id_fields = ["created_by"]
     readonly_fields = ["public_id", "created_at", "updated_at"]

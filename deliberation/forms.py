@@ -1,6 +1,9 @@
-"""Participant forms: they check shape; the services check the rules and give the messages."""
+"""Participant forms: they check shape; the services check the rules and give the messages.
+Their words are in the request's language (the deliberation's, on participant pages)."""
 
 from django import forms
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from deliberation.models import TEXT_MAX
 from deliberation.selectors.participant import statement_letters
@@ -10,8 +13,10 @@ from deliberation.services.ratings import AGREEMENT_LABELS, QUALITY_LABELS
 class ConsentForm(forms.Form):
     agree = forms.BooleanField(
         required=True,
-        label="I have read the information above and agree to take part.",
-        error_messages={"required": "Please tick the box to agree before you continue."},
+        label=gettext_lazy("I have read the information above and agree to take part."),
+        error_messages={
+            "required": gettext_lazy("Please tick the box to agree before you continue.")
+        },
     )
     version = forms.CharField(widget=forms.HiddenInput)
 
@@ -26,32 +31,42 @@ class TextForm(forms.Form):
     )
     duration_ms = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, label: str = "Your opinion", **kwargs):
+    def __init__(self, *args, label: str = gettext_lazy("Your opinion"), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["text"].label = label
         # A generous client-side cap: the server's limit is what counts, with its own message.
         self.fields["text"].widget.attrs["maxlength"] = str(TEXT_MAX * 2)
 
 
-def _likert(labels: dict[int, str], legend: str, what: str) -> forms.TypedChoiceField:
-    message = f"Please choose a number from 1 to 7 for {what}."
+def _likert(labels: dict[int, str], legend: str, message: str) -> forms.TypedChoiceField:
     return forms.TypedChoiceField(
         label=legend,
-        choices=[(value, f"{value} · {text}") for value, text in labels.items()],
+        choices=[(value, format_lazy("{} · {}", value, text)) for value, text in labels.items()],
         coerce=int,
         widget=forms.RadioSelect,
         error_messages={"required": message, "invalid_choice": message},
     )
 
 
+AGREEMENT_MISSING = gettext_lazy("Please choose a number from 1 to 7 for agreement.")
+
+
 class RatingForm(forms.Form):
-    agreement = _likert(AGREEMENT_LABELS, "How much do you agree with this statement?", "agreement")
-    quality = _likert(QUALITY_LABELS, "How good is this statement, as a statement?", "quality")
+    agreement = _likert(
+        AGREEMENT_LABELS,
+        gettext_lazy("How much do you agree with this statement?"),
+        AGREEMENT_MISSING,
+    )
+    quality = _likert(
+        QUALITY_LABELS,
+        gettext_lazy("How good is this statement, as a statement?"),
+        gettext_lazy("Please choose a number from 1 to 7 for quality."),
+    )
     duration_ms = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
 
 class PositionForm(forms.Form):
-    agreement = _likert(AGREEMENT_LABELS, "How much do you agree?", "agreement")
+    agreement = _likert(AGREEMENT_LABELS, gettext_lazy("How much do you agree?"), AGREEMENT_MISSING)
 
 
 class RankingForm(forms.Form):
@@ -71,12 +86,16 @@ class RankingForm(forms.Form):
         for statement in self.statements:
             letter = self.letters[statement.pk]
             self.fields[f"place_{statement.pk}"] = forms.TypedChoiceField(
-                choices=[("", "Choose a place")]
+                choices=[("", gettext("Choose a place"))]
                 + [(value, str(value)) for value in range(1, count + 1)],
                 coerce=int,
                 error_messages={
-                    "required": f"Please choose a place for statement {letter}.",
-                    "invalid_choice": f"Please give statement {letter} a place from 1 to {count}.",
+                    "required": gettext("Please choose a place for statement %(letter)s.")
+                    % {"letter": letter},
+                    "invalid_choice": gettext(
+                        "Please give statement %(letter)s a place from 1 to %(count)s."
+                    )
+                    % {"letter": letter, "count": count},
                 },
             )
 
@@ -88,15 +107,21 @@ class RankingForm(forms.Form):
         ]
         if missing and len(missing) == len(self.statements):
             raise forms.ValidationError(
-                "Nothing was saved: you have not ranked the statements yet. Choose a place for "
-                "each one (1 for the one you like best), or use the Move up and Move down buttons.",
+                gettext(
+                    "Nothing was saved: you have not ranked the statements yet. Choose a place "
+                    "for each one (1 for the one you like best), or use the Move up and Move down "
+                    "buttons."
+                ),
                 code="ranking_untouched",
             )
         if missing:
             raise forms.ValidationError(
-                "Nothing was saved: please choose a place for statement "
-                + ", ".join(missing)
-                + " as well.",
+                ngettext(
+                    "Nothing was saved: please choose a place for statement %(letters)s as well.",
+                    "Nothing was saved: please choose a place for statements %(letters)s as well.",
+                    len(missing),
+                )
+                % {"letters": ", ".join(missing)},
                 code="ranking_incomplete",
             )
         return self.cleaned_data
@@ -113,13 +138,13 @@ class RankingForm(forms.Form):
 
 
 SURVEY_LABELS = {
-    1: "Not at all",
-    2: "Very little",
-    3: "A little",
-    4: "Somewhat",
-    5: "Quite a lot",
-    6: "A lot",
-    7: "Completely",
+    1: gettext_lazy("Not at all"),
+    2: gettext_lazy("Very little"),
+    3: gettext_lazy("A little"),
+    4: gettext_lazy("Somewhat"),
+    5: gettext_lazy("Quite a lot"),
+    6: gettext_lazy("A lot"),
+    7: gettext_lazy("Completely"),
 }
 
 
@@ -131,7 +156,11 @@ class SurveyForm(forms.Form):
         self.items = list(items)
         for item in self.items:
             if item["kind"] == "likert":
-                field = _likert(SURVEY_LABELS, item["text"], "this question")
+                field = _likert(
+                    SURVEY_LABELS,
+                    item["text"],
+                    gettext("Please choose a number from 1 to 7 for this question."),
+                )
             else:
                 field = forms.CharField(
                     label=item["text"],

@@ -1,7 +1,7 @@
-"""The condition rows of the moderator's create page: one `ConditionForm` per experimental
-condition, whose empty fields inherit the deliberation's settings. They check shape; the rules
-live in `services.study_settings`, whose `ConditionError` fields `CONDITION_ERROR_FIELDS` maps
-back to the field of the row the moderator has to fix."""
+"""The condition rows of the moderator's set-up page: a Django formset (`ConditionFormSet`) of
+one `ConditionForm` per experimental condition, whose empty fields inherit the deliberation's
+settings. They check shape; the rules live in `services.study_settings`, whose `ConditionError`
+fields `CONDITION_ERROR_FIELDS` maps back to the field of the row the moderator has to fix."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from typing import Any
 
 from django import forms
 
+from deliberation.models import Condition
 from deliberation.services.study_settings import (
     AGGREGATIONS,
     COMPARISONS,
     CONDITION_DESCRIPTION_MAX,
     CONDITION_NAME_MAX,
+    CONDITIONS_MAX,
     MODEL_NAME_MAX,
     N_CANDIDATES_MAX,
 )
@@ -183,6 +185,72 @@ class ConditionForm(forms.Form):
             "baseline_config": baseline,
             "exclusion": data["exclusion"],
         }
+
+
+class BaseConditionFormSet(forms.BaseFormSet):
+    """The condition rows, in order. A row left entirely empty is ignored (`filled_forms`);
+    `clean` checks across the rows what a single row cannot: no two filled rows share a name
+    (the service refuses that too, for its other callers)."""
+
+    default_error_messages = {
+        "too_many_forms": f"A deliberation can have at most {CONDITIONS_MAX} conditions.",
+    }
+
+    @property
+    def filled_forms(self) -> list[ConditionForm]:
+        """The rows the moderator filled in, in order (the conditions to create)."""
+        return [form for form in self.forms if form.has_changed()]
+
+    def clean(self) -> None:
+        seen: set[str] = set()
+        for form in self.filled_forms:
+            name = form.cleaned_data.get("name") if not form.errors else None
+            if not name:
+                continue
+            if name in seen:
+                form.add_error(
+                    "name",
+                    f"Another condition is already called {name!r}; names must be unique.",
+                )
+            seen.add(name)
+
+
+ConditionFormSet = forms.formset_factory(
+    ConditionForm,
+    formset=BaseConditionFormSet,
+    extra=0,
+    max_num=CONDITIONS_MAX,
+    absolute_max=CONDITIONS_MAX,
+    validate_max=True,
+)
+
+
+def condition_initial(condition: Condition) -> dict[str, Any]:
+    """A stored condition as the values of its `ConditionForm` row (`to_condition` reversed)."""
+    mediation = condition.mediation_config or {}
+    baseline = condition.baseline_config or {}
+    alpha = mediation.get("alpha")
+    initial: dict[str, Any] = {
+        "name": condition.name,
+        "description": condition.description,
+        "n_candidates": mediation.get("n_candidates"),
+        "aggregation": mediation.get("aggregation", ""),
+        "alpha": "" if alpha is None else str(alpha),
+        "comparisons": list(condition.comparisons or []),
+        "exclusion": condition.exclusion,
+        "baseline_n_candidates": baseline.get("n_candidates"),
+    }
+    for prefix, config, role in (
+        ("", mediation, "generator"),
+        ("", mediation, "reward"),
+        ("baseline_", baseline, "generator"),
+    ):
+        backend = config.get(role) or {}
+        if isinstance(backend, str):
+            backend = {"backend": backend}
+        initial[f"{prefix}{role}_backend"] = backend.get("backend", "")
+        initial[f"{prefix}{role}_model"] = backend.get("model", "")
+    return initial
 
 
 def _backend(name: str, model: str) -> dict[str, str]:

@@ -9,11 +9,15 @@ import re
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.forms.formsets import INITIAL_FORM_COUNT, TOTAL_FORM_COUNT
 
 from deliberation.forms_conditions import (
     AGGREGATION_LABELS,
     CONDITION_ERROR_FIELDS,
     ConditionForm,
+    ConditionFormSet,
+    condition_initial,
 )
 from deliberation.models import (
     SURVEY_KINDS,
@@ -42,11 +46,13 @@ QUESTION_LINES_MAX = 200
 PHASE_MINUTES_MAX = 24 * 60
 DROPOUT_SECONDS_MAX = 24 * 60 * 60
 CONDITION_ROWS_INITIAL = 2
+CONDITION_PREFIX = "condition"
 SURVEY_REQUIRED = {"required": True, "optional": False}
 
 DOMAIN_ERROR_FIELDS = {
     "title": "title",
     "description": "description",
+    "language": "language",
     "questions": "question_lines",
     "question_text": "question_lines",
     "group_size": "group_size",
@@ -136,6 +142,15 @@ class DeliberationCreateForm(forms.Form):
         max_length=TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Optional; for moderators and researchers, not shown to participants.",
+    )
+    language = forms.ChoiceField(
+        label="Participants' language",
+        choices=settings.LANGUAGES,
+        required=False,
+        initial=_default("language"),
+        help_text="Participants' pages, the standard consent text and the default survey are in "
+        "this language, whatever their browser's. Questions and texts you write are shown as "
+        "written.",
     )
     question_lines = forms.CharField(
         label="New questions",
@@ -334,6 +349,7 @@ class DeliberationCreateForm(forms.Form):
         return {
             "title": data["title"],
             "description": data["description"],
+            "language": data["language"] or _default("language"),
             "questions": [*saved, *new] if data["saved_first"] else [*new, *saved],
             "group_size": data["group_size"],
             "min_group_size": data["min_group_size"],
@@ -359,6 +375,35 @@ class DeliberationCreateForm(forms.Form):
 
     def add_domain_error(self, code: str, message: str) -> None:
         self.add_error(DOMAIN_ERROR_FIELDS.get(code), message)
+
+
+def setup_initial(deliberation: Deliberation) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A deliberation's set-up as the set-up page shows it to edit: the initial values of
+    `DeliberationCreateForm` (its questions as saved questions picked in order) and of each
+    condition row (`service_kwargs` reversed)."""
+    config = deliberation.mediation_config or {}
+    stored = {field.name for field in Deliberation._meta.concrete_fields}
+    # The fields named as the model's hold its value as it is; the others are converted.
+    initial: dict[str, Any] = {
+        name: getattr(deliberation, name)
+        for name in DeliberationCreateForm.base_fields
+        if name in stored
+    }
+    initial.update(
+        picked_questions=list(
+            deliberation.question_links.order_by("position").values_list("question_id", flat=True)
+        ),
+        n_candidates=config.get("n_candidates", MediationConfig.n_candidates),
+        aggregation=config.get("aggregation", MediationConfig.aggregation),
+        alpha=config.get("alpha", MediationConfig.alpha),
+        opinion_minutes=deliberation.opinion_seconds // 60,
+        critique_minutes=deliberation.critique_seconds // 60,
+        rating_minutes=deliberation.rating_seconds // 60,
+        pool_wait_minutes=deliberation.pool_wait_seconds // 60,
+        survey_text=survey_lines(deliberation.survey_items),
+    )
+    rows = [condition_initial(c) for c in deliberation.conditions.order_by("id")]
+    return initial, rows
 
 
 def _or(value: int | None, default: int) -> int:
@@ -392,51 +437,93 @@ def _posted(form_class: type[forms.Form], data, prefix: str | None = None) -> di
     return {name: bound[name].data for name in bound.fields}
 
 
+ADD_CONDITION = "add_condition"
+REMOVE_CONDITION = "remove_condition-"  # + the row's index
+SEARCH = "search"
+
+
+def is_round_trip(action: str) -> bool:
+    """Whether a posted `action` only shows the page again (search, add or remove a condition
+    row) rather than saving."""
+    return action in (SEARCH, ADD_CONDITION) or action.startswith(REMOVE_CONDITION)
+
+
+def _posted_rows(data) -> int:
+    """How many condition rows the page posted (its management form), within bounds."""
+    try:
+        rows = int(data.get(f"{CONDITION_PREFIX}-{TOTAL_FORM_COUNT}") or 0)
+    except ValueError:
+        rows = 0
+    return max(0, min(rows, CONDITIONS_MAX))
+
+
+def _with_management_form(data):
+    """`data` as the formset reads it. A post with no condition fields at all (a client that
+    sets no conditions) gets an empty management form; one with condition fields but no
+    management form is left as it is, and the formset reports it."""
+    key = f"{CONDITION_PREFIX}-{TOTAL_FORM_COUNT}"
+    if key in data or any(name.startswith(f"{CONDITION_PREFIX}-") for name in data):
+        return data
+    data = data.copy()
+    data[key] = "0"
+    data[f"{CONDITION_PREFIX}-{INITIAL_FORM_COUNT}"] = "0"
+    return data
+
+
 class DeliberationSetup:
-    """The create page's forms: the deliberation's and one `ConditionForm` per condition row.
+    """The set-up page's forms: the deliberation's (`form`) and the condition rows, a formset of
+    `ConditionForm`s (`conditions`).
 
-    - `data=None`: a fresh page with `CONDITION_ROWS_INITIAL` empty rows.
-    - `draft=True`: a round trip that only redisplays (a search without JavaScript, one more
-      condition row with `add_row`): the forms are unbound, filled with what was posted, and
-      show no errors yet.
+    - `data=None`: a page not posted yet, filled with `initial` (the form's) and one row per
+      dict of `condition_rows` (at least `CONDITION_ROWS_INITIAL`, empty ones added).
+    - `action` a round trip (`is_round_trip`: a search without JavaScript, adding a condition
+      row, removing one): the forms are unbound, filled with what was posted, and show no
+      errors yet; the row added is focused, the one removed is gone.
     - otherwise the forms are bound and validated (`is_valid`).
-
-    The number of rows comes from the posted `condition_rows`, at least the initial number and
-    at most `CONDITIONS_MAX`.
     """
 
-    def __init__(self, data=None, *, draft: bool = False, add_row: bool = False):
+    def __init__(
+        self,
+        data=None,
+        *,
+        action: str = "",
+        initial: dict[str, Any] | None = None,
+        condition_rows: list[dict[str, Any]] | None = None,
+    ):
         self.data = data
-        rows = CONDITION_ROWS_INITIAL
-        if data is not None:
-            try:
-                rows = max(rows, int(data.get("condition_rows") or 0))
-            except ValueError:
-                pass
-        if add_row:
-            rows += 1
-        self.rows = min(rows, CONDITIONS_MAX)
-        self.new_row = self.rows - 1 if add_row and rows <= CONDITIONS_MAX else None
-        prefixes = [f"condition-{index}" for index in range(self.rows)]
+        self.condition_errors: list[str] = []
+        self.removed: int | None = None  # the number (1-based) of the row just removed
+        focus = None
         if data is None:
-            self.form = DeliberationCreateForm()
-            self.conditions = [ConditionForm(prefix=prefix) for prefix in prefixes]
-        elif draft:
-            self.form = DeliberationCreateForm(initial=_posted(DeliberationCreateForm, data))
-            self.conditions = [
-                ConditionForm(prefix=prefix, initial=_posted(ConditionForm, data, prefix))
-                for prefix in prefixes
+            rows = list(condition_rows or [])
+            rows += [{} for _ in range(CONDITION_ROWS_INITIAL - len(rows))]
+            self.form = DeliberationCreateForm(initial=initial)
+            self.conditions = ConditionFormSet(initial=rows, prefix=CONDITION_PREFIX)
+        elif is_round_trip(action):
+            rows = [
+                _posted(ConditionForm, data, f"{CONDITION_PREFIX}-{index}")
+                for index in range(_posted_rows(data))
             ]
+            if action == ADD_CONDITION and len(rows) < CONDITIONS_MAX:
+                rows.append({})
+                focus = len(rows) - 1
+            elif action.startswith(REMOVE_CONDITION):
+                index = action.removeprefix(REMOVE_CONDITION)
+                if index.isdigit() and int(index) < len(rows):
+                    del rows[int(index)]
+                    self.removed = int(index) + 1
+                    focus = min(int(index), len(rows) - 1) if rows else None
+            self.form = DeliberationCreateForm(initial=_posted(DeliberationCreateForm, data))
+            self.conditions = ConditionFormSet(initial=rows, prefix=CONDITION_PREFIX)
         else:
             self.form = DeliberationCreateForm(data)
-            self.conditions = [ConditionForm(data, prefix=prefix) for prefix in prefixes]
-        if self.new_row is not None:
-            self.conditions[self.new_row].fields["name"].widget.attrs["autofocus"] = True
-        self.condition_errors: list[str] = []
+            self.conditions = ConditionFormSet(_with_management_form(data), prefix=CONDITION_PREFIX)
+        if focus is not None:
+            self.conditions[focus].fields["name"].widget.attrs["autofocus"] = True
 
     @property
     def can_add_row(self) -> bool:
-        return self.rows < CONDITIONS_MAX
+        return self.conditions.total_form_count() < CONDITIONS_MAX
 
     @property
     def query(self) -> str:
@@ -444,34 +531,32 @@ class DeliberationSetup:
 
     @property
     def picked_ids(self) -> list[int]:
-        return picked_question_ids(self.data) if self.data is not None else []
+        if self.data is None:
+            return list(self.form.initial.get("picked_questions", []))
+        return picked_question_ids(self.data)
 
     def is_valid(self) -> bool:
-        rows_valid = [row.is_valid() for row in self.conditions]
-        return self.form.is_valid() and all(rows_valid)
+        conditions_valid = self.conditions.is_valid()
+        return self.form.is_valid() and conditions_valid
 
     @property
     def error_count(self) -> int:
-        rows = sum(len(row.errors) for row in self.conditions if row.is_bound)
+        rows = self.conditions.total_error_count() if self.conditions.is_bound else 0
         return len(self.form.errors) + rows + len(self.condition_errors)
-
-    def _filled(self) -> list[tuple[int, ConditionForm]]:
-        return [(i, row) for i, row in enumerate(self.conditions) if row.has_changed()]
 
     def service_kwargs(self) -> dict:
         """Everything `deliberation_create` takes, the filled condition rows in their order."""
         return {
             **self.form.service_kwargs(),
-            "conditions": [row.to_condition() for _, row in self._filled()],
+            "conditions": [row.to_condition() for row in self.conditions.filled_forms],
         }
 
     def add_domain_error(self, exc) -> None:
         """Show a refusal of the service next to the field it is about."""
         if isinstance(exc, ConditionError):
-            filled = self._filled()
+            filled = self.conditions.filled_forms
             if 0 <= exc.index < len(filled):
-                row = filled[exc.index][1]
-                row.add_error(CONDITION_ERROR_FIELDS.get(exc.field), exc.message)
+                filled[exc.index].add_error(CONDITION_ERROR_FIELDS.get(exc.field), exc.message)
                 return
         if exc.code == "conditions" or isinstance(exc, ConditionError):
             self.condition_errors.append(exc.message)

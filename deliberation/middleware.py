@@ -1,9 +1,12 @@
 """Domain errors that no view turned into a form error become a plain page with their status,
-and are logged on one line (a refusal is not an error of ours: no traceback)."""
+and are logged on one line (a refusal is not an error of ours: no traceback). Every request
+starts in the site's language; a participant page switches to its deliberation's."""
 
 import logging
 
+from django.conf import settings
 from django.shortcuts import render
+from django.utils import translation
 
 from deliberation.errors import DomainError
 
@@ -34,3 +37,19 @@ class DomainErrorMiddleware:
             {"message": exception.message, "code": exception.code},
             status=exception.status,
         )
+
+
+class LanguageMiddleware:
+    """Each request starts in `LANGUAGE_CODE`, whatever the browser asks for, and whatever
+    language the previous request on this thread spoke; a participant page switches to its
+    deliberation's (`access.get_open_deliberation`), for the page, its error page and its
+    messages. The response says which language it is in (Content-Language)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with translation.override(settings.LANGUAGE_CODE):
+            response = self.get_response(request)
+            response.headers.setdefault("Content-Language", translation.get_language())
+        return response

@@ -11,6 +11,7 @@ import ipaddress
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+from django.utils.translation import gettext
 
 from deliberation.errors import DomainError
 
@@ -52,7 +53,7 @@ def check_rate(*, scope: str, who: str, per_minute: int) -> None:
             cache.add(key, 1, timeout=WINDOW_SECONDS)
     if count > per_minute:
         raise DomainError(
-            "Too many requests in a short time; please wait a minute and try again.",
+            gettext("Too many requests in a short time; please wait a minute and try again."),
             code="rate_limited",
             status=429,
         )

@@ -15,6 +15,7 @@ from deliberation.services.bots import bots_act as bots_act_service
 from deliberation.services.deadlines import iterations_advance_overdue
 from deliberation.services.enqueue import BOTS_ACT, MEDIATE_ITERATION, RUN_EXPORT_JOB
 from deliberation.services.export_jobs import export_job_run, export_jobs_sweep_expired
+from deliberation.services.housekeeping import sessions_clear_expired
 from deliberation.services.mediation import iteration_mediate
 from deliberation.services.presence import presence_sweep
 from deliberation.services.recovery import work_recover
@@ -125,4 +126,12 @@ def sweep_expired_exports() -> int:
     deleted = export_jobs_sweep_expired()
     if deleted:
         logger.info("export sweep deleted %d expired file(s)", deleted)
+    return deleted
+
+
+@shared_task
+def clear_expired_sessions() -> int:
+    deleted = sessions_clear_expired()
+    if deleted:
+        logger.info("deleted %d expired session(s)", deleted)
     return deleted

@@ -16,6 +16,7 @@ urlpatterns = [
     path("new/questions/", moderator.question_picker_fragment, name="question_picker"),
     path("questions/", moderator_questions.questions, name="questions"),
     path("d/<uuid:public_id>/", moderator.deliberation_detail, name="deliberation_detail"),
+    path("d/<uuid:public_id>/edit/", moderator.deliberation_edit, name="deliberation_edit"),
     path("d/<uuid:public_id>/share/", sharing.share, name="share"),
     path(
         "d/<uuid:public_id>/share/<int:share_id>/remove/",

@@ -1,18 +1,23 @@
 """Mediation for group deliberation, as a library: plain Python and numpy, no Django.
 
-    from inference import MediationConfig, build_generator, build_reward_model, mediate
+    from inference import MediationConfig, RoundText, build_generator, build_reward_model, mediate
 
     config = MediationConfig()  # the embedded backends: extractive generator, embedding reward
-    result = mediate(
+    round_text = RoundText(  # checked here, once: ValueError for a round no backend can use
         question="Should towns close their centres to cars on Saturdays?",
         opinions=["Yes, ...", "No, ..."],
+    )
+    result = mediate(
+        round_text,
         generator=build_generator(config.generator),
         reward_model=build_reward_model(config.reward),
     )
     result.candidates[result.winner].text
 
-`welfare` and `schulze` are the aggregations on their own (numpy in, numpy out); `RoundText` is
-a round's text checked once. Backends import their heavy libraries only when they are built.
+Every backend takes that one `RoundText` (`Generator.generate(round_text, n=, seed=)`,
+`RewardModel.predict(round_text, candidates)`) and trusts it. `welfare` and `schulze` are the
+aggregations on their own (numpy in, numpy out). Backends import their heavy libraries only when
+they are built.
 """
 
 from inference.aggregation import check_alpha, schulze, welfare

@@ -8,7 +8,7 @@ when the caller builds them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -57,26 +57,127 @@ class Candidate:
         return {"text": self.text, "provenance": dict(self.provenance)}
 
 
+@dataclass(frozen=True)
+class RoundText:
+    """The text of one round as every backend reads it, checked once, when it is made.
+
+    - `question`, and the members' `opinions` (none of them blank), in member order.
+    - In a critique iteration, `previous_winner`, the statement being revised, and `critiques`,
+      one critique of it per opinion, in the same order (a critique may be blank). The round is
+      a critique iteration exactly when `critiques` is not None.
+    - `affirming_statement` and `negating_statement`: the question's position statements, when
+      it has them (blank ones are taken as absent).
+    - `position_ratings`: each member's agreement with the affirming statement before the
+      round, on 1-7, None where not asked or not given; same order as `opinions`.
+
+    Backends that do not read the positions (everything but the extractive generator and the
+    embedding reward model) ignore them. Sequences are stored as tuples, ratings as floats.
+    Raises `ValueError`, saying what is wrong, for inputs no backend can work with; a backend
+    given a `RoundText` trusts it and checks nothing again.
+    """
+
+    question: str
+    opinions: tuple[str, ...]
+    previous_winner: str | None = None
+    critiques: tuple[str, ...] | None = None
+    affirming_statement: str | None = None
+    negating_statement: str | None = None
+    position_ratings: tuple[float | None, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.question, str) or not self.question.strip():
+            raise ValueError("the question is empty")
+        self._set("opinions", _texts(self.opinions, "opinions", blank=False))
+        if not self.opinions:
+            raise ValueError("there are no opinions")
+        if self.previous_winner is not None and not isinstance(self.previous_winner, str):
+            raise ValueError("the previous winner must be a string")
+        if self.critiques is not None:
+            if self.previous_winner is None or not self.previous_winner.strip():
+                raise ValueError("critiques were given without the previous winner they critique")
+            self._set("critiques", _texts(self.critiques, "critiques", blank=True))
+            if len(self.critiques) != len(self.opinions):
+                raise ValueError(
+                    f"there are {len(self.critiques)} critiques for {len(self.opinions)} "
+                    "opinions; give one critique per opinion"
+                )
+        for name in ("affirming_statement", "negating_statement"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise ValueError(f"the {name.replace('_', ' ')} must be a string")
+            if not value.strip():
+                self._set(name, None)
+        if self.position_ratings is not None:
+            self._set("position_ratings", _ratings(self.position_ratings, len(self.opinions)))
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    @property
+    def is_critique(self) -> bool:
+        """Whether this is a critique iteration (the previous winner is being revised)."""
+        return self.critiques is not None
+
+    def critique(self, member: int) -> str | None:
+        """Member `member`'s critique in a critique iteration, else None."""
+        return None if self.critiques is None else self.critiques[member]
+
+    def members(self, indices: Sequence[int]) -> RoundText:
+        """The same round with only the members `indices` (opinions, critiques and ratings), in
+        that order: what a generator sees when the statement is written from some members."""
+        return replace(
+            self,
+            opinions=tuple(self.opinions[i] for i in indices),
+            critiques=None if self.critiques is None else tuple(self.critiques[i] for i in indices),
+            position_ratings=None
+            if self.position_ratings is None
+            else tuple(self.position_ratings[i] for i in indices),
+        )
+
+
+def _texts(values: Any, name: str, *, blank: bool) -> tuple[str, ...]:
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise ValueError(f"the {name} must be a list of strings")
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise ValueError(f"{name[:-1]} {i} is {type(value).__name__}, not a string")
+        if not blank and not value.strip():
+            raise ValueError(f"{name[:-1]} {i} is empty")
+    return tuple(values)
+
+
+def _ratings(values: Any, members: int) -> tuple[float | None, ...]:
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise ValueError("the position ratings must be a list of numbers (None where unknown)")
+    if len(values) != members:
+        raise ValueError(f"there are {len(values)} position ratings for {members} members")
+    checked: list[float | None] = []
+    for value in values:
+        if value is None:
+            checked.append(None)
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise ValueError(f"a position rating is {value!r}, not a number")
+        if not LIKERT_MIN <= float(value) <= LIKERT_MAX:
+            raise ValueError(f"a position rating is {value}, outside 1-7")
+        checked.append(float(value))
+    return tuple(checked)
+
+
 @runtime_checkable
 class Generator(Protocol):
     """Samples candidate group statements.
 
-    `opinions` are the opinions of the members the statement is written from (in an exclusion
-    condition, only the included ones). In a critique iteration `previous_winner` is the statement
-    being revised and `critiques` the members' critiques of it (same order and length as
-    `opinions`). Returns exactly `n` candidates, sample `i` seeded from `seed` and `i`.
+    `round_text` holds the opinions of the members the statement is written from (in an
+    exclusion condition, only the included ones) and, in a critique iteration, the previous
+    winner being revised and those members' critiques of it. Returns exactly `n` candidates
+    (`n >= 1`), sample `i` seeded from `seed` and `i`. The caller checked the round when it made
+    the `RoundText` and checks `n`; a backend checks neither again.
     """
 
-    def generate(
-        self,
-        *,
-        question: str,
-        opinions: Sequence[str],
-        n: int,
-        seed: int,
-        previous_winner: str | None = None,
-        critiques: Sequence[str] | None = None,
-    ) -> list[Candidate]: ...
+    def generate(self, round_text: RoundText, *, n: int, seed: int) -> list[Candidate]: ...
 
     def describe(self) -> dict[str, Any]:
         """`{"role": "generator", "backend", "model", "revision", ...}` for the record."""
@@ -87,115 +188,18 @@ class Generator(Protocol):
 class RewardModel(Protocol):
     """Predicts each member's agreement with each candidate.
 
-    Member `i` is described by `opinions[i]` and, in a critique iteration, `critiques[i]` (the
-    critique of `previous_winner`). Returns a float array of shape
+    Member `i` of `round_text` is described by `opinions[i]` and, in a critique iteration,
+    `critiques[i]` (the critique of `previous_winner`). `candidates` holds at least one
+    statement, none of them blank (the caller's to ensure: `mediate` refuses a generator's empty
+    candidate before predicting). Returns a float array of shape
     `[len(opinions), len(candidates)]` with every value in [1, 7] (the agreement Likert scale).
     """
 
-    def predict(
-        self,
-        *,
-        question: str,
-        opinions: Sequence[str],
-        candidates: Sequence[str],
-        previous_winner: str | None = None,
-        critiques: Sequence[str] | None = None,
-    ) -> np.ndarray: ...
+    def predict(self, round_text: RoundText, candidates: Sequence[str]) -> np.ndarray: ...
 
     def describe(self) -> dict[str, Any]:
         """`{"role": "reward", "backend", "model", "revision", ...}` for the record."""
         ...
-
-
-@dataclass(frozen=True)
-class RoundText:
-    """The text of one round as every backend reads it, checked once, when it is made.
-
-    `question`, and the members' `opinions` (none of them blank); in a critique iteration, the
-    `previous_winner` being revised and one critique of it per opinion, in the same order.
-    Sequences are stored as tuples. Raises `ValueError` for inputs no backend can work with.
-    """
-
-    question: str
-    opinions: tuple[str, ...]
-    previous_winner: str | None = None
-    critiques: tuple[str, ...] | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.question, str) or not self.question.strip():
-            raise ValueError("the question is empty")
-        if isinstance(self.opinions, str) or not self.opinions:
-            raise ValueError("there are no opinions")
-        object.__setattr__(self, "opinions", tuple(self.opinions))
-        for i, opinion in enumerate(self.opinions):
-            if not isinstance(opinion, str) or not opinion.strip():
-                raise ValueError(f"opinion {i} is empty")
-        if self.critiques is not None:
-            if self.previous_winner is None or not str(self.previous_winner).strip():
-                raise ValueError("critiques were given without the previous winner they critique")
-            object.__setattr__(self, "critiques", tuple(self.critiques))
-            if len(self.critiques) != len(self.opinions):
-                raise ValueError(
-                    f"there are {len(self.critiques)} critiques for {len(self.opinions)} "
-                    "opinions; give one critique per opinion"
-                )
-
-    def as_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of `Generator.generate` and `RewardModel.predict` it stands for."""
-        return {
-            "question": self.question,
-            "opinions": list(self.opinions),
-            "previous_winner": self.previous_winner,
-            "critiques": None if self.critiques is None else list(self.critiques),
-        }
-
-
-def check_round_inputs(
-    *,
-    question: str,
-    opinions: Sequence[str],
-    previous_winner: str | None = None,
-    critiques: Sequence[str] | None = None,
-) -> RoundText:
-    """The round's text as a `RoundText`; `ValueError` for inputs no backend can work with."""
-    return RoundText(
-        question=question, opinions=opinions, previous_winner=previous_winner, critiques=critiques
-    )
-
-
-def check_generate_inputs(
-    *,
-    question: str,
-    opinions: Sequence[str],
-    n: int,
-    previous_winner: str | None = None,
-    critiques: Sequence[str] | None = None,
-) -> None:
-    """`check_round_inputs`, plus `n`, the number of samples, a whole number >= 1."""
-    check_round_inputs(
-        question=question, opinions=opinions, previous_winner=previous_winner, critiques=critiques
-    )
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a whole number >= 1, not {n!r}")
-
-
-def check_reward_inputs(
-    *,
-    question: str,
-    opinions: Sequence[str],
-    candidates: Sequence[str],
-    previous_winner: str | None = None,
-    critiques: Sequence[str] | None = None,
-) -> None:
-    """`check_round_inputs`, plus at least one candidate, none of them empty."""
-    check_round_inputs(
-        question=question, opinions=opinions, previous_winner=previous_winner, critiques=critiques
-    )
-    if isinstance(candidates, str) or not candidates:
-        raise ValueError("there are no candidates")
-    for i, candidate in enumerate(candidates):
-        if not isinstance(candidate, str) or not candidate.strip():
-            raise ValueError(f"candidate {i} is empty")
 
 
 def check_predictions(matrix: Any, *, members: int, candidates: int) -> np.ndarray:

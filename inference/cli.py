@@ -22,6 +22,7 @@ references, and compares them with the targets of DESIGN.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -34,19 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from inference.base import InferenceError
+from inference.base import InferenceError, RoundText
 from inference.config import MediationConfig, build_generator, build_reward_model
 
-ROUND_KEYS = {
-    "question",
-    "opinions",
-    "previous_winner",
-    "critiques",
-    "include",
-    "affirming_statement",
-    "negating_statement",
-    "position_ratings",
-}
+# A round file holds the fields of a `RoundText`, and `include` (which members to write from).
+ROUND_KEYS = {field.name for field in dataclasses.fields(RoundText)} | {"include"}
 
 # DESIGN.md, "Non-functional targets".
 TARGET_MEDIATION_S = 1.0
@@ -127,7 +120,7 @@ def _one_line(exc: BaseException) -> str:
 def _mediate_command(args: argparse.Namespace) -> int:
     from inference.mediation import mediate_with_config
 
-    round_inputs = _read_round(args.input)
+    round_text, include = _read_round(args.input)
     config = (
         MediationConfig.from_dict(_read_json(args.config, "config"))
         if args.config
@@ -136,7 +129,11 @@ def _mediate_command(args: argparse.Namespace) -> int:
     generator = _build(build_generator, config.generator, "generator")
     reward_model = _build(build_reward_model, config.reward, "reward")
     result = mediate_with_config(
-        config=config, generator=generator, reward_model=reward_model, **round_inputs
+        round_text,
+        config=config,
+        generator=generator,
+        reward_model=reward_model,
+        include=include,
     )
     data = result.to_dict()
     data["config"] = config.to_dict()
@@ -165,55 +162,27 @@ def _read_json(path: str, what: str) -> Any:
         raise InputError(f"the {what} file {path} is not valid JSON: {exc}") from exc
 
 
-def _read_round(path: str) -> dict[str, Any]:
+def _read_round(path: str) -> tuple[RoundText, list[int] | None]:
+    """The round file's text, checked (`RoundText`), and its `include`."""
     data = _read_json(path, "input")
     if not isinstance(data, dict):
         raise InputError("the input must be a JSON object with 'question' and 'opinions'")
     unknown = set(data) - ROUND_KEYS
     if unknown:
         raise InputError(f"unknown input keys: {', '.join(sorted(unknown))}")
-    question = data.get("question")
-    if not isinstance(question, str) or not question.strip():
-        raise InputError("the input needs a non-empty 'question' string")
-    opinions = data.get("opinions")
-    if not _strings(opinions) or not opinions:
-        raise InputError("the input needs 'opinions', a non-empty list of strings")
-    round_inputs: dict[str, Any] = {"question": question, "opinions": opinions}
-    previous_winner = data.get("previous_winner")
-    if previous_winner is not None:
-        if not isinstance(previous_winner, str):
-            raise InputError("'previous_winner' must be a string")
-        round_inputs["previous_winner"] = previous_winner
-    critiques = data.get("critiques")
-    if critiques is not None:
-        if not _strings(critiques):
-            raise InputError("'critiques' must be a list of strings")
-        round_inputs["critiques"] = critiques
-    include = data.get("include")
-    if include is not None:
-        if not isinstance(include, list) or not all(
-            isinstance(i, int) and not isinstance(i, bool) for i in include
-        ):
-            raise InputError("'include' must be a list of member indices")
-        round_inputs["include"] = include
-    for key in ("affirming_statement", "negating_statement"):
-        value = data.get(key)
-        if value is not None:
-            if not isinstance(value, str):
-                raise InputError(f"'{key}' must be a string")
-            round_inputs[key] = value
-    ratings = data.get("position_ratings")
-    if ratings is not None:
-        if not isinstance(ratings, list) or not all(
-            r is None or (isinstance(r, (int, float)) and not isinstance(r, bool)) for r in ratings
-        ):
-            raise InputError("'position_ratings' must be a list of numbers (null where unknown)")
-        round_inputs["position_ratings"] = ratings
-    return round_inputs
-
-
-def _strings(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    missing = {"question", "opinions"} - set(data)
+    if missing:
+        raise InputError(f"the input needs {' and '.join(repr(k) for k in sorted(missing))}")
+    include = data.pop("include", None)
+    if include is not None and not (
+        isinstance(include, list)
+        and all(isinstance(i, int) and not isinstance(i, bool) for i in include)
+    ):
+        raise InputError("'include' must be a list of member indices")
+    try:
+        return RoundText(**data), include
+    except ValueError as exc:
+        raise InputError(f"the input is not a usable round: {exc}") from exc
 
 
 # --------------------------------------------------------------------------------------------
@@ -253,7 +222,7 @@ HEDGES = [
 ]
 
 
-def bench_rounds(count: int, questions: Path | None = None) -> tuple[list[dict[str, Any]], str]:
+def bench_rounds(count: int, questions: Path | None = None) -> tuple[list[RoundText], str]:
     """`count` rounds of 5 synthetic opinions, on questions drawn from the bank file `questions`
     when it can be read, else on built-in ones."""
     path = questions
@@ -285,7 +254,7 @@ def bench_rounds(count: int, questions: Path | None = None) -> tuple[list[dict[s
                     ]
                 )
             )
-        rounds.append({"question": entry["question"].strip(), "opinions": opinions})
+        rounds.append(RoundText(question=entry["question"].strip(), opinions=opinions))
     return rounds, source
 
 
@@ -324,19 +293,19 @@ def _bench_command(args: argparse.Namespace) -> int:
         generator = build_generator(config.generator)
         reward_model = build_reward_model(config.reward)
         mediate_with_config(
-            config=config, generator=generator, reward_model=reward_model, **rounds[0]
+            rounds[0], config=config, generator=generator, reward_model=reward_model
         )
         report["mediation_setup_s"] = time.perf_counter() - started
         progress.update()
         progress.set_postfix_str(f"mediation x {runs}")
         times, stages = [], []
-        for i, round_inputs in enumerate(rounds[1:]):
+        for i, round_text in enumerate(rounds[1:]):
             started = time.perf_counter()
             result = mediate_with_config(
+                round_text,
                 config=config.with_seed(i),
                 generator=generator,
                 reward_model=reward_model,
-                **round_inputs,
             )
             times.append(time.perf_counter() - started)
             stages.append(result.timings)

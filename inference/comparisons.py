@@ -20,9 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from inference.base import RewardModel, check_predictions, check_round_inputs
+from inference.base import RewardModel, RoundText, check_predictions
 from inference.config import MediationConfig
-from inference.mediation import aggregate, aggregation_to_dict, check_include, check_settings
+from inference.mediation import (
+    aggregate,
+    aggregation_to_dict,
+    check_include,
+    check_round_text,
+    check_settings,
+)
 
 
 @dataclass
@@ -60,34 +66,36 @@ class BestOpinion:
 
 
 def best_opinion(
+    round_text: RoundText,
     *,
-    question: str,
-    opinions: Sequence[str],
     reward_model: RewardModel,
     aggregation: str = "welfare",
     alpha: float = 1.0,
     seed: int = 0,
     include: Sequence[int] | None = None,
 ) -> BestOpinion:
-    """The opinion of `opinions` with the highest predicted welfare for the group.
+    """The opinion of `round_text` with the highest predicted welfare for the group.
 
-    Member `i` is described by `opinions[i]`; the same texts are the candidates. `include` lists
-    the members whose predictions are aggregated (`None`: everyone); predictions are made for
-    every member. `aggregation`, `alpha` and `seed` mean what they mean for
-    `inference.mediation.mediate`. Only for opinion iterations: the best opinion does not depend
-    on critiques.
+    The round's opinions are both the members and the candidates, so the reward model scores
+    them with everything it reads of the round (position statements and ratings too), as it
+    scores the mediator's candidates. `include` lists the members whose predictions are
+    aggregated (`None`: everyone); predictions are made for every member. `aggregation`, `alpha`
+    and `seed` mean what they mean for `inference.mediation.mediate`. Only for opinion
+    iterations: the best opinion does not depend on critiques.
 
-    Raises `ValueError` for bad inputs before the reward model is called, `BadModelOutput` when
-    the reward model returns a wrongly shaped or out-of-range matrix; every other
-    `InferenceError` of the backend propagates unchanged.
+    Raises `TypeError` when `round_text` is not a `RoundText`; `ValueError` for a critique
+    iteration or bad settings, before the reward model is called; `BadModelOutput` when the
+    reward model returns a wrongly shaped or out-of-range matrix; every other `InferenceError`
+    of the backend propagates unchanged.
     """
-    check_round_inputs(question=question, opinions=opinions)
+    check_round_text(round_text)
+    if round_text.is_critique:
+        raise ValueError("the best opinion is chosen in the opinion iteration, not a critique one")
     _, alpha, seed = check_settings(n_candidates=1, aggregation=aggregation, alpha=alpha, seed=seed)
-    included = check_include(include, len(opinions))
-    raw = reward_model.predict(
-        question=question, opinions=list(opinions), candidates=list(opinions)
-    )
-    predictions = check_predictions(raw, members=len(opinions), candidates=len(opinions))
+    members = len(round_text.opinions)
+    included = check_include(include, members)
+    raw = reward_model.predict(round_text, round_text.opinions)
+    predictions = check_predictions(raw, members=members, candidates=members)
     scores, record = aggregate(
         predictions[included], aggregation=aggregation, alpha=alpha, seed=seed
     )

@@ -20,21 +20,10 @@ from inference.base import (
     Candidate,
     Generator,
     RewardModel,
+    RoundText,
     check_predictions,
-    check_round_inputs,
 )
 from inference.config import AGGREGATIONS, MediationConfig
-
-ROUND_INPUTS = (
-    "question",
-    "opinions",
-    "previous_winner",
-    "critiques",
-    "include",
-    "affirming_statement",
-    "negating_statement",
-    "position_ratings",
-)
 
 
 @dataclass
@@ -90,83 +79,51 @@ class MediationResult:
 
 
 def mediate(
+    round_text: RoundText,
     *,
-    question: str,
-    opinions: Sequence[str],
     generator: Generator,
     reward_model: RewardModel,
     n_candidates: int = 16,
     aggregation: str = "welfare",
     alpha: float = 1.0,
     seed: int = 0,
-    previous_winner: str | None = None,
-    critiques: Sequence[str] | None = None,
     include: Sequence[int] | None = None,
-    affirming_statement: str | None = None,
-    negating_statement: str | None = None,
-    position_ratings: Sequence[float | None] | None = None,
 ) -> MediationResult:
-    """Run one mediation iteration for a group whose members wrote `opinions`.
+    """Run one mediation iteration for the group whose round is `round_text`.
 
-    `include` lists the members (indices into `opinions`) the statement is written from: the
-    generator sees only their opinions (and critiques), and only their predictions decide the
-    winner; the reward model still predicts for every member, so that the agreement of excluded
-    members can be reported ([B22]'s exclusion condition). `None` includes everyone.
-
-    `affirming_statement`, `negating_statement` (the question's position statements) and
-    `position_ratings` (each member's agreement with the affirming one before the round, 1-7,
-    None where unknown; same order as `opinions`) are handed to the backends that read them
-    (`reads_positions = True`: the extractive generator and the embedding reward model); the
-    others never see them.
+    `round_text` was checked when it was made (`RoundText`); the backends get it as it is.
+    `include` lists the members (indices into its opinions) the statement is written from: the
+    generator sees only their opinions, critiques and position ratings
+    (`round_text.members(included)`), and only their predictions decide the winner; the reward
+    model still predicts for every member, so that the agreement of excluded members can be
+    reported ([B22]'s exclusion condition). `None` includes everyone.
 
     `aggregation` is `"welfare"` (EDE with inequality aversion `alpha`, `math.inf` for the
     minimum) or `"schulze"` (Schulze over each included member's predicted ranking, TBRC
     tie-break seeded by `seed`). With `n_candidates = 1` the single sample wins; its
     predictions and score are still computed.
 
-    Raises `ValueError` for bad inputs (see `base.check_round_inputs`; an empty, out-of-range
-    or repeated `include`; a bad `n_candidates`, `aggregation` or `alpha`) before any backend
-    is called, `BadModelOutput` when a backend returns the wrong number or shape of things;
-    every other `InferenceError` of a backend propagates unchanged.
+    Raises `TypeError` when `round_text` is not a `RoundText`, `ValueError` for bad settings (an
+    empty, out-of-range or repeated `include`; a bad `n_candidates`, `aggregation` or `alpha`),
+    both before any backend is called; `BadModelOutput` when a backend returns the wrong number
+    or shape of things; every other `InferenceError` of a backend propagates unchanged.
     """
     started = time.perf_counter()
-    check_round_inputs(
-        question=question, opinions=opinions, previous_winner=previous_winner, critiques=critiques
-    )
+    check_round_text(round_text)
     n_candidates, alpha, seed = check_settings(
         n_candidates=n_candidates, aggregation=aggregation, alpha=alpha, seed=seed
     )
-    included = check_include(include, len(opinions))
-    ratings = check_position_ratings(position_ratings, len(opinions))
-    positions = {
-        "affirming_statement": affirming_statement,
-        "negating_statement": negating_statement,
-    }
+    members = len(round_text.opinions)
+    included = check_include(include, members)
+    written_from = round_text if len(included) == members else round_text.members(included)
 
     generate_started = time.perf_counter()
-    candidates = generator.generate(
-        question=question,
-        opinions=[opinions[i] for i in included],
-        n=n_candidates,
-        seed=seed,
-        previous_winner=previous_winner,
-        critiques=None if critiques is None else [critiques[i] for i in included],
-        **_positions_for(
-            generator, positions, None if ratings is None else [ratings[i] for i in included]
-        ),
-    )
+    candidates = generator.generate(written_from, n=n_candidates, seed=seed)
     _check_candidates(candidates, n_candidates)
 
     predict_started = time.perf_counter()
-    raw = reward_model.predict(
-        question=question,
-        opinions=list(opinions),
-        candidates=[candidate.text for candidate in candidates],
-        previous_winner=previous_winner,
-        critiques=None if critiques is None else list(critiques),
-        **_positions_for(reward_model, positions, ratings),
-    )
-    predictions = check_predictions(raw, members=len(opinions), candidates=n_candidates)
+    raw = reward_model.predict(round_text, [candidate.text for candidate in candidates])
+    predictions = check_predictions(raw, members=members, candidates=n_candidates)
 
     aggregate_started = time.perf_counter()
     scores, record = aggregate(
@@ -193,30 +150,39 @@ def mediate(
 
 
 def mediate_with_config(
+    round_text: RoundText,
     *,
     config: MediationConfig,
     generator: Generator,
     reward_model: RewardModel,
-    **round_inputs: Any,
+    include: Sequence[int] | None = None,
 ) -> MediationResult:
     """`mediate` with N, the aggregation, alpha and the seed taken from `config`.
 
-    `round_inputs` are the round's own keyword arguments: `question`, `opinions`, and
-    optionally `previous_winner`, `critiques`, `include`. The backends are built by the caller
-    (`inference.config.build_generator(config.generator)`, ...), so that they can be reused.
+    The backends are built by the caller (`inference.config.build_generator(config.generator)`,
+    ...), so that they can be reused.
     """
-    unknown = set(round_inputs) - set(ROUND_INPUTS)
-    if unknown:
-        raise TypeError(f"mediate_with_config got unexpected inputs: {', '.join(sorted(unknown))}")
     return mediate(
+        round_text,
         generator=generator,
         reward_model=reward_model,
         n_candidates=config.n_candidates,
         aggregation=config.aggregation,
         alpha=config.alpha,
         seed=config.seed,
-        **round_inputs,
+        include=include,
     )
+
+
+def check_round_text(round_text: Any) -> RoundText:
+    """`round_text` itself, or `TypeError` when it is not a `RoundText` (the one type whose
+    making checks a round's text)."""
+    if not isinstance(round_text, RoundText):
+        raise TypeError(
+            f"a round's text must be a RoundText, not {type(round_text).__name__}: build it "
+            "with RoundText(question=..., opinions=[...], ...), which checks it"
+        )
+    return round_text
 
 
 def aggregate(
@@ -291,36 +257,6 @@ def check_include(include: Sequence[int] | None, members: int) -> list[int]:
     if len(set(chosen)) != len(chosen):
         raise ValueError("include names a member more than once")
     return sorted(int(i) for i in chosen)
-
-
-def check_position_ratings(
-    ratings: Sequence[float | None] | None, members: int
-) -> list[float | None] | None:
-    """Position ratings as floats (None kept), one per member, each on 1-7, or `ValueError`."""
-    if ratings is None:
-        return None
-    values = list(ratings)
-    if len(values) != members:
-        raise ValueError(f"there are {len(values)} position ratings for {members} members")
-    checked: list[float | None] = []
-    for value in values:
-        if value is None:
-            checked.append(None)
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-            raise ValueError(f"a position rating is {value!r}, not a number")
-        if not 1 <= float(value) <= 7:
-            raise ValueError(f"a position rating is {value}, outside 1-7")
-        checked.append(float(value))
-    return checked
-
-
-def _positions_for(
-    backend: Any, positions: dict[str, str | None], ratings: list[float | None] | None
-) -> dict[str, Any]:
-    if not getattr(backend, "reads_positions", False):
-        return {}
-    return {**positions, "position_ratings": ratings}
 
 
 def _check_candidates(candidates: Any, n: int) -> None:

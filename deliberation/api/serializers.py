@@ -49,6 +49,7 @@ class DeliberationOut(serializers.ModelSerializer):
             "min_group_size",
             "critique_iterations",
             "iterations_per_round",
+            "language",
             "panel",
             "fill_with_bots",
             "mediation_config",

@@ -165,6 +165,7 @@ def sources(scope: Scope, *, include_identifiers: bool = False) -> list[Source]:
                 "critique_iterations",
                 "mediation_config",
                 "consent_version",
+                "language",
                 "created_at",
             ),  # fmt: skip
             lambda rows: [(str(row[0]), *row[1:]) for row in rows],

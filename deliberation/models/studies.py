@@ -5,6 +5,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
 
 TEXT_MAX = 2000
 
@@ -47,28 +49,29 @@ class Question(models.Model):
 SURVEY_KINDS = ("likert", "text")
 
 
-def default_survey_items() -> list[dict]:
-    """The end-of-round survey of [T24]'s kind: short, optional free text last."""
-    return [
-        {
-            "key": "helpful",
-            "text": "How much did the group statements help you see the other members' views?",
-            "kind": "likert",
-            "required": True,
-        },
-        {
-            "key": "represented",
-            "text": "How well did the final group statement represent your own view?",
-            "kind": "likert",
-            "required": True,
-        },
-        {
-            "key": "comment",
-            "text": "Anything else you would like to tell us about this round? (optional)",
-            "kind": "text",
-            "required": False,
-        },
+# The default survey's questions, in English; `default_survey_items(language)` translates them.
+DEFAULT_SURVEY_TEXTS = {
+    "helpful": gettext_noop(
+        "How much did the group statements help you see the other members' views?"
+    ),
+    "represented": gettext_noop("How well did the final group statement represent your own view?"),
+    "comment": gettext_noop("Anything else you would like to tell us about this round? (optional)"),
+}
+
+
+def default_survey_items(language: str | None = None) -> list[dict]:
+    """The end-of-round survey of [T24]'s kind: short, optional free text last. Its questions
+    are in `language` (one of settings.LANGUAGES), English when None."""
+    items = [
+        {"key": "helpful", "kind": "likert", "required": True},
+        {"key": "represented", "kind": "likert", "required": True},
+        {"key": "comment", "kind": "text", "required": False},
     ]
+    with translation.override(language or "en"):
+        return [
+            {"key": item["key"], "text": gettext(DEFAULT_SURVEY_TEXTS[item["key"]]), **item}
+            for item in items
+        ]
 
 
 class Deliberation(models.Model):
@@ -109,6 +112,13 @@ class Deliberation(models.Model):
     )
     consent_text = models.TextField(max_length=10_000)
     consent_version = models.CharField(max_length=32, default="1")
+    language = models.CharField(
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text="The language of the participants' pages, whatever their browser asks for. "
+        "The moderator's own texts (questions, consent text, survey) are shown as written.",
+    )
     panel = models.CharField(max_length=16, choices=Panel.choices, default=Panel.NONE)
     completion_code = models.CharField(max_length=64, blank=True)
     exclusion_count = models.PositiveSmallIntegerField(

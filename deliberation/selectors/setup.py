@@ -26,6 +26,12 @@ def _flatten(config: dict, prefix: str = "") -> list[str]:
     return lines
 
 
+def setup_editable(deliberation: Deliberation) -> bool:
+    """Whether the set-up may still be edited: nobody has joined (what the pages offer; the
+    service decides under the row lock, `deliberation_setup_update`)."""
+    return not deliberation.participants.exists()
+
+
 def deliberation_conditions(deliberation: Deliberation) -> list[ConditionSetup]:
     """Each condition with what it changes from the deliberation's mediation, in order."""
     return [

@@ -3,6 +3,8 @@
 Bots act through the same services as people. Their opinions are built from the question's
 position statements and sentence templates, varied by a seed; their ratings follow how much of
 their own opinion's wording a statement shares, plus noise. They are not a model of people.
+They write in their deliberation's language (English, or German from `PHRASEBOOKS`), as its
+people do; what they write is data, not a translated page.
 
 Planted effects (`bot_behaviour_set`, `simulate --bot-bias ROLE=DELTA --exclusion-penalty D`)
 give a study a known truth for testing the analysis: bots rate statements of a role DELTA points
@@ -13,6 +15,7 @@ lower. The shift moves the centre of the same word-sharing rule before rounding 
 import math
 import random
 import re
+from typing import NamedTuple
 
 from django.db import transaction
 
@@ -79,39 +82,139 @@ CRITIQUES = [
     'I would drop "{quote}"; it does not reflect the discussion. {reason}',
 ]
 
-_WORD = re.compile(r"[a-z']+")
+
+class Phrasebook(NamedTuple):
+    """What bots write in one language. `openers` take a position statement as a clause `{s}`;
+    `yes` finds a yes in an opinion (lower-cased); `nothing_to_add` answers a required free-text
+    survey item."""
+
+    reasons: list[str]
+    openers: list[str]
+    stances_yes: list[str]
+    stances_no: list[str]
+    closers: list[str]
+    critiques: list[str]
+    yes: re.Pattern
+    nothing_to_add: str
 
 
-def _clause(statement: str) -> str:
-    statement = re.sub(r"\bNOT\b", "not", statement.strip().rstrip(".!?").strip())
+PHRASEBOOKS = {
+    "en": Phrasebook(
+        REASONS,
+        OPENERS,
+        STANCES_YES,
+        STANCES_NO,
+        CLOSERS,
+        CRITIQUES,
+        re.compile("yes"),
+        "I have nothing to add.",
+    ),
+    "de": Phrasebook(
+        reasons=[
+            "Wer am stärksten betroffen ist, sollte am meisten mitreden dürfen.",
+            "Die Kosten spielen eine Rolle, und wir sollten ehrlich sagen, wer sie am Ende trägt.",
+            "Ich habe so etwas vor Ort funktionieren sehen, aber nur mit klaren Regeln.",
+            "Wir sollten uns die Belege genau ansehen, bevor wir etwas Großes ändern.",
+            "Jede Entscheidung sollte die Schwächsten schützen.",
+            "Ich fürchte unbeabsichtigte Folgen, die schwer rückgängig zu machen wären.",
+            "Eine schrittweise Einführung würde allen Zeit geben, sich anzupassen.",
+            "Persönliche Freiheit ist wichtig, aber sie ist nicht das Einzige, was zählt.",
+            "Das Vertrauen in öffentliche Einrichtungen hängt davon ab, solche Fragen gut zu lösen.",
+            "Junge Menschen und künftige Generationen leben am längsten mit dem Ergebnis.",
+            "Die Gemeinden sind verschieden, deshalb passt eine Regel für alle vielleicht nicht.",
+            "Gerechtigkeit sollte an erster Stelle stehen, auch wenn es dann langsamer geht.",
+            "Die meisten, die ich kenne, würden eine klare Entscheidung so oder so begrüßen.",
+            "Der Nutzen ist echt, aber er ist ungleich verteilt.",
+            "Wir sollten auf die Fachleute hören, aber die Entscheidung ist eine politische.",
+            "Kleine Versuche und eine ehrliche Auswertung sind besser als große Versprechen.",
+            "Was auch immer wir entscheiden, es muss für normale Familien bezahlbar sein.",
+            "Regeln funktionieren nur, wenn die Menschen sie verstehen und annehmen.",
+            "Die jetzige Lage funktioniert für viele Menschen nicht gut.",
+            "Veränderungen kosten immer etwas, und irgendwer muss das tragen.",
+            "Wir sind es einander schuldig, die langfristigen Folgen abzuwägen.",
+            "Meine eigenen Erfahrungen machen mich vorsichtig bei pauschalen Regeln.",
+            "Die Lebensumstände sind zu verschieden für eine einfache Antwort.",
+            "Es ist ebenso eine Frage der Werte wie der Fakten.",
+        ],
+        # German puts the verb last after "dass": the position statement stays a main clause.
+        openers=[
+            "{s} – davon bin ich überzeugt.",
+            "{s}, das ist meine Meinung.",
+            "{s}, da bin ich mir ziemlich sicher.",
+            "{s}, so sehe ich das alles in allem.",
+            "{s}, das scheint mir klar.",
+        ],
+        stances_yes=[
+            "Ich neige hier zu Ja.",
+            "Meine Antwort ist ja, mit Bedingungen.",
+            "Alles in allem: ja.",
+        ],
+        stances_no=[
+            "Ich neige hier zu Nein.",
+            "Meine Antwort ist nein, zumindest vorerst.",
+            "Alles in allem: nein.",
+        ],
+        closers=[
+            "Trotzdem verstehe ich, warum andere das anders sehen.",
+            "Wenn die Einzelheiten stimmen, wäre ich für einen Kompromiss offen.",
+            "Unterm Strich ist das meine Haltung.",
+            "Das ist eine schwierige Frage, und ich bin mir meiner Sicht nicht ganz sicher.",
+        ],
+        critiques=[
+            "Die Stellungnahme sagt „{quote}“, lässt aber mein Hauptanliegen weg: {reason}",
+            "Ich stimme größtenteils zu, aber „{quote}“ geht mir zu weit. {reason}",
+            "Eine faire Zusammenfassung, aber meine Haltung kommt zu kurz: {stance}.",
+            "Ich würde „{quote}“ streichen; das gibt die Diskussion nicht wieder. {reason}",
+        ],
+        yes=re.compile(r"\bja\b"),
+        nothing_to_add="Ich habe nichts hinzuzufügen.",
+    ),
+}
+
+_WORD = re.compile(r"[a-zäöüß']+")
+
+
+def _phrases(language: str) -> Phrasebook:
+    return PHRASEBOOKS.get(language, PHRASEBOOKS["en"])
+
+
+def _clause(statement: str, language: str = "en") -> str:
+    """A position statement to go inside an opener: English lower-cases its first word (German
+    keeps its capitals: nouns)."""
+    statement = statement.strip().rstrip(".!?").strip()
+    if language != "en":
+        return statement
+    statement = re.sub(r"\bNOT\b", "not", statement)
     if statement[:1].isupper() and not statement[:2].isupper():
         statement = statement[0].lower() + statement[1:]
     return statement
 
 
-def bot_opinion(question, rng: random.Random) -> str:
-    """A short opinion of 3-5 sentences for a position drawn at random."""
+def bot_opinion(question, rng: random.Random, language: str = "en") -> str:
+    """A short opinion of 3-5 sentences for a position drawn at random, in `language`."""
+    phrases = _phrases(language)
     lean = rng.random()
     if not (question.affirming_statement and question.negating_statement):
-        opener = rng.choice(STANCES_YES if lean < 0.5 else STANCES_NO)
+        opener = rng.choice(phrases.stances_yes if lean < 0.5 else phrases.stances_no)
     else:
         side = question.affirming_statement if lean < 0.5 else question.negating_statement
-        opener = rng.choice(OPENERS).format(s=_clause(side))
-    sentences = [opener, *rng.sample(REASONS, k=rng.randint(2, 4))]
+        opener = rng.choice(phrases.openers).format(s=_clause(side, language))
+    sentences = [opener, *rng.sample(phrases.reasons, k=rng.randint(2, 4))]
     if rng.random() < 0.6:
-        sentences.append(rng.choice(CLOSERS))
+        sentences.append(rng.choice(phrases.closers))
     return " ".join(sentences)
 
 
-def bot_critique(opinion: str, winner: str, rng: random.Random) -> str:
+def bot_critique(opinion: str, winner: str, rng: random.Random, language: str = "en") -> str:
     """A critique that reacts to the winner the bot saw: quotes the part least like its view."""
+    phrases = _phrases(language)
     parts = [s.strip() for s in re.split(r"(?<=[.!?])\s+", winner) if s.strip()]
     own = set(_WORD.findall(opinion.lower()))
     quote = min(parts, key=lambda s: len(own & set(_WORD.findall(s.lower())))) if parts else winner
     quote = quote.rstrip(".!?")[:160]
-    stance = _clause(re.split(r"(?<=[.!?])\s+", opinion)[0])
-    reason = rng.choice(REASONS)
-    return rng.choice(CRITIQUES).format(quote=quote, reason=reason, stance=stance)
+    stance = _clause(re.split(r"(?<=[.!?])\s+", opinion)[0], language)
+    reason = rng.choice(phrases.reasons)
+    return rng.choice(phrases.critiques).format(quote=quote, reason=reason, stance=stance)
 
 
 BIAS_MAX = 6.0
@@ -181,10 +284,12 @@ def bot_places(
     return {statement.pk: place for place, statement in enumerate(scored, start=1)}
 
 
-def bot_position(opinion: str, question, rng: random.Random) -> int:
+def bot_position(opinion: str, question, rng: random.Random, language: str = "en") -> int:
     """Agreement with the position statement: from the side the bot's opinion took, plus noise."""
-    affirming = _clause(question.affirming_statement or "")
-    leans_yes = (bool(affirming) and affirming in opinion) or "yes" in opinion.lower()
+    affirming = _clause(question.affirming_statement or "", language)
+    leans_yes = (bool(affirming) and affirming in opinion) or bool(
+        _phrases(language).yes.search(opinion.lower())
+    )
     centre = 5.5 if leans_yes else 2.5
     return min(7, max(1, round(centre + rng.gauss(0, 1))))
 
@@ -201,14 +306,17 @@ def bot_step(bot: Participant) -> bool:
     opinion = bot.opinions.filter(iteration__round=round_, iteration__index=0).first()
     own = opinion.text if opinion else ""
     behaviour = round_.group.deliberation.bot_behaviour or {}
+    language = round_.group.deliberation.language
     excluded = bool(behaviour) and round_.excluded.filter(pk=bot.pk).exists()
 
     def shift(statement: Statement) -> float:
         return bot_shift(behaviour, statement, excluded=excluded)
 
     if step.kind == "position_before":
-        stance = bot_opinion(round_.question, random.Random(f"{bot.pk}-{step.iteration.pk}"))
-        agreement = bot_position(stance, round_.question, rng)
+        stance = bot_opinion(
+            round_.question, random.Random(f"{bot.pk}-{step.iteration.pk}"), language
+        )
+        agreement = bot_position(stance, round_.question, rng, language)
         responses.position_rating_submit(
             participant=bot, round_=round_, index=0, agreement=agreement
         )
@@ -216,14 +324,16 @@ def bot_step(bot: Participant) -> bool:
         opinion_submit(
             participant=bot,
             iteration=step.iteration,
-            text=bot_opinion(round_.question, random.Random(f"{bot.pk}-{step.iteration.pk}")),
+            text=bot_opinion(
+                round_.question, random.Random(f"{bot.pk}-{step.iteration.pk}"), language
+            ),
             response_duration_ms=rng.randint(30_000, 240_000),
         )
     elif step.kind == "write_critique":
         critique_submit(
             participant=bot,
             iteration=step.iteration,
-            text=bot_critique(own, step.statement.text, rng),
+            text=bot_critique(own, step.statement.text, rng, language),
             response_duration_ms=rng.randint(20_000, 180_000),
         )
     elif step.kind == "rate":
@@ -250,7 +360,7 @@ def bot_step(bot: Participant) -> bool:
             participant=bot,
             round_=round_,
             index=1,
-            agreement=bot_position(own, round_.question, rng),
+            agreement=bot_position(own, round_.question, rng, language),
         )
     elif step.kind == "survey":
         items = round_.group.deliberation.survey_items
@@ -261,7 +371,7 @@ def bot_step(bot: Participant) -> bool:
                 item["key"]: (
                     rng.randint(2, 7)
                     if item["kind"] == "likert"
-                    else ("I have nothing to add." if item.get("required") else "")
+                    else (_phrases(language).nothing_to_add if item.get("required") else "")
                 )
                 for item in items
             },

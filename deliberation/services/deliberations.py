@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
 
 from deliberation.errors import DomainError
 from deliberation.models import (
@@ -20,6 +24,7 @@ from deliberation.models import (
     Deliberation,
     DeliberationQuestion,
     Question,
+    default_survey_items,
 )
 from deliberation.services.inputs import clean_bounded, clean_question_text
 from deliberation.services.once import create_once
@@ -43,7 +48,8 @@ SOURCE_MAX = 64
 EXTERNAL_ID_MAX = 64
 
 DEFAULT_CONSENT_VERSION = "1"
-DEFAULT_CONSENT_TEXT = """\
+# The platform's consent text, in English; `default_consent_text(language)` translates it.
+DEFAULT_CONSENT_TEXT = gettext_noop("""\
 This is a research study about how small groups find common ground.
 
 What you will do: read a question, write your own view in a few sentences, then read, rate and
@@ -58,7 +64,23 @@ a reason.
 
 By continuing you agree to take part and to the use of your answers for research, including
 training the models that mediate future groups. Below, the platform says exactly who sees what
-you write and what is kept."""
+you write and what is kept.""")
+
+
+def default_consent_text(language: str) -> str:
+    """The platform's consent text in `language` (one of settings.LANGUAGES)."""
+    with translation.override(language):
+        return gettext(DEFAULT_CONSENT_TEXT)
+
+
+def is_default_consent_text(text: str) -> bool:
+    """Whether `text` is the platform's consent text, in any of its languages."""
+    return any(text == default_consent_text(code) for code, _ in settings.LANGUAGES)
+
+
+def _is_default_survey(items: list[dict]) -> bool:
+    """Whether `items` are the platform's default survey, in any of its languages."""
+    return any(items == default_survey_items(code) for code, _ in settings.LANGUAGES)
 
 
 def question_create(
@@ -102,9 +124,19 @@ def question_create(
         )
 
 
-def deliberation_create(
+@dataclass(frozen=True)
+class Setup:
+    """A deliberation's set-up as `deliberation_setup_clean` checked it: the `Deliberation`
+    field values, the questions in order (saved ones and texts still to save) and the
+    conditions as `Condition` field values, in order."""
+
+    fields: dict[str, Any]
+    questions: list[Question | str]
+    conditions: list[dict]
+
+
+def deliberation_setup_clean(
     *,
-    created_by,
     title: str,
     questions: Sequence[Question | str],
     group_size: int = 5,
@@ -118,8 +150,6 @@ def deliberation_create(
     rating_seconds: int = 600,
     pool_wait_seconds: int = 900,
     dropout_seconds: int = 120,
-    consent_text: str = DEFAULT_CONSENT_TEXT,
-    consent_version: str = DEFAULT_CONSENT_VERSION,
     fill_with_bots: bool = False,
     description: str = "",
     position_ratings: bool = True,
@@ -130,13 +160,19 @@ def deliberation_create(
     release_code: str = "",
     exclusion_count: int = 1,
     conditions: Sequence[Mapping[str, Any]] = (),
-    submission: str = "",
-) -> Deliberation:
-    """An open deliberation over `questions`, asked in the order given, with its conditions.
+    language: str = settings.LANGUAGE_CODE,
+) -> Setup:
+    """A deliberation's whole set-up checked, as `deliberation_create` and
+    `deliberation_setup_update` take it; writes nothing.
 
     `questions` mixes saved `Question`s and texts; each text becomes a new manual question.
     The mediation settings are stored as overrides of the server's config in
     `mediation_config` (`n_candidates`, `aggregation`, `alpha`; alpha `inf` is kept as "inf").
+
+    `language` (one of settings.LANGUAGES) is what the participants' pages speak. The platform's
+    default survey, in whichever language it is given (or left out), is stored in that language;
+    so is its consent text (`deliberation_create`). A text of the moderator's own is stored as
+    written.
 
     `survey_items` is the end-of-round survey, `[{"key", "text", "kind", "required"}]` (at most
     10; keys unique lower-case slugs; text 1-500 characters; kind one of `SURVEY_KINDS`);
@@ -158,8 +194,7 @@ def deliberation_create(
     - `exclusion`: whether rounds mediate from all members but `exclusion_count` of them, which
       must then leave at least one member of the smallest group it can meet (`min_group_size`).
 
-    Everything is checked before anything is written; a refusal raises `DomainError` (for a
-    condition, `study_settings.ConditionError`) and writes nothing.
+    A refusal raises `DomainError` (for a condition, `study_settings.ConditionError`).
     """
     title = clean_bounded(title, "The title", TITLE_MAX, "title")
     if not title:
@@ -199,16 +234,16 @@ def deliberation_create(
         _seconds(value, code, label, PHASE_SECONDS_MIN)
     _seconds(pool_wait_seconds, "pool_wait_seconds", "The wait in the pool", WAIT_SECONDS_MIN)
     _seconds(dropout_seconds, "dropout_seconds", "The dropout time", WAIT_SECONDS_MIN)
-    consent_text = (consent_text or "").strip()
-    if not consent_text:
-        raise DomainError("The consent text cannot be empty.", code="consent_text")
-    consent_text = clean_bounded(consent_text, "The consent text", 10_000, "consent_text")
-    consent_version = clean_bounded(consent_version, "The consent version", 32, "consent_version")
-    if not consent_version:
-        raise DomainError("The consent text needs a version.", code="consent_version")
+    if language not in dict(settings.LANGUAGES):
+        raise DomainError(
+            f"The language must be one of: {', '.join(dict(settings.LANGUAGES))}.",
+            code="language",
+        )
     _boolean(fill_with_bots, "fill_with_bots", "Filling with bots")
     _boolean(position_ratings, "position_ratings", "Position ratings")
     items = survey_items_clean(survey_items)
+    if _is_default_survey(items):
+        items = default_survey_items(language)
     panel, completion_code, completion_url, release_code = panel_settings_clean(
         panel, completion_code, completion_url, release_code
     )
@@ -228,45 +263,91 @@ def deliberation_create(
             clean_question_text(item)
         elif not isinstance(item, Question) or item.pk is None:
             raise DomainError("Questions must be saved questions or texts.", code="questions")
+    return Setup(
+        fields={
+            "title": title,
+            "description": description,
+            "group_size": group_size,
+            "min_group_size": min_group_size,
+            "critique_iterations": critique_iterations,
+            "opinion_seconds": opinion_seconds,
+            "critique_seconds": critique_seconds,
+            "rating_seconds": rating_seconds,
+            "pool_wait_seconds": pool_wait_seconds,
+            "dropout_seconds": dropout_seconds,
+            "mediation_config": mediation_config,
+            "fill_with_bots": fill_with_bots,
+            "position_ratings": position_ratings,
+            "survey_items": items,
+            "panel": panel,
+            "completion_code": completion_code,
+            "completion_url": completion_url,
+            "release_code": release_code,
+            "exclusion_count": exclusion_count,
+            "language": language,
+        },
+        questions=texts_or_questions,
+        conditions=arms,
+    )
 
+
+def deliberation_create(
+    *,
+    created_by,
+    consent_text: str = DEFAULT_CONSENT_TEXT,
+    consent_version: str = DEFAULT_CONSENT_VERSION,
+    submission: str = "",
+    **settings: Any,
+) -> Deliberation:
+    """An open deliberation with the set-up `settings` (the keyword arguments of
+    `deliberation_setup_clean`: title, questions in the order asked, group and phase settings,
+    mediation, survey, panel, conditions) and its consent text.
+
+    Everything is checked before anything is written; a refusal raises `DomainError` (for a
+    condition, `study_settings.ConditionError`) and writes nothing.
+    """
+    setup = deliberation_setup_clean(**settings)
+    consent_text = (consent_text or "").strip()
+    if is_default_consent_text(consent_text):
+        consent_text = default_consent_text(setup.fields["language"])
+    if not consent_text:
+        raise DomainError("The consent text cannot be empty.", code="consent_text")
+    consent_text = clean_bounded(consent_text, "The consent text", 10_000, "consent_text")
+    consent_version = clean_bounded(consent_version, "The consent version", 32, "consent_version")
+    if not consent_version:
+        raise DomainError("The consent text needs a version.", code="consent_version")
     with transaction.atomic():
-        chosen: list[Question] = []
-        for item in texts_or_questions:
-            question = question_create(text=item) if isinstance(item, str) else item
-            if question.pk not in {q.pk for q in chosen}:
-                chosen.append(question)
+        chosen = questions_save(setup.questions)
         deliberation = Deliberation.objects.create(
-            title=title,
-            description=description,
             created_by=created_by,
             status=Deliberation.Status.OPEN,
-            group_size=group_size,
-            min_group_size=min_group_size,
-            critique_iterations=critique_iterations,
-            opinion_seconds=opinion_seconds,
-            critique_seconds=critique_seconds,
-            rating_seconds=rating_seconds,
-            pool_wait_seconds=pool_wait_seconds,
-            dropout_seconds=dropout_seconds,
-            mediation_config=mediation_config,
             consent_text=consent_text,
             consent_version=consent_version,
-            fill_with_bots=fill_with_bots,
-            position_ratings=position_ratings,
-            survey_items=items,
-            panel=panel,
-            completion_code=completion_code,
-            completion_url=completion_url,
-            release_code=release_code,
-            exclusion_count=exclusion_count,
             submission=submission,
+            **setup.fields,
         )
-        DeliberationQuestion.objects.bulk_create(
-            DeliberationQuestion(deliberation=deliberation, question=question, position=position)
-            for position, question in enumerate(chosen)
+        questions_link(deliberation, chosen)
+        Condition.objects.bulk_create(
+            Condition(deliberation=deliberation, **arm) for arm in setup.conditions
         )
-        Condition.objects.bulk_create(Condition(deliberation=deliberation, **arm) for arm in arms)
     return deliberation
+
+
+def questions_save(items: Sequence[Question | str]) -> list[Question]:
+    """The questions in order, each text saved as a new question, each question once."""
+    chosen: list[Question] = []
+    for item in items:
+        question = question_create(text=item) if isinstance(item, str) else item
+        if question.pk not in {q.pk for q in chosen}:
+            chosen.append(question)
+    return chosen
+
+
+def questions_link(deliberation: Deliberation, questions: Sequence[Question]) -> None:
+    DeliberationQuestion.objects.bulk_create(
+        DeliberationQuestion(deliberation=deliberation, question=question, position=position)
+        for position, question in enumerate(questions)
+    )
 
 
 def deliberation_create_once(*, submission: str, created_by, **settings: Any) -> str:

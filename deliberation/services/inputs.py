@@ -1,25 +1,54 @@
-"""Checks of what a participant sends, shared by every service that stores an answer."""
+"""Checks of what a participant sends, shared by every service that stores an answer. The
+messages are in the request's language (the deliberation's, on participant pages)."""
+
+from django.utils.formats import number_format
+from django.utils.translation import gettext, gettext_lazy
 
 from deliberation.errors import DomainError, NotAllowed, WrongPhase
 from deliberation.models import TEXT_MAX, Participant
 
+# What `clean_text` says about an opinion or a critique, whole sentences for the translators.
+TEXT_MESSAGES = {
+    "opinion": {
+        "invalid": gettext_lazy("Your opinion must be text."),
+        "empty": gettext_lazy("Please write your opinion before sending it."),
+        "too_long": gettext_lazy(
+            "Your opinion is %(length)s characters long; please keep it to %(limit)s."
+        ),
+        "nul": gettext_lazy("Your opinion contains a character that cannot be stored."),
+    },
+    "critique": {
+        "invalid": gettext_lazy("Your critique must be text."),
+        "empty": gettext_lazy("Please write your critique before sending it."),
+        "too_long": gettext_lazy(
+            "Your critique is %(length)s characters long; please keep it to %(limit)s."
+        ),
+        "nul": gettext_lazy("Your critique contains a character that cannot be stored."),
+    },
+}
+
+
+def grouped(number: int) -> str:
+    """A number as the request's language writes it, grouped (2,000; 2.000 in German)."""
+    return number_format(number, force_grouping=True)
+
 
 def clean_text(text, *, what: str) -> str:
-    """Trim and check a participant's text: 1 to 2,000 characters."""
+    """Trim and check a participant's text (`what`: "opinion" or "critique"): 1 to 2,000
+    characters."""
+    messages = TEXT_MESSAGES[what]
     if not isinstance(text, str):
-        raise DomainError(f"Your {what} must be text.", code=f"{what}_invalid")
+        raise DomainError(str(messages["invalid"]), code=f"{what}_invalid")
     text = text.replace("\r\n", "\n").strip()
     if not text:
-        raise DomainError(f"Please write your {what} before sending it.", code=f"{what}_empty")
+        raise DomainError(str(messages["empty"]), code=f"{what}_empty")
     if len(text) > TEXT_MAX:
         raise DomainError(
-            f"Your {what} is {len(text):,} characters long; please keep it to {TEXT_MAX:,}.",
+            str(messages["too_long"]) % {"length": grouped(len(text)), "limit": grouped(TEXT_MAX)},
             code=f"{what}_too_long",
         )
     if "\x00" in text:
-        raise DomainError(
-            f"Your {what} contains a character that cannot be stored.", code=f"{what}_invalid"
-        )
+        raise DomainError(str(messages["nul"]), code=f"{what}_invalid")
     return text
 
 
@@ -35,13 +64,26 @@ def response_duration(value) -> int | None:
     return number if 0 <= number < 2**31 else None
 
 
+ALREADY_SENT = {
+    "opinion": gettext_lazy("You have already sent your opinion; it cannot be changed."),
+    "critique": gettext_lazy("You have already sent your critique; it cannot be changed."),
+    "position rating": gettext_lazy(
+        "You have already sent your position rating; it cannot be changed."
+    ),
+    "ranking": gettext_lazy("You have already sent your ranking; it cannot be changed."),
+    "final ranking": gettext_lazy(
+        "You have already sent your final ranking; it cannot be changed."
+    ),
+    "survey": gettext_lazy(
+        "You have already sent your answers to the survey; they cannot be changed."
+    ),
+}
+
+
 def already_sent(what: str) -> DomainError:
-    """The refusal of a second, different answer: answers are never silently overwritten."""
-    return DomainError(
-        f"You have already sent your {what}; it cannot be changed.",
-        code="already_submitted",
-        status=409,
-    )
+    """The refusal of a second, different answer (`what`: a key of `ALREADY_SENT`): answers are
+    never silently overwritten."""
+    return DomainError(str(ALREADY_SENT[what]), code="already_submitted", status=409)
 
 
 def clean_bounded(value: str, label: str, limit: int, code: str = "too_long") -> str:
@@ -72,11 +114,14 @@ def member_check(
     participant: Participant,
     group_id: int,
     *,
-    not_member: str = "This is not your group's discussion.",
+    not_member: str | None = None,
 ) -> None:
     """Refuse an answer from someone who is not an active member of the group `group_id`:
-    403 with `not_member` for an outsider, 409 for a member who dropped out or left."""
+    403 with `not_member` (by default: not your group's discussion) for an outsider, 409 for a
+    member who dropped out or left."""
     if participant.group_id is None or participant.group_id != group_id:
-        raise NotAllowed(not_member, code="not_member")
+        raise NotAllowed(
+            not_member or gettext("This is not your group's discussion."), code="not_member"
+        )
     if participant.status != Participant.Status.ACTIVE:
-        raise WrongPhase("You are no longer taking part in this group.", code="not_active")
+        raise WrongPhase(gettext("You are no longer taking part in this group."), code="not_active")

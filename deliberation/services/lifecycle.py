@@ -22,6 +22,7 @@ COPIED_FIELDS = (
     "pool_wait_seconds",
     "mediation_config",
     "consent_text",
+    "language",
     "panel",
     "completion_code",
     "exclusion_count",

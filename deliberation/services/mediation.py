@@ -50,7 +50,7 @@ from deliberation.services.enqueue import bots_enqueue
 from deliberation.services.leases import LeaseKept, holds_claim, mediation_claim
 from deliberation.services.rounds import iteration_fail
 from deliberation.storable import storable_json, storable_text
-from inference.base import Generator, InferenceError, RewardModel
+from inference.base import InferenceError, RewardModel, RoundText
 from inference.comparisons import BestOpinion, best_opinion
 from inference.config import MediationConfig
 from inference.mediation import MediationResult, mediate_with_config
@@ -71,6 +71,19 @@ class RoundInputs:
     negating_statement: str = ""
     # Each member's agreement with the affirming statement before the round (None: not given).
     position_ratings: list[float | None] | None = None
+
+    def round_text(self) -> RoundText:
+        """The round's text as the backends read it, checked once here (`ValueError` when no
+        backend could work with it)."""
+        return RoundText(
+            question=self.question,
+            opinions=self.opinions,
+            previous_winner=self.previous_winner.text if self.previous_winner else None,
+            critiques=self.critiques,
+            affirming_statement=self.affirming_statement,
+            negating_statement=self.negating_statement,
+            position_ratings=self.position_ratings,
+        )
 
 
 def mediation_inputs(iteration: Iteration) -> RoundInputs:
@@ -141,11 +154,22 @@ def _mediate_claimed(iteration_id: int, claimed_at) -> CandidateSet | None:
         inputs = mediation_inputs(iteration)
         if not inputs.include:
             raise ValueError("every member who wrote was left out of the mediation")
+        round_text = inputs.round_text()
         config, reward_version = mediator.iteration_setup(iteration)
         generator, reward_model = mediator.backends(config)
-        result = _mediate(inputs, config, generator, reward_model)
+        result = mediate_with_config(
+            round_text,
+            config=config,
+            generator=generator,
+            reward_model=reward_model,
+            include=inputs.include,
+        )
         comparisons = comparisons_compute(
-            iteration=iteration, inputs=inputs, config=config, reward_model=reward_model
+            iteration=iteration,
+            inputs=inputs,
+            round_text=round_text,
+            config=config,
+            reward_model=reward_model,
         )
         return _store(
             iteration, claimed_at, inputs, config.to_dict(), result, comparisons, reward_version
@@ -177,25 +201,6 @@ def _fail_if_held(iteration_id: int, claimed_at, reason: str) -> None:
     iteration = Iteration.objects.filter(pk=iteration_id, mediation_started_at=claimed_at).first()
     if iteration is not None:
         iteration_fail(iteration=iteration, reason=reason)
-
-
-def _mediate(
-    inputs: RoundInputs, config: MediationConfig, generator: Generator, reward_model: RewardModel
-) -> MediationResult:
-    """One mediation of the round's inputs with `config` (the iteration's, or the baseline's)."""
-    return mediate_with_config(
-        config=config,
-        generator=generator,
-        reward_model=reward_model,
-        question=inputs.question,
-        opinions=inputs.opinions,
-        previous_winner=inputs.previous_winner.text if inputs.previous_winner else None,
-        critiques=inputs.critiques,
-        include=inputs.include,
-        affirming_statement=inputs.affirming_statement or None,
-        negating_statement=inputs.negating_statement or None,
-        position_ratings=inputs.position_ratings,
-    )
 
 
 class ComparisonFailed(Exception):
@@ -232,6 +237,7 @@ def comparisons_compute(
     *,
     iteration: Iteration,
     inputs: RoundInputs,
+    round_text: RoundText,
     config: MediationConfig,
     reward_model: RewardModel,
 ) -> Comparisons:
@@ -245,8 +251,7 @@ def comparisons_compute(
     if BEST_OPINION in names and not iteration.is_critique:
         try:
             found["best_opinion"] = best_opinion(
-                question=inputs.question,
-                opinions=inputs.opinions,
+                round_text,
                 reward_model=reward_model,
                 aggregation=config.aggregation,
                 alpha=config.alpha,
@@ -257,8 +262,13 @@ def comparisons_compute(
     if BASELINE in names:
         try:
             baseline_config = mediator.baseline_iteration_config(iteration, config)
-            found["baseline"] = _mediate(
-                inputs, baseline_config, *mediator.backends(baseline_config)
+            generator, baseline_reward = mediator.backends(baseline_config)
+            found["baseline"] = mediate_with_config(
+                round_text,
+                config=baseline_config,
+                generator=generator,
+                reward_model=baseline_reward,
+                include=inputs.include,
             )
         except (InferenceError, ValueError) as exc:
             raise ComparisonFailed(_failure(BASELINE, exc)) from exc

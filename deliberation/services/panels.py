@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext, gettext_lazy
 
 from deliberation.errors import DomainError
 from deliberation.models import Deliberation, PanelIdentity, Participant
@@ -56,19 +57,27 @@ class Completion:
 
 
 def _one(params, name: str, label: str, *, required: bool = True) -> str:
+    """The panel id `name` of the link; `label` names it to the person (translated)."""
     value = (params.get(name) or "").strip()
+    words = {"label": label, "name": name}
     if not value:
         if required:
             raise DomainError(
-                f"This study link is missing your {label} ({name}). Please open it again from "
-                "the page that sent you here.",
+                gettext(
+                    "This study link is missing your %(label)s (%(name)s). Please open it again "
+                    "from the page that sent you here."
+                )
+                % words,
                 code="panel_missing",
             )
         return ""
     if not PANEL_ID.match(value):
         raise DomainError(
-            f"The {label} in this link ({name}) is not valid. If you are previewing the study, "
-            "open it from the panel as a participant.",
+            gettext(
+                "The %(label)s in this link (%(name)s) is not valid. If you are previewing the "
+                "study, open it from the panel as a participant."
+            )
+            % words,
             code="panel_invalid",
         )
     return value
@@ -85,28 +94,31 @@ def panel_ids_parse(deliberation: Deliberation, params) -> PanelIds | None:
     if panel == Panel.PROLIFIC:
         return PanelIds(
             panel=panel,
-            external_id=_one(params, "PROLIFIC_PID", "Prolific ID"),
-            study_id=_one(params, "STUDY_ID", "study ID", required=False),
-            session_id=_one(params, "SESSION_ID", "session ID", required=False),
+            external_id=_one(params, "PROLIFIC_PID", gettext_lazy("Prolific ID")),
+            study_id=_one(params, "STUDY_ID", gettext_lazy("study ID"), required=False),
+            session_id=_one(params, "SESSION_ID", gettext_lazy("session ID"), required=False),
         )
     if panel == Panel.MTURK:
         assignment = (params.get("assignmentId") or "").strip()
         if assignment == MTURK_PREVIEW:
             raise DomainError(
-                "This is a preview of the task. Accept the HIT to take part.", code="panel_preview"
+                gettext("This is a preview of the task. Accept the HIT to take part."),
+                code="panel_preview",
             )
         submit_to = (params.get("turkSubmitTo") or "").strip()
         if submit_to and urlsplit(submit_to).hostname not in MTURK_HOSTS:
-            raise DomainError("The submission address in this link is not MTurk's.", code="panel")
+            raise DomainError(
+                gettext("The submission address in this link is not MTurk's."), code="panel"
+            )
         return PanelIds(
             panel=panel,
-            external_id=_one(params, "workerId", "worker ID"),
-            study_id=_one(params, "hitId", "HIT ID", required=False),
-            session_id=_one(params, "assignmentId", "assignment ID"),
+            external_id=_one(params, "workerId", gettext_lazy("worker ID")),
+            study_id=_one(params, "hitId", gettext_lazy("HIT ID"), required=False),
+            session_id=_one(params, "assignmentId", gettext_lazy("assignment ID")),
             extra={"turkSubmitTo": submit_to} if submit_to else {},
         )
     if panel == Panel.GENERIC:
-        return PanelIds(panel=panel, external_id=_one(params, "xid", "external ID"))
+        return PanelIds(panel=panel, external_id=_one(params, "xid", gettext_lazy("external ID")))
     return None
 
 

@@ -3,6 +3,7 @@
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from deliberation.errors import DomainError, WrongPhase
 from deliberation.models import (
@@ -16,15 +17,22 @@ from deliberation.selectors.consent import consent_sha256
 from deliberation.services.conditions import condition_for_new_group
 from deliberation.services.panels import PanelIds, panel_identity_attach
 from deliberation.services.rounds import group_start
+from deliberation.services.setup_lock import setup_lock_for_join
 
 
 def participant_join(
     *, deliberation: Deliberation, provenance: str = Provenance.HUMAN_CITIZEN
 ) -> Participant:
-    """A new pseudonymous participant who has not consented yet."""
+    """A new pseudonymous participant who has not consented yet. Holds the deliberation's
+    set-up lock (shared with other joins) until the surrounding transaction ends, so that an
+    edit of the set-up cannot miss this participant (`services.setup_lock`)."""
     if deliberation.status != Deliberation.Status.OPEN:
-        raise WrongPhase("This deliberation is not open for new participants.", code="closed")
-    return Participant.objects.create(deliberation=deliberation, provenance=provenance)
+        raise WrongPhase(
+            gettext("This deliberation is not open for new participants."), code="closed"
+        )
+    with transaction.atomic():
+        setup_lock_for_join(deliberation.pk)
+        return Participant.objects.create(deliberation=deliberation, provenance=provenance)
 
 
 @transaction.atomic
@@ -43,8 +51,10 @@ def participant_enter(
     if participant is None:
         if deliberation.panel != Deliberation.Panel.NONE and panel_ids is None:
             raise DomainError(
-                "Please open the study again from the page that sent you here; the link needs "
-                "your panel ID.",
+                gettext(
+                    "Please open the study again from the page that sent you here; the link "
+                    "needs your panel ID."
+                ),
                 code="panel_ids_missing",
             )
         participant = participant_join(deliberation=deliberation)
@@ -64,7 +74,9 @@ def participant_consent(*, participant: Participant, version: str) -> Participan
     deliberation = participant.deliberation
     if version != deliberation.consent_version:
         raise DomainError(
-            "The consent text has changed since you opened this page. Please read it again.",
+            gettext(
+                "The consent text has changed since you opened this page. Please read it again."
+            ),
             code="consent_version",
         )
     ConsentRecord.objects.get_or_create(

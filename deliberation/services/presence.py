@@ -31,6 +31,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from deliberation.errors import WrongPhase
 from deliberation.models import (
@@ -252,12 +253,14 @@ def participant_leave(*, participant: Participant, now=None) -> Participant:
             return participant
         if locked.status == Participant.Status.COMPLETED:
             raise WrongPhase(
-                "You have already finished this study; there is nothing to leave.",
+                gettext("You have already finished this study; there is nothing to leave."),
                 code="already_completed",
             )
         if locked.status == Participant.Status.RELEASED:
             raise WrongPhase(
-                "You were already released from the waiting pool; there is nothing to leave.",
+                gettext(
+                    "You were already released from the waiting pool; there is nothing to leave."
+                ),
                 code="released",
             )
         was, group_id = locked.status, locked.group_id

@@ -1,5 +1,7 @@
 """Ratings of the statements shown: agreement and quality on the 7-point scales of METHOD.md."""
 
+from django.utils.translation import gettext, gettext_lazy
+
 from deliberation.errors import DomainError, NotAllowed, WrongPhase
 from deliberation.models import Iteration, Participant, Rating, Statement
 from deliberation.services.inputs import member_check, response_duration
@@ -7,28 +9,42 @@ from deliberation.services.once import create_once
 from deliberation.services.rounds import iteration_finish_if_rated
 
 AGREEMENT_LABELS = {
-    1: "Strongly disagree",
-    2: "Disagree",
-    3: "Somewhat disagree",
-    4: "Neutral",
-    5: "Somewhat agree",
-    6: "Agree",
-    7: "Strongly agree",
+    1: gettext_lazy("Strongly disagree"),
+    2: gettext_lazy("Disagree"),
+    3: gettext_lazy("Somewhat disagree"),
+    4: gettext_lazy("Neutral"),
+    5: gettext_lazy("Somewhat agree"),
+    6: gettext_lazy("Agree"),
+    7: gettext_lazy("Strongly agree"),
 }
 QUALITY_LABELS = {
-    1: "Terrible",
-    2: "Poor",
-    3: "Somewhat poor",
-    4: "Neutral",
-    5: "Somewhat good",
-    6: "Good",
-    7: "Excellent",
+    1: gettext_lazy("Terrible"),
+    2: gettext_lazy("Poor"),
+    3: gettext_lazy("Somewhat poor"),
+    4: gettext_lazy("Neutral"),
+    5: gettext_lazy("Somewhat good"),
+    6: gettext_lazy("Good"),
+    7: gettext_lazy("Excellent"),
 }
 
 
-def likert_value(value, *, what: str) -> int:
-    """A whole number from 1 to 7 (an int, or a string of digits), or a DomainError saying so."""
-    invalid = DomainError(f"Please choose a number from 1 to 7 for {what}.", code=f"{what}_invalid")
+LIKERT_INVALID = {
+    "agreement": gettext_lazy("Please choose a number from 1 to 7 for agreement."),
+    "quality": gettext_lazy("Please choose a number from 1 to 7 for quality."),
+}
+
+
+def likert_value(value, *, what: str, question: str | None = None) -> int:
+    """A whole number from 1 to 7 (an int, or a string of digits), or a DomainError saying so.
+    `what` ("agreement", "quality", or a survey item's key) names the error code; the message
+    names the scale, or the survey `question`."""
+    if question is not None:
+        message = gettext('Please choose a number from 1 to 7 for "%(question)s".') % {
+            "question": question
+        }
+    else:
+        message = str(LIKERT_INVALID[what])
+    invalid = DomainError(message, code=f"{what}_invalid")
     if isinstance(value, str):
         if not value.strip().isdigit():
             raise invalid
@@ -38,9 +54,7 @@ def likert_value(value, *, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise invalid
     if not 1 <= value <= 7:
-        raise DomainError(
-            f"Please choose a number from 1 to 7 for {what}.", code=f"{what}_out_of_range"
-        )
+        raise DomainError(message, code=f"{what}_out_of_range")
     return value
 
 
@@ -65,12 +79,14 @@ def rating_submit(
         member_check(
             participant,
             iteration.round.group_id,
-            not_member="This statement is not from your group.",
+            not_member=gettext("This statement is not from your group."),
         )
         if not statement.shown:
-            raise NotAllowed("This statement is not one you were asked to rate.", code="not_shown")
+            raise NotAllowed(
+                gettext("This statement is not one you were asked to rate."), code="not_shown"
+            )
         if iteration.state != Iteration.State.RATING:
-            raise WrongPhase("Rating has closed for this statement.", code="wrong_phase")
+            raise WrongPhase(gettext("Rating has closed for this statement."), code="wrong_phase")
 
     rating, created = create_once(
         Rating,
@@ -82,7 +98,7 @@ def rating_submit(
         },
         same=lambda existing: (existing.agreement, existing.quality) == (agreement, quality),
         refusal=lambda: DomainError(
-            "You have already rated this statement; ratings cannot be changed.",
+            gettext("You have already rated this statement; ratings cannot be changed."),
             code="already_rated",
             status=409,
         ),

@@ -7,6 +7,7 @@ what is stored; sending a different one is refused with 409, never silently over
 """
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from deliberation.errors import DomainError, WrongPhase
 from deliberation.models import (
@@ -23,7 +24,7 @@ from deliberation.selectors.participant import (
     round_winners,
     statements_for,
 )
-from deliberation.services.inputs import already_sent, member_check
+from deliberation.services.inputs import already_sent, grouped, member_check
 from deliberation.services.once import create_once
 from deliberation.services.ratings import likert_value
 from deliberation.services.rounds import iteration_finish_if_rated, participant_complete_if_done
@@ -35,18 +36,26 @@ def position_rating_submit(
     """Agreement with the round's position statement: index 0 before the round, 1 after it."""
     agreement = likert_value(agreement, what="agreement")
     if index not in (0, 1):
-        raise DomainError("A position is rated before (0) or after (1) a round.", code="index")
+        raise DomainError(
+            gettext("A position is rated before (0) or after (1) a round."), code="index"
+        )
 
     def check() -> None:
         member_check(participant, round_.group_id)
         if not position_statement(round_):
-            raise WrongPhase("This question has no position statement to rate.", code="wrong_phase")
+            raise WrongPhase(
+                gettext("This question has no position statement to rate."), code="wrong_phase"
+            )
         if index == 0:
             opinion_iteration = round_.iterations.filter(index=0).first()
             if opinion_iteration is None or opinion_iteration.state != Iteration.State.COLLECTING:
-                raise WrongPhase("The round has moved on past this question.", code="wrong_phase")
+                raise WrongPhase(
+                    gettext("The round has moved on past this question."), code="wrong_phase"
+                )
         elif round_.status != Round.Status.DONE:
-            raise WrongPhase("This question is asked at the end of the round.", code="wrong_phase")
+            raise WrongPhase(
+                gettext("This question is asked at the end of the round."), code="wrong_phase"
+            )
 
     rating, created = create_once(
         PositionRating,
@@ -65,12 +74,14 @@ def _ranks(places: dict, statement_ids: list[int]) -> list[int]:
     """Places (1 = best, ties allowed) for exactly the given statements -> dense 0-based ranks in
     the order of `statement_ids`."""
     if not isinstance(places, dict):
-        raise DomainError("A ranking gives a place to every statement.", code="ranking_invalid")
+        raise DomainError(
+            gettext("A ranking gives a place to every statement."), code="ranking_invalid"
+        )
     keys = {str(k) for k in places}
     wanted = {str(s) for s in statement_ids}
     if keys != wanted:
         raise DomainError(
-            "Please give a place to every statement shown, and only to those.",
+            gettext("Please give a place to every statement shown, and only to those."),
             code="ranking_incomplete",
         )
     count = len(statement_ids)
@@ -80,14 +91,16 @@ def _ranks(places: dict, statement_ids: list[int]) -> list[int]:
         if value is None or (isinstance(value, str) and not value.strip()):
             # An unchosen place is not a ranking: nothing is stored that the member did not give.
             raise DomainError(
-                "Nothing was saved: please choose a place for every statement.",
+                gettext("Nothing was saved: please choose a place for every statement."),
                 code="ranking_incomplete",
             )
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value.strip())
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= count:
             raise DomainError(
-                f"Each place must be a whole number from 1 to {count}.", code="ranking_invalid"
+                gettext("Each place must be a whole number from 1 to %(count)s.")
+                % {"count": count},
+                code="ranking_invalid",
             )
         values.append(value)
     dense = {v: i for i, v in enumerate(sorted(set(values)))}
@@ -114,7 +127,7 @@ def _ranking_store(
         check_phase()
         if len(statement_ids) < 2:
             raise WrongPhase(
-                "There is only one statement; there is nothing to rank.", code="no_rank"
+                gettext("There is only one statement; there is nothing to rank."), code="no_rank"
             )
 
     return create_once(
@@ -138,7 +151,9 @@ def ranking_submit(*, participant: Participant, iteration: Iteration, places: di
 
     def check_phase():
         if iteration.state != Iteration.State.RATING:
-            raise WrongPhase("Ranking has closed for these statements.", code="wrong_phase")
+            raise WrongPhase(
+                gettext("Ranking has closed for these statements."), code="wrong_phase"
+            )
 
     ranking, created = _ranking_store(
         participant=participant,
@@ -160,7 +175,9 @@ def final_ranking_submit(*, participant: Participant, round_: Round, places: dic
 
     def check_phase():
         if round_.status != Round.Status.DONE:
-            raise WrongPhase("This question is asked at the end of the round.", code="wrong_phase")
+            raise WrongPhase(
+                gettext("This question is asked at the end of the round."), code="wrong_phase"
+            )
 
     ranking, created = _ranking_store(
         participant=participant,
@@ -178,21 +195,27 @@ def final_ranking_submit(*, participant: Participant, round_: Round, places: dic
 
 
 def _survey_answer(item: dict, value):
-    what = f'"{item["text"]}"'
+    question, code = item["text"], f"survey_{item['key']}"
     blank = value is None or (isinstance(value, str) and not value.strip())
     if blank:
         if item.get("required"):
-            raise DomainError(f"Please answer {what}.", code=f"survey_{item['key']}")
+            raise DomainError(
+                gettext('Please answer "%(question)s".') % {"question": question}, code=code
+            )
         return ""
     if item["kind"] == "likert":
-        return likert_value(value, what=what)
+        return likert_value(value, what=code, question=question)
     if not isinstance(value, str):
-        raise DomainError(f"The answer to {what} must be text.", code=f"survey_{item['key']}")
+        raise DomainError(
+            gettext('The answer to "%(question)s" must be text.') % {"question": question},
+            code=code,
+        )
     value = value.replace("\r\n", "\n").strip()
     if len(value) > TEXT_MAX or "\x00" in value:
         raise DomainError(
-            f"Please keep the answer to {what} to {TEXT_MAX:,} characters.",
-            code=f"survey_{item['key']}",
+            gettext('Please keep the answer to "%(question)s" to %(limit)s characters.')
+            % {"question": question, "limit": grouped(TEXT_MAX)},
+            code=code,
         )
     return value
 
@@ -219,12 +242,14 @@ def survey_submit(*, participant: Participant, round_: Round, answers: dict) -> 
     if stored:
         if stored == cleaned:
             return 0
-        raise already_sent("answers to the survey")
+        raise already_sent("survey")
     member_check(participant, round_.group_id)
     if round_.status != Round.Status.DONE:
-        raise WrongPhase("The survey is asked at the end of the round.", code="wrong_phase")
+        raise WrongPhase(
+            gettext("The survey is asked at the end of the round."), code="wrong_phase"
+        )
     if not items:
-        raise WrongPhase("This study has no survey.", code="wrong_phase")
+        raise WrongPhase(gettext("This study has no survey."), code="wrong_phase")
     try:
         with transaction.atomic():
             SurveyResponse.objects.bulk_create(
@@ -232,6 +257,6 @@ def survey_submit(*, participant: Participant, round_: Round, answers: dict) -> 
                 for key, value in cleaned.items()
             )
     except IntegrityError:
-        raise already_sent("answers to the survey") from None
+        raise already_sent("survey") from None
     participant_complete_if_done(participant=participant)
     return len(cleaned)

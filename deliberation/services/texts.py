@@ -1,5 +1,7 @@
 """Opinions and critiques: a member's text for the iteration collecting now, stored once."""
 
+from django.utils.translation import gettext, gettext_lazy
+
 from deliberation.errors import WrongPhase
 from deliberation.models import Critique, Iteration, Opinion, Participant
 from deliberation.selectors.iterations import previous_winner
@@ -16,7 +18,9 @@ from deliberation.services.rounds import iteration_close_if_complete
 def _check_member_can_write(participant: Participant, iteration: Iteration) -> None:
     member_check(participant, iteration.round.group_id)
     if iteration.state != Iteration.State.COLLECTING:
-        raise WrongPhase("This step has closed; the group has moved on.", code="wrong_phase")
+        raise WrongPhase(
+            gettext("This step has closed; the group has moved on."), code="wrong_phase"
+        )
 
 
 def opinion_submit(
@@ -34,7 +38,7 @@ def opinion_submit(
         text=clean_text(text, what="opinion"),
         response_duration_ms=response_duration_ms,
         asked=iteration.index == 0,
-        refusal="This step asks for a critique, not an opinion.",
+        refusal=gettext_lazy("This step asks for a critique, not an opinion."),
         fields=dict,
     )
 
@@ -47,7 +51,7 @@ def critique_submit(
     def fields() -> dict:
         winner = previous_winner(iteration)
         if winner is None:
-            raise WrongPhase("There is no statement to critique yet.", code="wrong_phase")
+            raise WrongPhase(gettext("There is no statement to critique yet."), code="wrong_phase")
         return {"statement": winner}
 
     return _text_submit(
@@ -57,7 +61,7 @@ def critique_submit(
         text=clean_text(text, what="critique"),
         response_duration_ms=response_duration_ms,
         asked=iteration.index > 0,
-        refusal="This step asks for an opinion, not a critique.",
+        refusal=gettext_lazy("This step asks for an opinion, not a critique."),
         fields=fields,
     )
 
@@ -70,7 +74,7 @@ def _text_submit(
 
     def check() -> None:
         if not asked:
-            raise WrongPhase(refusal, code="wrong_phase")
+            raise WrongPhase(str(refusal), code="wrong_phase")
         _check_member_can_write(participant, iteration)
 
     stored, created = create_once(

@@ -1,4 +1,5 @@
-"""The moderator's pages: the list of deliberations, creating one, and watching its groups."""
+"""The moderator's pages: the list of deliberations, creating one and editing its set-up, and
+watching its groups."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from deliberation.access import (
     moderator_required,
 )
 from deliberation.errors import DomainError
-from deliberation.forms_moderator import DeliberationSetup, picked_question_ids
+from deliberation.forms_moderator import DeliberationSetup, picked_question_ids, setup_initial
 from deliberation.mediator import deliberation_mediation_summary
 from deliberation.selectors.health import worker_status
 from deliberation.selectors.moderator import (
@@ -34,7 +35,7 @@ from deliberation.selectors.moderator import (
 )
 from deliberation.selectors.question_picker import question_picker
 from deliberation.selectors.results import group_results
-from deliberation.selectors.setup import deliberation_conditions
+from deliberation.selectors.setup import deliberation_conditions, setup_editable
 from deliberation.services.deliberations import deliberation_create_once, deliberation_set_status
 from deliberation.services.moderation import (
     REASON_MAX,
@@ -44,6 +45,11 @@ from deliberation.services.moderation import (
     member_text_unhide,
 )
 from deliberation.services.moderation import group_end as end_group
+from deliberation.services.setup_edit import (
+    SETUP_LOCKED_MESSAGE,
+    SetupLocked,
+    deliberation_setup_update,
+)
 
 GROUPS_POLL_SECONDS = 3
 
@@ -61,19 +67,14 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @moderator_required
 def deliberation_create(request: HttpRequest) -> HttpResponse:
-    """The set-up form. A POST whose `action` is "search" (search saved questions without
-    JavaScript) or "add_condition" (one more condition row) only shows the page again with
+    """The set-up form. A POST whose `action` is a round trip (`is_round_trip`: search saved
+    questions without JavaScript, add or remove a condition row) only shows the page again with
     everything typed; any other POST creates the deliberation or shows what to fix."""
-    action = request.POST.get("action", "create")
-    setup = DeliberationSetup(
-        request.POST if request.method == "POST" else None,
-        draft=action in ("search", "add_condition"),
-        add_row=action == "add_condition",
-    )
+    setup = _posted_setup(request)
     submission = request.POST.get("submission", "")
     if not SUBMISSION_RE.match(submission):
         submission = uuid4().hex
-    if request.method == "POST" and setup.form.is_bound and setup.is_valid():
+    if setup.form.is_bound and setup.is_valid():
         # The page carries a submission id, so that a double click creates one deliberation.
         try:
             created = deliberation_create_once(
@@ -83,11 +84,85 @@ def deliberation_create(request: HttpRequest) -> HttpResponse:
             setup.add_domain_error(exc)
         else:
             return redirect("moderator:deliberation_detail", public_id=created)
+    return _render_setup(request, setup, submission=submission)
+
+
+@require_http_methods(["GET", "POST"])
+@moderator_required
+def deliberation_edit(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """The set-up form filled with the deliberation's set-up, while nobody has joined it; round
+    trips as on the create page, and any other POST saves (`deliberation_setup_update`). Once
+    someone has joined, the page says why it cannot be edited (409); a save refused because
+    someone joined meanwhile comes back with the reason and everything typed."""
+    deliberation = get_moderated_deliberation(request.user, public_id)
+    if request.method == "GET":
+        if not setup_editable(deliberation):
+            return render(
+                request,
+                "deliberation/moderator/edit_locked.html",
+                {"deliberation": deliberation, "reason": SETUP_LOCKED_MESSAGE},
+                status=SetupLocked.status,
+            )
+        initial, rows = setup_initial(deliberation)
+        setup = DeliberationSetup(initial=initial, condition_rows=rows)
+    else:
+        setup = _posted_setup(request)
+    locked = ""
+    if setup.form.is_bound and setup.is_valid():
+        try:
+            deliberation_setup_update(
+                deliberation=deliberation, actor=request.user, **setup.service_kwargs()
+            )
+        except SetupLocked as exc:
+            locked = exc.message
+        except DomainError as exc:
+            setup.add_domain_error(exc)
+        else:
+            messages.success(request, "The new set-up is saved.")
+            return redirect("moderator:deliberation_detail", public_id=public_id)
+    return _render_setup(
+        request,
+        setup,
+        editing=deliberation,
+        locked=locked,
+        status=SetupLocked.status if locked else 200,
+    )
+
+
+def _posted_setup(request: HttpRequest) -> DeliberationSetup:
+    if request.method != "POST":
+        return DeliberationSetup()
+    return DeliberationSetup(request.POST, action=request.POST.get("action", "save"))
+
+
+def _render_setup(
+    request: HttpRequest,
+    setup: DeliberationSetup,
+    *,
+    editing=None,
+    submission: str = "",
+    locked: str = "",
+    status: int = 200,
+) -> HttpResponse:
     picker = question_picker(query=setup.query, picked_ids=setup.picked_ids)
+    action = (
+        reverse("moderator:deliberation_edit", args=[editing.public_id])
+        if editing is not None
+        else reverse("moderator:deliberation_create")
+    )
     return render(
         request,
         "deliberation/moderator/create.html",
-        {"form": setup.form, "setup": setup, "picker": picker, "submission": submission},
+        {
+            "form": setup.form,
+            "setup": setup,
+            "picker": picker,
+            "submission": submission,
+            "form_action": action,
+            "editing": editing,
+            "locked": locked,
+        },
+        status=status,
     )
 
 
@@ -137,6 +212,7 @@ def _render_detail(request: HttpRequest, deliberation, *, fragment: bool) -> Htt
         mediation=deliberation_mediation_summary(deliberation),
         conditions=deliberation_conditions(deliberation),
         can_share=is_owner(request.user, deliberation),
+        can_edit=setup_editable(deliberation),
     )
     return render(request, "deliberation/moderator/detail.html", context)
 

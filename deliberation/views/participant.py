@@ -5,6 +5,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from deliberation import access
@@ -20,6 +21,7 @@ from deliberation.forms import (
 from deliberation.models import TEXT_MAX
 from deliberation.ratelimit import check_rate, client_address
 from deliberation.selectors.consent import (
+    answer_visibility,
     consent_disclosures,
     consent_needed,
     consented_version,
@@ -47,6 +49,11 @@ from deliberation.services.visits import participant_seen, participant_visit
 
 STEP_TEMPLATE = "deliberation/participant/step.html"
 WRITE_STEPS = ("write_opinion", "write_critique")
+ANSWER_VISIBILITY_STEPS = ("rate", "rank", "final_ranking")
+TEXT_LABELS = {
+    "write_opinion": gettext_lazy("Your opinion"),
+    "write_critique": gettext_lazy("Your critique"),
+}
 # The form each answering step's page holds, and the context name of each answer form.
 STEP_FORMS = {
     "position_before": "position_form",
@@ -151,8 +158,9 @@ def _step_context(request, deliberation, participant, **extra) -> dict:
             step.group, critique=step.kind == "write_critique"
         )
         if "text_form" not in extra:
-            label = "Your opinion" if step.kind == "write_opinion" else "Your critique"
-            context["text_form"] = TextForm(label=label)
+            context["text_form"] = TextForm(label=TEXT_LABELS[step.kind])
+    if step.kind in ANSWER_VISIBILITY_STEPS:
+        context["visibility"] = answer_visibility(step.kind)
     if step.kind == "rate" and "rating_form" not in extra:
         context["rating_form"] = RatingForm()
     if step.kind in ("rank", "final_ranking") and "ranking_form" not in extra:
@@ -236,13 +244,19 @@ def _post_text(request, public_id, iteration_id: int, *, submit, label: str) -> 
 
 @require_POST
 def opinion(request: HttpRequest, public_id, iteration_id: int) -> HttpResponse:
-    return _post_text(request, public_id, iteration_id, submit=opinion_submit, label="Your opinion")
+    return _post_text(
+        request, public_id, iteration_id, submit=opinion_submit, label=TEXT_LABELS["write_opinion"]
+    )
 
 
 @require_POST
 def critique(request: HttpRequest, public_id, iteration_id: int) -> HttpResponse:
     return _post_text(
-        request, public_id, iteration_id, submit=critique_submit, label="Your critique"
+        request,
+        public_id,
+        iteration_id,
+        submit=critique_submit,
+        label=TEXT_LABELS["write_critique"],
     )
 
 

@@ -33,12 +33,13 @@ import re
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from inference.base import RoundText
 from inference.generators.sentences import has_first_person, split_sentences, word_count
 from inference.mediation import mediate
 from inference.stance import clause_stance, clauses, proposition
@@ -196,19 +197,9 @@ def evaluate(
     margins: list[float] = []
     examples: dict[str, str] = {}
     for g, group in enumerate(groups):
-        opinions = [m["opinion"] for m in group["members"]]
-        ratings = [m.get("position_rating") for m in group["members"]]
-        positions = {
-            "affirming_statement": group["affirming_statement"],
-            "negating_statement": group["negating_statement"],
-        }
-        candidates = generator.generate(
-            question=group["question"],
-            opinions=opinions,
-            n=N_CANDIDATES,
-            seed=seed + g,
-            **positions,
-        )
+        round_text = _round_text(group)
+        opinions = round_text.opinions
+        candidates = generator.generate(round_text, n=N_CANDIDATES, seed=seed + g)
         texts = [c.text for c in candidates]
         for c in candidates:
             total += 1
@@ -219,9 +210,7 @@ def evaluate(
         sides = {m["side"] for m in group["members"]}
         kind = "split" if {1, -1} <= sides else "agreeing" if len(sides - {0}) == 1 else "other"
         examples.setdefault(kind, texts[0])
-        predictions = reward_model.predict(
-            question=group["question"], opinions=opinions, candidates=texts, **positions
-        )
+        predictions = reward_model.predict(round_text, texts)
         sds.append(float(np.std(predictions)))
         within.append(float(np.mean(np.std(predictions, axis=1))))
         lows.append(float(predictions.min()))
@@ -229,16 +218,13 @@ def evaluate(
         cases = stance_pairs(group)
         statements = list(dict.fromkeys(t for _, own, other in cases for t in (own, other)))
         column = {t: k for k, t in enumerate(statements)}
+        rated = replace(
+            round_text, position_ratings=[m.get("position_rating") for m in group["members"]]
+        )
         for with_ratings in (False, True):
             if not cases:
                 break
-            scores = reward_model.predict(
-                question=group["question"],
-                opinions=opinions,
-                candidates=statements,
-                position_ratings=ratings if with_ratings else None,
-                **positions,
-            )
+            scores = reward_model.predict(rated if with_ratings else round_text, statements)
             for member, own, other in cases:
                 gap = float(scores[member, column[own]] - scores[member, column[other]])
                 if with_ratings:
@@ -254,13 +240,11 @@ def evaluate(
 
         def once(group: dict[str, Any], run: int) -> None:
             mediate(
-                question=group["question"],
-                opinions=[m["opinion"] for m in group["members"]],
+                _round_text(group),
                 generator=generator,
                 reward_model=reward_model,
                 n_candidates=N_CANDIDATES,
                 seed=run,
-                **_statements(group, keys=True),
             )
 
         once(five[0], -1)  # warm-up
@@ -290,12 +274,18 @@ def evaluate(
     )
 
 
-def _statements(group: dict[str, Any], keys: bool = False) -> dict[str, str]:
-    if keys:
-        return {
-            "affirming_statement": group["affirming_statement"],
-            "negating_statement": group["negating_statement"],
-        }
+def _round_text(group: dict[str, Any]) -> RoundText:
+    """The group's round without its position ratings (the reward model is measured with and
+    without them)."""
+    return RoundText(
+        question=group["question"],
+        opinions=[m["opinion"] for m in group["members"]],
+        affirming_statement=group["affirming_statement"],
+        negating_statement=group["negating_statement"],
+    )
+
+
+def _statements(group: dict[str, Any]) -> dict[str, str]:
     return {"affirming": group["affirming_statement"], "negating": group["negating_statement"]}
 
 

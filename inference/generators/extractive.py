@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.base import Candidate, ConfigError, check_generate_inputs
+from inference.base import Candidate, ConfigError, RoundText
 from inference.config import BackendConfig
 from inference.generators import revision
 from inference.generators.llm import COMMON_OPTIONS, Options
@@ -126,8 +126,6 @@ class ExtractiveGenerator:
     share a sentence; no member's point is dropped for it).
     """
 
-    reads_positions = True
-
     def __init__(self, *, embed: Embed | None = None, max_sentences: int = 7):
         if max_sentences < 3:
             raise ConfigError("max_sentences must be at least 3")
@@ -150,37 +148,17 @@ class ExtractiveGenerator:
             "embedding": "injected" if self.embed else "tf-idf",
         }
 
-    def generate(
-        self,
-        *,
-        question: str,
-        opinions: Sequence[str],
-        n: int,
-        seed: int,
-        previous_winner: str | None = None,
-        critiques: Sequence[str] | None = None,
-        affirming_statement: str | None = None,
-        negating_statement: str | None = None,
-        position_ratings: Sequence[float | None] | None = None,
-    ) -> list[Candidate]:
-        check_generate_inputs(
-            question=question,
-            opinions=opinions,
-            n=n,
-            previous_winner=previous_winner,
-            critiques=critiques,
+    def generate(self, round_text: RoundText, *, n: int, seed: int) -> list[Candidate]:
+        """`Generator.generate`; reads the round's position statements and ratings too."""
+        opinions = round_text.opinions
+        prop = proposition(
+            round_text.question, round_text.affirming_statement, round_text.negating_statement
         )
-        prop = proposition(question, affirming_statement, negating_statement)
-        member_sides = [_side(s) for s in sides(opinions, prop, position_ratings)]
-        if critiques is not None:
+        member_sides = [_side(s) for s in sides(opinions, prop, round_text.position_ratings)]
+        if round_text.is_critique:
             return [
                 revision.revise(
-                    question=question,
-                    opinions=opinions,
-                    previous_winner=str(previous_winner),
-                    critiques=critiques,
-                    seed=seed,
-                    sample_index=i,
+                    round_text,
                     vectors=self._vectors,
                     prop=prop,
                     provenance=self._provenance(seed, i, len(opinions), "critique"),

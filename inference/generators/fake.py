@@ -3,18 +3,17 @@
 No model, no network. Sample `i` shows the opinions in an order shuffled from `(seed, i)` and
 joins the first sentence of the first `1 + i % len(opinions)` of them, so candidates differ from
 one another and each draws on a known subset of the group. It records every call it gets in
-`calls`, and can be told to fail the way a real backend fails.
+`calls` (`{"round_text", "n", "seed"}`), and can be told to fail the way a real backend fails.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from inference.base import Candidate, InferenceError, check_generate_inputs
+from inference.base import Candidate, InferenceError, RoundText
 from inference.config import BackendConfig
 from inference.fakes import check_fail, raise_failure
 
@@ -39,53 +38,19 @@ class FakeGenerator:
         self.fail = fail
         self.calls: list[dict[str, Any]] = []
 
-    def generate(
-        self,
-        *,
-        question: str,
-        opinions: Sequence[str],
-        n: int,
-        seed: int,
-        previous_winner: str | None = None,
-        critiques: Sequence[str] | None = None,
-    ) -> list[Candidate]:
-        check_generate_inputs(
-            question=question,
-            opinions=opinions,
-            n=n,
-            previous_winner=previous_winner,
-            critiques=critiques,
-        )
-        self.calls.append(
-            {
-                "question": question,
-                "opinions": list(opinions),
-                "n": n,
-                "seed": seed,
-                "previous_winner": previous_winner,
-                "critiques": None if critiques is None else list(critiques),
-            }
-        )
+    def generate(self, round_text: RoundText, *, n: int, seed: int) -> list[Candidate]:
+        self.calls.append({"round_text": round_text, "n": n, "seed": seed})
         raise_failure(self.fail, name=NAME, raw="")
-        return [
-            self._sample(opinions, seed, i, previous_winner, critiques is not None)
-            for i in range(n)
-        ]
+        return [self._sample(round_text, seed, i) for i in range(n)]
 
-    def _sample(
-        self,
-        opinions: Sequence[str],
-        seed: int,
-        index: int,
-        previous_winner: str | None,
-        revising: bool,
-    ) -> Candidate:
+    def _sample(self, round_text: RoundText, seed: int, index: int) -> Candidate:
+        opinions = round_text.opinions
         rng = np.random.default_rng([int(seed) & 0xFFFF_FFFF_FFFF_FFFF, index])
         order = [int(k) for k in rng.permutation(len(opinions))]
         used = order[: 1 + index % len(opinions)]
         parts = [_first_sentence(opinions[k]) for k in used]
-        if revising and previous_winner:
-            parts.insert(0, _first_sentence(previous_winner))
+        if round_text.is_critique:
+            parts.insert(0, _first_sentence(str(round_text.previous_winner)))
         text = " ".join(parts)
         return Candidate(
             text=text,
@@ -97,7 +62,7 @@ class FakeGenerator:
                 "sample_index": index,
                 "opinion_order": order,
                 "method": "first sentences",
-                "critique_round": revising,
+                "critique_round": round_text.is_critique,
             },
         )
 

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
 from typing import Any
 
-from inference.base import BadModelOutput, Candidate, ConfigError
+from inference.base import BadModelOutput, Candidate, ConfigError, RoundText
 from inference.config import BackendConfig
 from inference.generators.llm import (
     COMMON_OPTIONS,
@@ -120,23 +119,11 @@ class TransformersGenerator:
         return model, tokenizer, torch
 
     # -- generation ----------------------------------------------------------------------------
-    def generate(
-        self,
-        *,
-        question: str,
-        opinions: Sequence[str],
-        n: int,
-        seed: int,
-        previous_winner: str | None = None,
-        critiques: Sequence[str] | None = None,
-    ) -> list[Candidate]:
+    def generate(self, round_text: RoundText, *, n: int, seed: int) -> list[Candidate]:
         plans = plan_samples(
-            question=question,
-            opinions=opinions,
+            round_text,
             n=n,
             seed=seed,
-            previous_winner=previous_winner,
-            critiques=critiques,
             opinion_template=self.opinion_template,
             critique_template=self.critique_template,
         )

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from inference.base import Candidate, ConfigError, check_generate_inputs
+from inference.base import Candidate, ConfigError, RoundText
 from inference.prompts import (
     CRITIQUE_TEMPLATE_VERSION,
     CRITIQUE_TEMPLATES,
@@ -47,34 +47,21 @@ class SamplePlan:
 
 
 def plan_samples(
+    round_text: RoundText,
     *,
-    question: str,
-    opinions: Sequence[str],
     n: int,
     seed: int,
-    previous_winner: str | None,
-    critiques: Sequence[str] | None,
     opinion_template: str,
     critique_template: str,
 ) -> list[SamplePlan]:
-    """Validate the round's inputs and plan its `n` samples."""
-    check_generate_inputs(
-        question=question,
-        opinions=opinions,
-        n=n,
-        previous_winner=previous_winner,
-        critiques=critiques,
-    )
-    iteration = "opinion" if critiques is None else "critique"
+    """The round's `n` samples, planned."""
+    iteration = "critique" if round_text.is_critique else "opinion"
     plans = []
     for i in range(n):
-        order = shuffled_order(len(opinions), seed, i)
+        order = shuffled_order(len(round_text.opinions), seed, i)
         prompt = round_prompt(
-            question=question,
-            opinions=opinions,
+            round_text,
             order=order,
-            previous_winner=previous_winner,
-            critiques=critiques,
             opinion_version=opinion_template,
             critique_version=critique_template,
         )

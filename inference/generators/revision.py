@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.base import Candidate
+from inference.base import Candidate, RoundText
 from inference.generators.sentences import (
     as_clause,
     presentable,
@@ -89,23 +89,20 @@ Vectors = Callable[[Sequence[str], Sequence[str]], np.ndarray]
 
 
 def revise(
+    round_text: RoundText,
     *,
-    question: str,
-    opinions: Sequence[str],
-    previous_winner: str,
-    critiques: Sequence[str],
-    seed: int,
-    sample_index: int,
     vectors: Vectors,
     prop: Proposition,
     provenance: dict[str, Any],
 ) -> Candidate:
     """One revised candidate; see the module docstring. `provenance` is the sample's base
-    record; this adds `sentences` (each with its source and any change), `dropped` and
+    record (its `seed` draws the sample's choices); this adds `sentences` (each with its source and any change), `dropped` and
     `critiques_taken_up` (per member: "objection", "missing", "main point", "approval",
-    "already said", "none")."""
+    "already said", "none"). `round_text` is a critique iteration's."""
+    opinions = round_text.opinions
+    critiques = round_text.critiques or ()
     rng = np.random.default_rng(provenance["seed"])
-    kept = split_sentences(previous_winner)
+    kept = split_sentences(str(round_text.previous_winner))
     # A member's sentences that can answer their critique: not a mere restatement of their side
     # (the opening carries that).
     mine = [

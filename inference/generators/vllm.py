@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from inference.base import BadModelOutput, Candidate, ConfigError
+from inference.base import BadModelOutput, Candidate, ConfigError, RoundText
 from inference.config import BackendConfig
 from inference.generators.llm import Options, SamplePlan, plan_samples, sample_candidate
 from inference.http import JsonClient, run_concurrently
@@ -89,23 +89,11 @@ class VLLMGenerator:
             "max_tokens": self.max_tokens,
         }
 
-    def generate(
-        self,
-        *,
-        question: str,
-        opinions: Sequence[str],
-        n: int,
-        seed: int,
-        previous_winner: str | None = None,
-        critiques: Sequence[str] | None = None,
-    ) -> list[Candidate]:
+    def generate(self, round_text: RoundText, *, n: int, seed: int) -> list[Candidate]:
         plans = plan_samples(
-            question=question,
-            opinions=opinions,
+            round_text,
             n=n,
             seed=seed,
-            previous_winner=previous_winner,
-            critiques=critiques,
             opinion_template=self.opinion_template,
             critique_template=self.critique_template,
         )

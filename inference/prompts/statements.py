@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from inference.base import BadModelOutput, ConfigError
+from inference.base import BadModelOutput, ConfigError, RoundText
 
 OPINION_TEMPLATE_VERSION = "opinion-v1"
 CRITIQUE_TEMPLATE_VERSION = "critique-v1"
@@ -127,29 +127,29 @@ def critique_prompt(
 
 
 def round_prompt(
+    round_text: RoundText,
     *,
-    question: str,
-    opinions: Sequence[str],
     order: Sequence[int],
-    previous_winner: str | None = None,
-    critiques: Sequence[str] | None = None,
     opinion_version: str = OPINION_TEMPLATE_VERSION,
     critique_version: str = CRITIQUE_TEMPLATE_VERSION,
 ) -> Prompt:
     """The prompt for one sample: the opinion or critique template with members in `order`.
 
-    `order` is a permutation of `range(len(opinions))`; a member's critique moves with their
-    opinion.
+    `order` is a permutation of `range(len(round_text.opinions))`; a member's critique moves
+    with their opinion.
     """
+    opinions, critiques = round_text.opinions, round_text.critiques
     if sorted(order) != list(range(len(opinions))):
         raise ValueError(f"order {list(order)} is not a permutation of {len(opinions)} opinions")
     shown = [opinions[i] for i in order]
     if critiques is None:
-        return opinion_prompt(question, shown, version=opinion_version)
-    if previous_winner is None:
-        raise ValueError("critiques were given without the previous winner")
+        return opinion_prompt(round_text.question, shown, version=opinion_version)
     return critique_prompt(
-        question, shown, previous_winner, [critiques[i] for i in order], version=critique_version
+        round_text.question,
+        shown,
+        str(round_text.previous_winner),
+        [critiques[i] for i in order],
+        version=critique_version,
     )
 
 

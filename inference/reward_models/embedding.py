@@ -70,11 +70,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.base import (
-    ConfigError,
-    check_predictions,
-    check_reward_inputs,
-)
+from inference.base import ConfigError, RoundText, check_predictions
 from inference.config import BackendConfig
 from inference.generators.sentences import split_sentences
 from inference.reward_models.embedding_head import (
@@ -201,9 +197,6 @@ class EmbeddingRewardModel:
     with sentence-transformers from `model_path` (the bundled copy when None) on `device`.
     """
 
-    # `inference.mediation.mediate` hands this backend the position statements and ratings.
-    reads_positions = True
-
     def __init__(
         self,
         *,
@@ -249,67 +242,31 @@ class EmbeddingRewardModel:
 
     # -- predictions ---------------------------------------------------------------------------
 
-    def predict(
-        self,
-        *,
-        question: str,
-        opinions: Sequence[str],
-        candidates: Sequence[str],
-        previous_winner: str | None = None,
-        critiques: Sequence[str] | None = None,
-        affirming_statement: str | None = None,
-        negating_statement: str | None = None,
-        position_ratings: Sequence[float | None] | None = None,
-    ) -> np.ndarray:
-        """`RewardModel.predict`, plus what the stance features read when the caller knows it:
-        the question's position statements and each member's position rating before the round
-        (1-7, None where not asked or not given)."""
-        features = self.features(
-            question=question,
-            opinions=opinions,
-            candidates=candidates,
-            previous_winner=previous_winner,
-            critiques=critiques,
-            affirming_statement=affirming_statement,
-            negating_statement=negating_statement,
-            position_ratings=position_ratings,
-        )
+    def predict(self, round_text: RoundText, candidates: Sequence[str]) -> np.ndarray:
+        """`RewardModel.predict`; the stance features read the round's position statements and
+        ratings too, when it has them."""
         return check_predictions(
-            self.head.predict(features), members=len(opinions), candidates=len(candidates)
+            self.head.predict(self.features(round_text, candidates)),
+            members=len(round_text.opinions),
+            candidates=len(candidates),
         )
 
-    def features(
-        self,
-        *,
-        question: str,
-        opinions: Sequence[str],
-        candidates: Sequence[str],
-        previous_winner: str | None = None,
-        critiques: Sequence[str] | None = None,
-        affirming_statement: str | None = None,
-        negating_statement: str | None = None,
-        position_ratings: Sequence[float | None] | None = None,
-    ) -> np.ndarray:
+    def features(self, round_text: RoundText, candidates: Sequence[str]) -> np.ndarray:
         """The `[members, candidates, len(FEATURES)]` feature array of one round."""
-        check_reward_inputs(
-            question=question,
-            opinions=opinions,
-            candidates=candidates,
-            previous_winner=previous_winner,
-            critiques=critiques,
-        )
+        question, opinions = round_text.question, round_text.opinions
+        previous_winner, critiques = round_text.previous_winner, round_text.critiques
         texts = [question, *opinions, *candidates]
         if previous_winner is not None:
             texts.append(previous_winner)
         if critiques is not None:
             texts.extend(c for c in critiques if c and c.strip())
-        prop = proposition(question, affirming_statement, negating_statement)
+        prop = proposition(question, round_text.affirming_statement, round_text.negating_statement)
         stance_c, both_c = _candidate_stances(candidates, prop)
         if prop.affirming and prop.negating:
             texts.extend([prop.affirming, prop.negating])
         vectors = self._embed(texts)
         opinion_vecs = np.stack([vectors[o] for o in opinions])
-        stance_m = np.array(sides(opinions, prop, position_ratings))
+        stance_m = np.array(sides(opinions, prop, round_text.position_ratings))
         if prop.affirming and prop.negating:
             gap = opinion_vecs @ (vectors[prop.affirming] - vectors[prop.negating])
             stance_m = _with_embedding_gap(stance_m, gap)

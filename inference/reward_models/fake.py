@@ -15,13 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.base import (
-    LIKERT_MAX,
-    LIKERT_MIN,
-    BadModelOutput,
-    InferenceError,
-    check_round_inputs,
-)
+from inference.base import LIKERT_MAX, LIKERT_MIN, BadModelOutput, InferenceError, RoundText
 from inference.config import BackendConfig
 from inference.fakes import check_fail, raise_failure
 
@@ -34,7 +28,7 @@ class FakeRewardModel:
     """Deterministic predictions in [1, 7]; see the module docstring.
 
     `fail` is `None`, `"unavailable"`, `"bad_output"` or an `InferenceError` to raise from every
-    `predict` call. Every call is recorded in `calls`.
+    `predict` call. Every call is recorded in `calls` (`{"round_text", "candidates"}`).
     """
 
     def __init__(
@@ -50,36 +44,15 @@ class FakeRewardModel:
         self.fail = fail
         self.calls: list[dict[str, Any]] = []
 
-    def predict(
-        self,
-        *,
-        question: str,
-        opinions: Sequence[str],
-        candidates: Sequence[str],
-        previous_winner: str | None = None,
-        critiques: Sequence[str] | None = None,
-    ) -> np.ndarray:
-        check_round_inputs(
-            question=question,
-            opinions=opinions,
-            previous_winner=previous_winner,
-            critiques=critiques,
-        )
-        self.calls.append(
-            {
-                "question": question,
-                "opinions": list(opinions),
-                "candidates": list(candidates),
-                "previous_winner": previous_winner,
-                "critiques": None if critiques is None else list(critiques),
-            }
-        )
+    def predict(self, round_text: RoundText, candidates: Sequence[str]) -> np.ndarray:
+        self.calls.append({"round_text": round_text, "candidates": list(candidates)})
         raise_failure(self.fail, name=NAME)
         if self.matrix is not None:
             try:
                 return np.array(self.matrix, dtype=float)
             except (TypeError, ValueError) as exc:
                 raise BadModelOutput(f"the fixed matrix is not numbers: {exc}") from exc
+        opinions, critiques = round_text.opinions, round_text.critiques
         members = [
             opinion if critiques is None else f"{opinion} {critiques[i]}"
             for i, opinion in enumerate(opinions)

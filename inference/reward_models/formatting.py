@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from inference.base import LIKERT_MAX, LIKERT_MIN, BadModelOutput
+from inference.base import LIKERT_MAX, LIKERT_MIN, BadModelOutput, RoundText
 
 TEMPLATE_VERSION = "commonground-v1"
 TEMPLATES = (TEMPLATE_VERSION,)
@@ -72,70 +72,31 @@ def format_reward_input(
     previous_winner: str | None = None,
     critique: str | None = None,
 ) -> str:
-    """The single text a sequence-classification reward model reads for one pair: the two
-    parts of `format_reward_pair` on consecutive lines."""
-    return _one_text(
-        *format_reward_pair(
-            question=question,
-            opinion=opinion,
-            candidate=candidate,
-            previous_winner=previous_winner,
-            critique=critique,
-        )
-    )
-
-
-def format_reward_pair(
-    *,
-    question: str,
-    opinion: str,
-    candidate: str,
-    previous_winner: str | None = None,
-    critique: str | None = None,
-) -> tuple[str, str]:
-    """`(text_1, text_2)` for a cross-encoder: the member's context, then the candidate."""
+    """The single text a sequence-classification reward model reads for one pair (one training
+    example): the member's context, then the candidate, on consecutive lines; what
+    `round_inputs` gives for that member and candidate of a round."""
     context = format_context(
         question=question, opinion=opinion, previous_winner=previous_winner, critique=critique
     )
-    return context, format_candidate(candidate)
+    return _one_text(context, format_candidate(candidate))
 
 
-def round_inputs(
-    *,
-    question: str,
-    opinions: Sequence[str],
-    candidates: Sequence[str],
-    previous_winner: str | None = None,
-    critiques: Sequence[str] | None = None,
-) -> list[str]:
+def round_inputs(round_text: RoundText, candidates: Sequence[str]) -> list[str]:
     """Every pair of a round as one text each, member-major: index `i * len(candidates) + c`."""
-    firsts, seconds = round_pairs(
-        question=question,
-        opinions=opinions,
-        candidates=candidates,
-        previous_winner=previous_winner,
-        critiques=critiques,
-    )
+    firsts, seconds = round_pairs(round_text, candidates)
     return [_one_text(first, second) for first, second in zip(firsts, seconds, strict=True)]
 
 
-def round_pairs(
-    *,
-    question: str,
-    opinions: Sequence[str],
-    candidates: Sequence[str],
-    previous_winner: str | None = None,
-    critiques: Sequence[str] | None = None,
-) -> tuple[list[str], list[str]]:
+def round_pairs(round_text: RoundText, candidates: Sequence[str]) -> tuple[list[str], list[str]]:
     """Every pair of a round as `(texts_1, texts_2)`, member-major like `round_inputs`."""
     firsts: list[str] = []
     seconds: list[str] = []
-    for i, opinion in enumerate(opinions):
+    for i, opinion in enumerate(round_text.opinions):
         context = format_context(
-            question=question,
+            question=round_text.question,
             opinion=opinion,
-            previous_winner=previous_winner,
-            critique=None if critiques is None else critiques[i],
+            previous_winner=round_text.previous_winner,
+            critique=round_text.critique(i),
         )
         for candidate in candidates:
             firsts.append(context)
@@ -144,26 +105,13 @@ def round_pairs(
 
 
 def round_texts(
-    *,
-    pairs: bool,
-    question: str,
-    opinions: Sequence[str],
-    candidates: Sequence[str],
-    previous_winner: str | None = None,
-    critiques: Sequence[str] | None = None,
+    round_text: RoundText, candidates: Sequence[str], *, pairs: bool
 ) -> tuple[list[str], list[str] | None]:
     """What a text-in reward model reads for a round: `(round_inputs(...), None)`, or with
     `pairs` (a cross-encoder) `round_pairs(...)`."""
-    round_text = {
-        "question": question,
-        "opinions": opinions,
-        "candidates": candidates,
-        "previous_winner": previous_winner,
-        "critiques": critiques,
-    }
     if pairs:
-        return round_pairs(**round_text)
-    return round_inputs(**round_text), None
+        return round_pairs(round_text, candidates)
+    return round_inputs(round_text, candidates), None
 
 
 def _one_text(context: str, candidate_line: str) -> str:

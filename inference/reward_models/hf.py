@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.base import ConfigError, check_predictions, check_reward_inputs
+from inference.base import ConfigError, RoundText, check_predictions
 from inference.config import BackendConfig
 from inference.reward_models import formatting
 
@@ -156,33 +156,14 @@ class TransformersRewardModel:
     def output(self) -> str:
         return self.metadata["output"]
 
-    def predict(
-        self,
-        *,
-        question: str,
-        opinions: Sequence[str],
-        candidates: Sequence[str],
-        previous_winner: str | None = None,
-        critiques: Sequence[str] | None = None,
-    ) -> np.ndarray:
-        check_reward_inputs(
-            question=question,
-            opinions=opinions,
-            candidates=candidates,
-            previous_winner=previous_winner,
-            critiques=critiques,
-        )
+    def predict(self, round_text: RoundText, candidates: Sequence[str]) -> np.ndarray:
+        members = len(round_text.opinions)
         texts, second_texts = formatting.round_texts(
-            pairs=self.metadata["input_format"] == "pair",
-            question=question,
-            opinions=opinions,
-            candidates=candidates,
-            previous_winner=previous_winner,
-            critiques=critiques,
+            round_text, candidates, pairs=self.metadata["input_format"] == "pair"
         )
         raw = self.raw_outputs(texts, second_texts)
-        matrix = formatting.to_likert(raw, self.output).reshape(len(opinions), len(candidates))
-        return check_predictions(matrix, members=len(opinions), candidates=len(candidates))
+        matrix = formatting.to_likert(raw, self.output).reshape(members, len(candidates))
+        return check_predictions(matrix, members=members, candidates=len(candidates))
 
     def raw_outputs(
         self, texts: Sequence[str], second_texts: Sequence[str] | None = None

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.base import BadModelOutput, ConfigError, check_predictions, check_reward_inputs
+from inference.base import BadModelOutput, ConfigError, RoundText, check_predictions
 from inference.config import BackendConfig
 
 logger = logging.getLogger(__name__)
@@ -190,22 +190,8 @@ class LLMRankingRewardModel:
         self.revision = revision
         self.last_answers: list[str] = []
 
-    def predict(
-        self,
-        *,
-        question: str,
-        opinions: Sequence[str],
-        candidates: Sequence[str],
-        previous_winner: str | None = None,
-        critiques: Sequence[str] | None = None,
-    ) -> np.ndarray:
-        check_reward_inputs(
-            question=question,
-            opinions=opinions,
-            candidates=candidates,
-            previous_winner=previous_winner,
-            critiques=critiques,
-        )
+    def predict(self, round_text: RoundText, candidates: Sequence[str]) -> np.ndarray:
+        opinions = round_text.opinions
         if len(candidates) == 1:
             return np.full((len(opinions), 1), 4.0)
         requests = [
@@ -213,11 +199,11 @@ class LLMRankingRewardModel:
                 "chat/completions",
                 self._payload(
                     build_ranking_prompt(
-                        question=question,
+                        question=round_text.question,
                         opinion=opinion,
                         candidates=candidates,
-                        previous_winner=previous_winner,
-                        critique=None if critiques is None else critiques[i],
+                        previous_winner=round_text.previous_winner,
+                        critique=round_text.critique(i),
                     ),
                     member=i,
                 ),

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from inference.base import BadModelOutput, ConfigError, check_predictions, check_reward_inputs
+from inference.base import BadModelOutput, ConfigError, RoundText, check_predictions
 from inference.config import BackendConfig
 from inference.reward_models import formatting
 
@@ -90,29 +90,10 @@ class VLLMRewardModel:
         self.template_version = template_version
         self.revision = revision
 
-    def predict(
-        self,
-        *,
-        question: str,
-        opinions: Sequence[str],
-        candidates: Sequence[str],
-        previous_winner: str | None = None,
-        critiques: Sequence[str] | None = None,
-    ) -> np.ndarray:
-        check_reward_inputs(
-            question=question,
-            opinions=opinions,
-            candidates=candidates,
-            previous_winner=previous_winner,
-            critiques=critiques,
-        )
+    def predict(self, round_text: RoundText, candidates: Sequence[str]) -> np.ndarray:
+        members = len(round_text.opinions)
         texts, second_texts = formatting.round_texts(
-            pairs=self.endpoint == "score",
-            question=question,
-            opinions=opinions,
-            candidates=candidates,
-            previous_winner=previous_winner,
-            critiques=critiques,
+            round_text, candidates, pairs=self.endpoint == "score"
         )
         chunks = _chunks(len(texts), self.batch_size)
         requests = [
@@ -126,8 +107,8 @@ class VLLMRewardModel:
         values: list[float] = []
         for (start, stop), answer in zip(chunks, answers, strict=True):
             values.extend(self._values(answer, stop - start))
-        matrix = formatting.to_likert(values, self.output).reshape(len(opinions), len(candidates))
-        return check_predictions(matrix, members=len(opinions), candidates=len(candidates))
+        matrix = formatting.to_likert(values, self.output).reshape(members, len(candidates))
+        return check_predictions(matrix, members=members, candidates=len(candidates))
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -1,9 +1,9 @@
 """Reward models judged on held-out questions, by the figures METHOD.md §6 names.
 
-Every model is asked the way the mediation asks it: one `predict(question, opinions,
-candidates, previous_winner, critiques)` call per iteration, with every opinion of the round,
-each member's critique in a critique iteration, and every statement the members rated or ranked
-there as candidates (`predict_examples`). So the prior, the model now serving and a new model are
+Every model is asked the way the mediation asks it: one `predict(round_text, candidates)` call
+per iteration, the round's text with every opinion of the round, each member's critique in a
+critique iteration and the position statements and ratings, and every statement the members
+rated or ranked there as candidates (`predict_examples`). So the prior, the model now serving and a new model are
 compared on the same calls, whatever their backend.
 
 Figures (`heldout_metrics`):
@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from inference.base import RoundText
 
 SPEARMAN_MIN_RATINGS = 3
 HEADLINE = ("mae", "spearman", "pairwise_accuracy")
@@ -65,6 +67,10 @@ def _members(
     return pids, opinions, critiques, positions
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _number(value: Any) -> float | None:
     try:
         number = float(value)
@@ -98,22 +104,16 @@ def predict_examples(
         )
         previous = first["previous_winner"]
         critique_round = isinstance(previous, str) and bool(previous)
-        stance = {}
-        if getattr(model, "reads_positions", False):
-            # As the mediation does (`inference.mediation`): only backends that read them.
-            stance = {
-                "affirming_statement": first.get("affirming_statement"),
-                "negating_statement": first.get("negating_statement"),
-                "position_ratings": positions,
-            }
-        matrix = model.predict(
+        round_text = RoundText(
             question=first["question"],
             opinions=opinions,
-            candidates=candidates,
             previous_winner=previous if critique_round else None,
             critiques=[c or "" for c in critiques] if critique_round else None,
-            **stance,
+            affirming_statement=_text(first.get("affirming_statement")),
+            negating_statement=_text(first.get("negating_statement")),
+            position_ratings=positions,
         )
+        matrix = model.predict(round_text, candidates)
         member = {p: i for i, p in enumerate(pids) if p}
         column = {c: j for j, c in enumerate(candidates)}
         for k, r in zip(idx, rows.itertuples(index=False), strict=True):

@@ -5,7 +5,8 @@
 // tab. A text the server drew into the field (a refused send) wins over the draft. Every step
 // page of the member removes the drafts of other iterations: once the page has moved on, the text
 // was sent (or the phase closed), so nothing stale is restored later. Without JavaScript or
-// localStorage the form works as before, without drafts.
+// localStorage the form works as before, without drafts. The count's words come from the page
+// (data-count and data-over on #text-count), in the page's language; numbers are formatted in it.
 (function () {
   var scope = document.getElementById("draft-scope");
   if (!scope) { return; }
@@ -31,16 +32,16 @@
   var count = document.getElementById("text-count");
   var restored = document.getElementById("draft-restored");
   var limit = Number(field.dataset.limit);
-  var format = new Intl.NumberFormat("en");
+  var format = new Intl.NumberFormat(document.documentElement.lang || "en");
 
   function showCount() {
     // The server trims the text and counts a line break as one character, as here.
     var length = field.value.trim().length;
-    var text = format.format(length) + " of " + format.format(limit) + " characters";
-    if (length > limit) {
-      text += ": " + format.format(length - limit) + " too many";
-    }
-    count.textContent = text;
+    var words = length > limit ? count.dataset.over : count.dataset.count;
+    count.textContent = words
+      .replace("{count}", format.format(length))
+      .replace("{limit}", format.format(limit))
+      .replace("{over}", format.format(length - limit));
     count.classList.toggle("error", length > limit);
   }
 

@@ -3,6 +3,7 @@
 // button that was pressed. Without this script the form is a plain set of place selects. The
 // selects start unchosen and are set only when the member presses a button or picks a place, so
 // "Send ranking" on an untouched form sends no places and is refused, as without the script.
+// The announcements' words come from the page (data-moved, data-first, data-last of #rank-status).
 (function () {
   document.querySelectorAll("[data-rankable]").forEach(function (list) {
     var form = list.closest("form");
@@ -31,14 +32,16 @@
       } else {
         // Pressing a button is the member acting on the order: the places follow what is shown.
         renumber();
-        status.textContent = "Statement " + item.dataset.letter + " is already " +
-          (index === 0 ? "first." : "last.") + " Places follow the order shown.";
+        status.textContent = (index === 0 ? status.dataset.first : status.dataset.last)
+          .replace("{letter}", item.dataset.letter);
         return;
       }
       renumber();
       var place = items().indexOf(item) + 1;
-      status.textContent = "Statement " + item.dataset.letter + " moved to place " + place +
-        " of " + all.length + ".";
+      status.textContent = status.dataset.moved
+        .replace("{letter}", item.dataset.letter)
+        .replace("{place}", place)
+        .replace("{count}", all.length);
       button.focus();
     });
 

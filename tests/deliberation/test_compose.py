@@ -221,7 +221,7 @@ def test_the_image_holds_every_package_the_project_installs_and_the_files_it_ser
         assert first_index(instructions, "COPY", lambda a, p=package: a.startswith(p + " ")) < (
             first_index(instructions, "RUN", lambda a: '".[ml]"' in a)
         )
-    assert {"manage.py", "templates", "static"} <= copied
+    assert {"manage.py", "templates", "static", "locale"} <= copied
     collect = first_index(instructions, "RUN", lambda a: "collectstatic --noinput" in a)
     assert collect > first_index(instructions, "COPY", lambda a: a.startswith("static "))
 

@@ -35,6 +35,7 @@ from deliberation.services.participants import participant_consent, participant_
 from deliberation.services.ratings import rating_submit
 from deliberation.services.rounds import iteration_finish_if_rated
 from deliberation.services.texts import critique_submit, opinion_submit
+from inference.base import RoundText
 from inference.reward_models.fake import FakeRewardModel
 from tests.commits import committed
 
@@ -257,7 +258,7 @@ def test_the_best_opinion_is_the_argmax_of_predicted_welfare_and_is_shown(make_s
     # Independently: the fake reward model's predictions of every member for every opinion, and
     # their geometric mean (welfare at alpha = 1).
     opinions = [OPINIONS[m.seat] for m in members]
-    predicted = FakeRewardModel().predict(question=QUESTION, opinions=opinions, candidates=opinions)
+    predicted = FakeRewardModel().predict(RoundText(question=QUESTION, opinions=opinions), opinions)
     welfare = np.exp(np.log(predicted).mean(axis=0))
     expected = int(np.argmax(welfare))
     assert best.source_opinion == Opinion.objects.get(

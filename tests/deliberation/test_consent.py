@@ -4,7 +4,8 @@ participant who agreed to an older version is asked again before their next step
 
 Each claim is tied to the behaviour it describes: the opinion page's sentence about visibility
 follows the group's condition, and after mediation the shown statements do quote members' words
-(every condition) and show a whole opinion (best_opinion only)."""
+(every condition) and show a whole opinion (best_opinion only); the rating and ranking pages'
+sentence matches who is then shown the answers (the other members, moderators, the data)."""
 
 import re
 
@@ -12,6 +13,7 @@ import pytest
 from django.test import Client
 
 from deliberation.access import session_key
+from deliberation.exports.pseudonyms import participant_pseudonym
 from deliberation.models import AuditLog, ConsentRecord, Deliberation, Opinion, Statement
 from deliberation.selectors import consent as claims
 from deliberation.selectors.consent import consent_sha256
@@ -86,7 +88,7 @@ def test_consent_page_says_who_sees_what_as_the_settings_make_it(client):
         claims.WHOLE_OPINION_SOME_GROUPS,
         claims.EXCLUSION_SOME_GROUPS,
         claims.BOTS,
-        claims.PANEL.format(panel="Prolific"),
+        claims.PANEL % {"panel": "Prolific"},
     ):
         assert claim in html
 
@@ -134,6 +136,65 @@ def test_opinion_page_visibility_matches_the_group_condition_and_what_is_shown(
         # Every condition: the statements quote members' sentences word for word.
         first_sentences = [o.text.split(". ")[0] for o in opinions]
         assert any(sentence in text for text in shown for sentence in first_sentences)
+
+
+def _visibility(html: str) -> str:
+    return re.search(r'<div id="visibility">(.*?)</div>', html, flags=re.S).group(1)
+
+
+def test_rating_and_ranking_pages_say_who_reads_the_answers_as_it_happens(
+    fake_model_servers, eager_tasks, mod_client, moderator
+):
+    """The rating and ranking pages' sentence, tied to what the platform then shows: the other
+    members see only that the member has finished; the moderators' group page lists the
+    member's rating by seat; the data (API and exports) has every rating and ranking under the
+    pseudonym. Nowhere with the member's own id."""
+    deliberation = _make(
+        created_by=moderator, conditions=[{"name": "best", "comparisons": ["best_opinion"]}]
+    )
+    clients = [Client() for _ in range(3)]
+    for client in clients:
+        _join(client, deliberation)
+    for client, opinion in zip(clients, OPINIONS[:3], strict=True):
+        step = participant_step(_member(client, deliberation))
+        client.post(f"/j/{deliberation.public_id}/opinion/{step.iteration.pk}/", {"text": opinion})
+    go = f"/j/{deliberation.public_id}/go/"
+
+    def rate_and_rank(client) -> None:
+        member = _member(client, deliberation)
+        while (step := participant_step(member)).kind == "rate":
+            assert claims.RATING_PAGE in _visibility(_page(client.get(go)))
+            client.post(
+                f"/j/{deliberation.public_id}/rate/{step.statement.pk}/",
+                {"agreement": "6", "quality": "2"},
+            )
+        assert step.kind == "rank"
+        html = _page(client.get(go))
+        assert claims.RANKING_PAGE in _visibility(html)
+        assert claims.RATING_PAGE not in html
+        places = {f"place_{s.pk}": str(i) for i, s in enumerate(step.statements, 1)}
+        assert client.post(f"/j/{deliberation.public_id}/rank/{step.iteration.pk}/", places)
+        assert participant_step(member).kind != "rank"
+
+    first, second, third = clients
+    rate_and_rank(first)
+    rate_and_rank(second)
+    member = _member(first, deliberation)
+    # The other members: only whether the member has finished.
+    members = re.search(r'<ul class="members"[^>]*>(.*?)</ul>', _page(second.get(go)), re.S)
+    assert f'<li class="done">Member {member.seat + 1}: done ✓</li>' in members.group(1)
+    # The moderators: the rating of the winner by seat.
+    group = mod_client.get(
+        f"/moderate/d/{deliberation.public_id}/g/{member.group.number}/"
+    ).content.decode()
+    assert f'<th scope="row">{member.seat + 1}</th><td>6</td><td>2</td>' in group
+    # Moderators and researchers reading the data: a pseudonym, never the member's id.
+    for kind in ("ratings", "rankings"):
+        response = mod_client.get(f"/api/v1/{kind}/?deliberation={deliberation.public_id}")
+        rows = response.json()["results"]
+        assert participant_pseudonym(member.public_id) in {row["participant"] for row in rows}
+        assert str(member.public_id) not in response.content.decode()
+    assert str(member.public_id) not in group
 
 
 def test_consent_record_hashes_everything_the_page_showed(client):

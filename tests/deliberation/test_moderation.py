@@ -137,7 +137,7 @@ def test_an_opinion_hidden_before_the_mediation_is_left_out_of_it(make_group, mo
     assert candidate_set.member_ids == [members[1].pk, members[2].pk]
     assert members[0].pk not in candidate_set.included_ids
     generator, _ = mediator.backends(mediator.iteration_config(iteration))
-    assert generator.calls[-1]["opinions"] == OPINIONS[1:]
+    assert generator.calls[-1]["round_text"].opinions == tuple(OPINIONS[1:])
     candidates = " ".join(
         Statement.objects.filter(candidate_set=candidate_set).values_list("text", flat=True)
     )
@@ -172,7 +172,7 @@ def test_a_critique_hidden_before_its_mediation_is_left_out_of_the_revision(make
     critique_iteration.refresh_from_db()
     assert critique_iteration.state == Iteration.State.RATING
     generator, _ = mediator.backends(mediator.iteration_config(critique_iteration))
-    assert generator.calls[-1]["critiques"] == critiques[1:]
+    assert generator.calls[-1]["round_text"].critiques == tuple(critiques[1:])
     assert CandidateSet.objects.get(iteration=critique_iteration).member_ids == [
         members[1].pk,
         members[2].pk,

@@ -287,7 +287,10 @@ def test_seed_demo_is_idempotent_and_prints_the_links(monkeypatch):
         outputs.append((out.getvalue(), err.getvalue()))
     deliberation = Deliberation.objects.get(title="Demo deliberation")
     study = Deliberation.objects.get(title__startswith="Demo study")
-    assert Deliberation.objects.count() == 2
+    german = Deliberation.objects.get(language="de")
+    assert Deliberation.objects.count() == 3
+    assert german.fill_with_bots and german.consent_text.startswith("Dies ist eine")
+    assert german.question_links.get().question.text.startswith("Sollen Innenstädte")
     assert (study.critique_iterations, study.question_links.count()) == (1, 2)
     assert sorted(study.conditions.values_list("name", flat=True)) == [
         "mediator-only",
@@ -300,6 +303,7 @@ def test_seed_demo_is_idempotent_and_prints_the_links(monkeypatch):
     for out, err in outputs:
         assert f"http://127.0.0.1:8000/j/{deliberation.public_id}/" in out
         assert f"http://127.0.0.1:8000/j/{study.public_id}/" in out
+        assert f"German demo (Deutsch): http://127.0.0.1:8000/j/{german.public_id}/" in out
         assert "http://127.0.0.1:8000/accounts/login/" in out
         assert "username: moderator" in out
         assert "password: common-ground-demo" in out
@@ -406,7 +410,7 @@ def test_group_page_has_a_live_panel_with_each_member_and_the_actions_that_apply
     html = response.content.decode()
     assert (
         'id="now"' in html
-        and 'hx-trigger="every 3s [!this.contains(document.activeElement)]"' in html
+        and 'hx-trigger="every 3s" hx-swap="outerHTML" data-pause-while-focused' in html
     )
     assert "2 of 4 written" in html
     assert "2\xa0minutes ago" in html and "never" in html

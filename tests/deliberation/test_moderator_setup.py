@@ -43,7 +43,8 @@ def study_form(**overrides):
         "completion_url": "https://app.prolific.com/submissions/complete?cc={code}",
         "release_code": "RELEASED",
         "exclusion_count": "1",
-        "condition_rows": "3",
+        "condition-TOTAL_FORMS": "3",
+        "condition-INITIAL_FORMS": "0",
         "condition-0-name": "exclusion",
         "condition-0-description": "One member left out per round.",
         "condition-0-exclusion": "on",
@@ -223,14 +224,23 @@ def test_errors_show_next_to_their_field_and_keep_everything_typed(mod_client):
     assert Condition.objects.count() == 0
 
 
-def test_a_service_refusal_of_a_condition_lands_on_that_row(mod_client):
-    """Two conditions with the same name pass the form's shape check; the service refuses the
-    second, and the error sits on the second row's name."""
+def test_two_conditions_with_one_name_are_refused_on_the_second_row(mod_client):
+    """The formset checks across its rows: a name used twice is refused on the second row,
+    even while another field's error keeps the service from being asked (the service refuses
+    it too, for its other callers)."""
     response = mod_client.post(CREATE_URL, study_form(**{"condition-1-name": "exclusion"}))
     assert response.status_code == 200
     form_row = response.context["setup"].conditions[1]
     assert "names must be unique" in " ".join(form_row.errors["name"])
     assert 'id="id_condition-1-name_error"' in response.content.decode()
+
+    response = mod_client.post(
+        CREATE_URL, study_form(title="", **{"condition-1-name": "exclusion"})
+    )
+    assert "names must be unique" in " ".join(
+        response.context["setup"].conditions[1].errors["name"]
+    )
+    assert response.context["setup"].error_count == 2
     assert Deliberation.objects.count() == 0
 
 
@@ -289,7 +299,7 @@ def test_an_empty_survey_asks_nothing(mod_client):
 
 def test_blank_condition_rows_are_ignored(mod_client):
     data = {k: v for k, v in study_form().items() if not k.startswith("condition-")}
-    data["condition_rows"] = "5"
+    data.update({"condition-TOTAL_FORMS": "5", "condition-INITIAL_FORMS": "0"})
     data.update({f"condition-{i}-name": "" for i in range(5)})
     response = mod_client.post(CREATE_URL, data)
     assert response.status_code == 302
@@ -310,7 +320,7 @@ def test_adding_a_condition_row_round_trips_without_losing_or_creating_anything(
     assert 'class="errorlist"' not in html
     assert 'name="condition-3-name"' in html
     assert 'name="condition-4-name"' not in html
-    assert 'name="condition_rows" value="4"' in html
+    assert 'name="condition-TOTAL_FORMS" value="4"' in html
     assert '<input type="text" name="condition-3-name" maxlength="64" autofocus' in html
     for typed in ('value="exclusion"', 'value="no-rerank"', "Should buses be free?", "C0MPL3TE"):
         assert typed in html
@@ -382,3 +392,40 @@ def test_a_double_submission_creates_one_deliberation(mod_client):
     forged = mod_client.post(CREATE_URL, study_form(title="", submission="x' onload=1"))
     assert "onload" not in forged.content.decode().split('name="submission"')[1][:60]
     assert Deliberation.objects.count() == 1
+
+
+def test_removing_a_condition_row_round_trips_without_losing_or_creating_anything(mod_client):
+    """Without JavaScript, a row's "Remove" posts the form; the page comes back without that
+    row, the rows after it moved up with what was typed in them, the next row focused."""
+    response = mod_client.post(CREATE_URL, study_form(action="remove_condition-0", title=""))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert Deliberation.objects.count() == 0
+    assert 'class="errorlist"' not in html
+    assert 'name="condition-TOTAL_FORMS" value="2"' in html
+    assert 'value="exclusion"' not in html
+    assert (
+        '<input type="text" name="condition-0-name" value="no-rerank" maxlength="64" autofocus'
+        in html
+    )
+    assert 'value="best_opinion" id="id_condition-0-comparisons_0" checked' in html
+    assert "Condition 1 removed" in html
+    assert 'name="condition-2-name"' not in html
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"condition-TOTAL_FORMS": "9"}, "at most 8 conditions"),
+        ({"condition-TOTAL_FORMS": None, "condition-INITIAL_FORMS": None}, "ManagementForm"),
+    ],
+)
+def test_a_tampered_row_count_is_refused_and_nothing_is_created(mod_client, overrides, message):
+    """More rows than a deliberation can have, or condition rows without the formset's
+    management form (a forged post): refused with the reason over the rows, nothing made."""
+    data = {k: v for k, v in {**study_form(), **overrides}.items() if v is not None}
+    response = mod_client.post(CREATE_URL, data)
+    assert response.status_code == 200
+    assert message in " ".join(response.context["setup"].conditions.non_form_errors())
+    assert 'id="conditions_error"' in response.content.decode()
+    assert Deliberation.objects.count() == 0

@@ -19,6 +19,11 @@ pytestmark = pytest.mark.django_db
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)
 EVENT_HANDLER = re.compile(r"\son[a-z]+\s*=", re.I)
+INLINE_STYLE = re.compile(r"<style\b", re.I)
+# htmx evaluates these as JavaScript (a trigger filter in brackets, hx-on, js: values): the
+# policy allows no eval, so they would fail in the browser.
+HTMX_EVAL = re.compile(r"hx-trigger=\"[^\"]*\[|hx-on|hx-vals=['\"]js:", re.I)
+TEMPLATE_COMMENT = re.compile(r"{#.*?#}|{% comment %}.*?{% endcomment %}", re.S)
 
 
 def _directives(header: str) -> dict[str, list[str]]:
@@ -42,6 +47,19 @@ def test_no_template_has_an_inline_script_or_event_handler():
         if INLINE_SCRIPT.search(text) or EVENT_HANDLER.search(text):
             offenders.append(str(path.relative_to(REPO_ROOT)))
     assert offenders == [], "move these scripts to static/js (the CSP refuses inline script)"
+
+
+def test_no_template_has_an_inline_style_or_htmx_eval():
+    offenders = []
+    for path in sorted((REPO_ROOT / "templates").rglob("*.html")):
+        text = TEMPLATE_COMMENT.sub("", path.read_text())
+        if INLINE_STYLE.search(text) or HTMX_EVAL.search(text):
+            offenders.append(str(path.relative_to(REPO_ROOT)))
+    assert offenders == [], "move these styles to static/css and this logic to static/js"
+
+
+def test_htmx_may_not_eval(client):
+    assert '"allowEval": false' in client.get("/").content.decode()
 
 
 def test_htmx_is_told_not_to_inject_its_indicator_styles(client):

@@ -98,6 +98,7 @@ def test_web_process_serves_pages_without_torch():
     out = _python(
         "import sys\n"
         "from config.wsgi import application\n"
+        "print('views imported' if 'deliberation.views.results' in sys.modules else 'lazy')\n"
         "from django.test import Client\n"
         "from django.urls import get_resolver\n"
         "def walk(patterns):\n"
@@ -110,6 +111,7 @@ def test_web_process_serves_pages_without_torch():
         "print(codes, heavy)\n",
         DJANGO_ALLOWED_HOSTS="localhost",
     )
+    assert out.startswith("views imported\n"), "the WSGI app imports every view as it starts"
     codes, heavy = out.rsplit("] ", 1)
     assert heavy == "[]", out
     assert "500" not in codes, out

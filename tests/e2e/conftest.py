@@ -60,3 +60,42 @@ def screenshots(tmp_path) -> Path:
     folder = Path(os.environ.get("CG_SCREENSHOTS") or tmp_path / "screenshots")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+# Blocks that are the policy working as meant: Redoc's bundle always tries to load its
+# maker's logo from a CDN (and hides it when that fails); the API docs stay offline.
+EXPECTED_BLOCKS = ("https://cdn.redoc.ly/redoc/logo-mini.svg",)
+
+
+@pytest.fixture(autouse=True)
+def no_policy_violations(request):
+    """Every page a browser test opens must load without a Content-Security-Policy violation: an
+    inline <style> or <script> the policy blocks is a page that silently looks or works other
+    than it was written. The contexts the test opens report their console; the test fails on
+    any "Content Security Policy" message."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    browser = request.getfixturevalue("browser")
+    violations: list[str] = []
+    original = browser.new_context
+
+    def new_context(*args, **kwargs):
+        context = original(*args, **kwargs)
+        context.on(
+            "console",
+            lambda message: (
+                violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
+                if "Content Security Policy" in message.text
+                and not any(block in message.text for block in EXPECTED_BLOCKS)
+                else None
+            ),
+        )
+        return context
+
+    browser.new_context = new_context
+    try:
+        yield
+    finally:
+        browser.new_context = original
+    assert violations == [], "the page broke its Content-Security-Policy:\n" + "\n".join(violations)

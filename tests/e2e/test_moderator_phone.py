@@ -100,4 +100,29 @@ def test_moderator_pages_fit_a_phone_and_pass_axe(live_server, browser, mediated
         assert response.status == 200, (state, response.status)
         assert_fits_viewport(page, f"moderator at 390 px: {state}")
         assert_accessible(page, f"moderator at 390 px: {state}")
+
+    # The group's "Now" panel replaces itself every few seconds, except while the focus is inside
+    # it (static/js/live.js; the policy forbids the eval an htmx trigger filter would need).
+    page.goto(live_server.url + reverse("moderator:group_detail", args=[deliberation.public_id, 1]))
+    polls: list[str] = []
+    page.on(
+        "request", lambda request: polls.append(request.url) if "/now/" in request.url else None
+    )
+    with page.expect_request(re.compile("/now/")):
+        pass  # unfocused: it polls
+    page.locator("#now textarea, #now input:not([type=hidden])").first.focus()
+    seen = len(polls)
+    page.wait_for_timeout(7_000)  # more than two poll intervals (3 s)
+    assert len(polls) == seen, "the panel polled while a field inside it had the focus"
+    page.evaluate("document.activeElement.blur()")
+    with page.expect_request(re.compile("/now/")):
+        pass  # focus gone: polling again
+
+    # People have joined: the set-up's edit page says why it cannot be edited.
+    response = page.goto(
+        live_server.url + reverse("moderator:deliberation_edit", args=[deliberation.public_id])
+    )
+    assert response.status == 409
+    assert_fits_viewport(page, "moderator at 390 px: edit refused")
+    assert_accessible(page, "moderator at 390 px: edit refused")
     context.close()

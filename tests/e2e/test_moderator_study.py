@@ -157,6 +157,35 @@ def test_a_moderator_sets_up_and_runs_a_study_with_conditions(
         "best-opinion": ["best_opinion"],
     }
 
+    # Before anyone joins, the moderator edits the set-up on the same form, filled in: a
+    # condition row added and removed again (htmx swaps the conditions), a description added.
+    mp.get_by_role("link", name="Edit the set-up").click()
+    expect(mp.get_by_role("heading", name="Edit the set-up")).to_be_visible()
+    expect(mp.get_by_label("Title")).to_have_value("Streets and libraries")
+    expect(mp.locator("fieldset.condition").nth(1).get_by_label("Name")).to_have_value(
+        "best-opinion"
+    )
+    assert_accessible(mp, "moderator: edit set-up")
+    mp.get_by_role("button", name="Add another condition").click()
+    third = mp.locator("fieldset.condition").nth(2).get_by_label("Name")
+    expect(third).to_be_focused()
+    third.fill("not-wanted")
+    assert_accessible(mp, "moderator: edit set-up, a row added")
+    mp.get_by_role("button", name="Remove condition 3").click()
+    expect(mp.locator("fieldset.condition")).to_have_count(2)
+    expect(mp.get_by_role("status").filter(has_text="Condition 3 removed")).to_be_visible()
+    mp.get_by_label("Description").first.fill("Edited before anyone joined.")
+    mp.get_by_role("button", name="Save the set-up").click()
+    expect(mp.get_by_text("The new set-up is saved.")).to_be_visible()
+    edited = Deliberation.objects.get(pk=deliberation.pk)
+    assert edited.public_id == deliberation.public_id
+    assert edited.description == "Edited before anyone joined."
+    assert sorted(edited.conditions.values_list("name", flat=True)) == [
+        "best-opinion",
+        "mediator-only",
+    ]
+    assert edited.critique_iterations == 1
+
     # A participant takes the study; bots fill the other seats (their group is group 1).
     person = browser.new_context(viewport={"width": 390, "height": 844})
     person.set_default_timeout(WAIT_MS)
@@ -173,8 +202,10 @@ def test_a_moderator_sets_up_and_runs_a_study_with_conditions(
     assert len(groups) == 2
     assert {g.condition.name for g in groups} == {"mediator-only", "best-opinion"}
 
-    # The moderator's live page lists both groups with their condition and phase.
+    # The moderator's live page lists both groups with their condition and phase, and no longer
+    # offers to edit the set-up.
     mp.reload()
+    expect(mp.get_by_role("link", name="Edit the set-up")).to_have_count(0)
     table = mp.locator("table").first
     expect(table).to_contain_text("mediator-only")
     expect(table).to_contain_text("best-opinion")

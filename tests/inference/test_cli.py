@@ -99,6 +99,8 @@ def test_mediate_reads_stdin_and_runs_exclusion_and_critique_rounds(tmp_path):
         {**ROUND, "include": [9]},
         {**ROUND, "include": []},
         {**ROUND, "include": "all"},
+        {**ROUND, "position_ratings": [4]},
+        {**ROUND, "affirming_statement": 7},
         {**ROUND, "opinion": "typo"},
         ["not", "an", "object"],
         "{not json",
@@ -107,6 +109,13 @@ def test_mediate_reads_stdin_and_runs_exclusion_and_critique_rounds(tmp_path):
 )
 def test_bad_input_exits_with_one_line(tmp_path, round_data):
     assert_one_line_error(mediate(tmp_path, round_data=round_data))
+
+
+def test_an_unusable_round_is_refused_with_what_is_wrong(tmp_path):
+    line = assert_one_line_error(
+        mediate(tmp_path, round_data={**ROUND, "position_ratings": [4, 9, None, 1]})
+    )
+    assert line == "error: the input is not a usable round: a position rating is 9, outside 1-7"
 
 
 @pytest.mark.parametrize(

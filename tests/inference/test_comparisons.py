@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from inference.aggregation import rankings_from_predictions, schulze
-from inference.base import BackendUnavailable, BadModelOutput, ConfigError
+from inference.base import BackendUnavailable, BadModelOutput, ConfigError, RoundText
 from inference.comparisons import BestOpinion, baseline_config, best_opinion, comparison_seed
 from inference.config import BackendConfig, MediationConfig
 from inference.generators.fake import FakeGenerator
@@ -30,14 +30,14 @@ OPINIONS = [
 MATRIX = [[7.0, 5.0, 1.5], [7.0, 5.0, 1.5], [1.0, 4.0, 1.5]]
 
 
-def pick(**overrides) -> BestOpinion:
-    kwargs = {
-        "question": QUESTION,
-        "opinions": OPINIONS,
-        "reward_model": FakeRewardModel(matrix=MATRIX),
-    }
+ROUND = {"question": QUESTION, "opinions": OPINIONS}
+ROUND_TEXT = RoundText(**ROUND)
+
+
+def pick(round_text=ROUND_TEXT, **overrides) -> BestOpinion:
+    kwargs = {"reward_model": FakeRewardModel(matrix=MATRIX)}
     kwargs.update(overrides)
-    return best_opinion(**kwargs)
+    return best_opinion(round_text, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -59,9 +59,9 @@ def test_every_opinion_is_scored_as_a_candidate_for_every_member():
     reward = FakeRewardModel()
     found = pick(reward_model=reward)
     (call,) = reward.calls
-    assert call["opinions"] == OPINIONS
+    assert call["round_text"] is ROUND_TEXT
     assert call["candidates"] == OPINIONS
-    expected = reward.predict(question=QUESTION, opinions=OPINIONS, candidates=OPINIONS)
+    expected = reward.predict(ROUND_TEXT, OPINIONS)
     np.testing.assert_allclose(found.predictions, expected)
     geometric_mean = np.exp(np.log(expected).mean(axis=0))
     assert found.index == int(np.argmax(geometric_mean))
@@ -99,8 +99,10 @@ def test_to_dict_is_json_safe_with_infinite_alpha():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"opinions": []}, "no opinions"),
-        ({"opinions": ["A view.", "  "]}, "opinion 1 is empty"),
+        (
+            {"round_text": RoundText(**ROUND, previous_winner="A.", critiques=["b", "c", "d"])},
+            "opinion iteration",
+        ),
         ({"include": []}, "include is empty"),
         ({"include": [3]}, "3 members"),
         ({"aggregation": "borda"}, "aggregation"),
@@ -111,6 +113,13 @@ def test_bad_inputs_are_refused_before_the_reward_model_is_called(overrides, mes
     reward = FakeRewardModel(matrix=MATRIX)
     with pytest.raises(ValueError, match=message):
         pick(reward_model=reward, **overrides)
+    assert reward.calls == []
+
+
+def test_an_unchecked_round_is_refused_before_the_reward_model_is_called():
+    reward = FakeRewardModel(matrix=MATRIX)
+    with pytest.raises(TypeError, match="RoundText"):
+        pick(ROUND, reward_model=reward)
     assert reward.calls == []
 
 
@@ -175,8 +184,7 @@ def test_comparison_seeds_are_stable_31_bit_and_differ_by_name():
 def test_n_equal_one_means_the_single_sample_wins(aggregation):
     generator = FakeGenerator()
     result = mediate(
-        question=QUESTION,
-        opinions=OPINIONS,
+        ROUND_TEXT,
         generator=generator,
         reward_model=FakeRewardModel(),
         n_candidates=1,

@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
-from inference.base import BadModelOutput, ConfigError, Generator  # noqa: E402
+from inference.base import BadModelOutput, ConfigError, Generator, RoundText  # noqa: E402
 from inference.config import BackendConfig, build_generator  # noqa: E402
 from inference.generators.hf import TransformersGenerator, from_config  # noqa: E402
 from inference.prompts import sample_seed, shuffled_order  # noqa: E402
@@ -27,6 +27,10 @@ OPINIONS = [
 ]
 CRITIQUES = ["Say more about shade.", "Costs are ignored.", "Water use matters."]
 WINNER = "We agree that trees make streets pleasant, but their costs must be planned."
+ROUND = RoundText(question=QUESTION, opinions=OPINIONS)
+CRITIQUE_ROUND = RoundText(
+    question=QUESTION, opinions=OPINIONS, previous_winner=WINNER, critiques=CRITIQUES
+)
 
 CORPUS = [
     *OPINIONS,
@@ -88,7 +92,7 @@ def raw_generator(model_dir, **options):
 
 def test_batched_samples_with_own_orders_and_provenance(model_dir):
     generator = raw_generator(model_dir, batch_size=4)
-    candidates = generator.generate(question=QUESTION, opinions=OPINIONS, n=6, seed=11)
+    candidates = generator.generate(ROUND, n=6, seed=11)
     assert len(candidates) == 6
     for i, candidate in enumerate(candidates):
         prov = candidate.provenance
@@ -112,9 +116,9 @@ def test_same_seed_same_samples_and_callers_random_state_untouched(model_dir):
     torch.manual_seed(123)
     expected_next = torch.rand(1)
     torch.manual_seed(123)
-    first = generator.generate(question=QUESTION, opinions=OPINIONS, n=3, seed=5)
+    first = generator.generate(ROUND, n=3, seed=5)
     assert torch.equal(torch.rand(1), expected_next)
-    again = generator.generate(question=QUESTION, opinions=OPINIONS, n=3, seed=5)
+    again = generator.generate(ROUND, n=3, seed=5)
     assert [c.text for c in first] == [c.text for c in again]
 
 
@@ -127,21 +131,14 @@ def test_untrained_output_is_refused_by_the_default_parser(model_dir):
         )
     )
     with pytest.raises(BadModelOutput) as caught:
-        generator.generate(question=QUESTION, opinions=OPINIONS, n=2, seed=0)
+        generator.generate(ROUND, n=2, seed=0)
     assert "2 draw(s)" in str(caught.value)
     assert isinstance(caught.value.raw, str)
 
 
 def test_critique_iteration_uses_the_critique_template(model_dir):
     generator = raw_generator(model_dir)
-    candidates = generator.generate(
-        question=QUESTION,
-        opinions=OPINIONS,
-        n=2,
-        seed=1,
-        previous_winner=WINNER,
-        critiques=CRITIQUES,
-    )
+    candidates = generator.generate(CRITIQUE_ROUND, n=2, seed=1)
     assert {c.provenance["template_version"] for c in candidates} == {"critique-v1"}
     assert {c.provenance["iteration"] for c in candidates} == {"critique"}
 
@@ -154,14 +151,12 @@ def test_chat_template_is_used_when_the_tokenizer_has_one(model_dir, chat_model_
     assert chat_text.startswith("[system] ")
     assert chat_text.endswith("[assistant]")
     assert plain.prompt_text(plan, plain.load()[1]) == plan.prompt.text()
-    [candidate] = chat.generate(question=QUESTION, opinions=OPINIONS, n=1, seed=0)
+    [candidate] = chat.generate(ROUND, n=1, seed=0)
     assert candidate.provenance["backend"] == "transformers"
     # Same weights, same seeds: only the model's input differs when the option turns the template
     # off, so the samples differ only if generate() really feeds the templated prompt.
-    templated = chat.generate(question=QUESTION, opinions=OPINIONS, n=3, seed=0)
-    untemplated = raw_generator(chat_model_dir, chat_template=False).generate(
-        question=QUESTION, opinions=OPINIONS, n=3, seed=0
-    )
+    templated = chat.generate(ROUND, n=3, seed=0)
+    untemplated = raw_generator(chat_model_dir, chat_template=False).generate(ROUND, n=3, seed=0)
     assert [c.provenance["raw"] for c in templated] != [c.provenance["raw"] for c in untemplated]
 
 
@@ -169,12 +164,9 @@ def _plans():
     from inference.generators.llm import plan_samples
 
     return plan_samples(
-        question=QUESTION,
-        opinions=OPINIONS,
+        ROUND,
         n=1,
         seed=0,
-        previous_winner=None,
-        critiques=None,
         opinion_template="opinion-v1",
         critique_template="critique-v1",
     )
@@ -188,7 +180,7 @@ def test_prompt_longer_than_the_context_is_a_config_error(tmp_path):
     config.n_positions = 16
     GPT2LMHeadModel(config).save_pretrained(directory)
     with pytest.raises(ConfigError, match="context"):
-        raw_generator(str(directory)).generate(question=QUESTION, opinions=OPINIONS, n=1, seed=0)
+        raw_generator(str(directory)).generate(ROUND, n=1, seed=0)
 
 
 def test_registry_describe_and_lazy_loading(model_dir):
@@ -220,4 +212,4 @@ def test_bad_configs_are_config_errors(config):
 def test_missing_model_directory_is_a_config_error(tmp_path):
     generator = raw_generator(str(tmp_path / "nothing-here"))
     with pytest.raises(ConfigError, match="cannot load"):
-        generator.generate(question=QUESTION, opinions=OPINIONS, n=1, seed=0)
+        generator.generate(ROUND, n=1, seed=0)

@@ -2,7 +2,14 @@ import json
 
 import pytest
 
-from inference.base import BackendUnavailable, BadModelOutput, Candidate, ConfigError, Generator
+from inference.base import (
+    BackendUnavailable,
+    BadModelOutput,
+    Candidate,
+    ConfigError,
+    Generator,
+    RoundText,
+)
 from inference.config import BackendConfig, build_generator
 from inference.generators.vllm import VLLMGenerator, from_config, normalise_url
 from inference.prompts import sample_seed, shuffled_order
@@ -24,6 +31,10 @@ CRITIQUES = [
     "Nothing about parental influence.",
 ]
 WINNER = "We agree young people deserve a voice, but differ on whether sixteen is the right age."
+ROUND = RoundText(question=QUESTION, opinions=OPINIONS)
+CRITIQUE_ROUND = RoundText(
+    question=QUESTION, opinions=OPINIONS, previous_winner=WINNER, critiques=CRITIQUES
+)
 
 
 @pytest.fixture
@@ -51,7 +62,7 @@ def shown_order(body):
 def test_n_samples_go_out_concurrently_each_with_its_own_seed_and_order():
     with FakeOpenAIServer(hold_until_in_flight=6) as server:
         generator = generator_for(server, max_concurrency=6)
-        candidates = generator.generate(question=QUESTION, opinions=OPINIONS, n=6, seed=42)
+        candidates = generator.generate(ROUND, n=6, seed=42)
 
     assert server.max_in_flight == 6
     assert len(candidates) == 6
@@ -74,7 +85,7 @@ def test_n_samples_go_out_concurrently_each_with_its_own_seed_and_order():
 
 def test_candidates_carry_full_provenance(server):
     generator = generator_for(server, temperature=0.7, max_tokens=300)
-    [candidate] = generator.generate(question=QUESTION, opinions=OPINIONS, n=1, seed=1)
+    [candidate] = generator.generate(ROUND, n=1, seed=1)
     assert isinstance(candidate, Candidate)
     prov = candidate.provenance
     assert prov["backend"] == "vllm"
@@ -93,14 +104,7 @@ def test_candidates_carry_full_provenance(server):
 
 def test_critique_iteration_sends_the_previous_winner_and_critiques(server):
     generator = generator_for(server)
-    [candidate] = generator.generate(
-        question=QUESTION,
-        opinions=OPINIONS,
-        n=1,
-        seed=3,
-        previous_winner=WINNER,
-        critiques=CRITIQUES,
-    )
+    [candidate] = generator.generate(CRITIQUE_ROUND, n=1, seed=3)
     prompt = server.bodies()[0]["messages"][1]["content"]
     assert WINNER in prompt
     assert all(critique in prompt for critique in CRITIQUES)
@@ -110,7 +114,7 @@ def test_critique_iteration_sends_the_previous_winner_and_critiques(server):
 
 def test_completions_endpoint_sends_a_plain_prompt(server):
     generator = generator_for(server, endpoint="completions")
-    [candidate] = generator.generate(question=QUESTION, opinions=OPINIONS, n=1, seed=5)
+    [candidate] = generator.generate(ROUND, n=1, seed=5)
     request = server.requests[0]
     assert request.path == "/v1/completions"
     assert "messages" not in request.body
@@ -121,7 +125,7 @@ def test_completions_endpoint_sends_a_plain_prompt(server):
 def test_retries_429_and_500_then_succeeds(server):
     server.script(Reply("status", status=429, retry_after=1), Reply("status", status=500))
     generator = generator_for(server, retries=3)
-    [candidate] = generator.generate(question=QUESTION, opinions=OPINIONS, n=1, seed=0)
+    [candidate] = generator.generate(ROUND, n=1, seed=0)
     assert len(server.requests) == 3
     assert generator.client.sleep.delays[0] == 1.0
     assert candidate.provenance["finish_reason"] == "stop"
@@ -131,7 +135,7 @@ def test_exhausted_retries_raise_backend_unavailable(server):
     server.script(*[Reply("status", status=503)] * 3)
     generator = generator_for(server, retries=2)
     with pytest.raises(BackendUnavailable, match="HTTP 503"):
-        generator.generate(question=QUESTION, opinions=OPINIONS, n=1, seed=0)
+        generator.generate(ROUND, n=1, seed=0)
     assert len(server.requests) == 3
 
 
@@ -139,14 +143,14 @@ def test_slow_server_times_out(server):
     server.script(Reply("slow", delay=1.0), Reply("slow", delay=1.0))
     generator = generator_for(server, timeout=0.2, retries=1)
     with pytest.raises(BackendUnavailable, match="timed out"):
-        generator.generate(question=QUESTION, opinions=OPINIONS, n=1, seed=0)
+        generator.generate(ROUND, n=1, seed=0)
 
 
 def test_malformed_body_is_bad_model_output(server):
     server.script(Reply("malformed"))
     generator = generator_for(server)
     with pytest.raises(BadModelOutput) as caught:
-        generator.generate(question=QUESTION, opinions=OPINIONS, n=1, seed=0)
+        generator.generate(ROUND, n=1, seed=0)
     assert "<html>" in caught.value.raw
 
 
@@ -154,7 +158,7 @@ def test_malformed_body_is_bad_model_output(server):
 def test_unusable_answer_is_redrawn_with_a_new_seed(server, kind):
     server.script(Reply(kind))
     generator = generator_for(server, bad_output_retries=1)
-    [candidate] = generator.generate(question=QUESTION, opinions=OPINIONS, n=1, seed=9)
+    [candidate] = generator.generate(ROUND, n=1, seed=9)
     seeds = [body["seed"] for body in server.bodies()]
     assert seeds == [sample_seed(9, 0, 0), sample_seed(9, 0, 1)]
     assert candidate.provenance["attempts"] == 2
@@ -166,7 +170,7 @@ def test_unusable_answer_without_redraws_left_is_bad_model_output(server, kind, 
     server.script(Reply(kind))
     generator = generator_for(server, bad_output_retries=0)
     with pytest.raises(BadModelOutput, match=reason) as caught:
-        generator.generate(question=QUESTION, opinions=OPINIONS, n=1, seed=0)
+        generator.generate(ROUND, n=1, seed=0)
     assert caught.value.raw is not None
 
 
@@ -175,7 +179,7 @@ def test_one_failing_sample_fails_the_call_after_the_others_finish(server):
     server.rule = lambda r: Reply("status", status=400) if r.body["seed"] == bad_seed else None
     generator = generator_for(server, retries=0)
     with pytest.raises(BadModelOutput, match="HTTP 400"):
-        generator.generate(question=QUESTION, opinions=OPINIONS, n=4, seed=4)
+        generator.generate(ROUND, n=4, seed=4)
     assert len(server.requests) == 4
 
 
@@ -184,19 +188,19 @@ def test_server_down_is_backend_unavailable():
     generator = from_config(BackendConfig("vllm", url=url, options={"timeout": 0.5, "retries": 1}))
     generator.client.sleep = SleepRecorder()
     with pytest.raises(BackendUnavailable, match="connection error"):
-        generator.generate(question=QUESTION, opinions=OPINIONS, n=2, seed=0)
+        generator.generate(ROUND, n=2, seed=0)
 
 
 def test_api_key_is_sent_as_bearer_token(server):
     generator = generator_for(server, api_key="secret-token")
-    generator.generate(question=QUESTION, opinions=OPINIONS, n=1, seed=0)
+    generator.generate(ROUND, n=1, seed=0)
     assert server.requests[0].headers["authorization"] == "Bearer secret-token"
     assert "secret-token" not in json.dumps(generator.describe())
 
 
 def test_without_a_model_name_the_servers_model_is_recorded(server):
     generator = from_config(BackendConfig("vllm", url=server.url))
-    [candidate] = generator.generate(question=QUESTION, opinions=OPINIONS, n=1, seed=0)
+    [candidate] = generator.generate(ROUND, n=1, seed=0)
     assert "model" not in server.bodies()[0]
     assert candidate.provenance["model"] == "org/mediator-70b"
 
@@ -242,12 +246,3 @@ def test_bad_configs_are_config_errors(config):
 )
 def test_urls_are_normalised_to_the_api_base(url, expected):
     assert normalise_url(url) == expected
-
-
-def test_round_inputs_are_checked_before_any_request(server):
-    generator = generator_for(server)
-    with pytest.raises(ValueError):
-        generator.generate(question=QUESTION, opinions=OPINIONS, n=1, seed=0, critiques=CRITIQUES)
-    with pytest.raises(ValueError):
-        generator.generate(question=QUESTION, opinions=OPINIONS, n=0, seed=0)
-    assert server.requests == []

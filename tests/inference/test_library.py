@@ -33,8 +33,9 @@ def test_a_mediation_with_only_the_top_level_names():
         generator=BackendConfig("fake"), reward=BackendConfig("fake"), n_candidates=4
     )
     result = mediate(
-        question="Should towns close their centres to cars on Saturdays?",
-        opinions=OPINIONS,
+        RoundText(
+            question="Should towns close their centres to cars on Saturdays?", opinions=OPINIONS
+        ),
         generator=build_generator(config.generator),
         reward_model=build_reward_model(config.reward),
         n_candidates=config.n_candidates,
@@ -52,16 +53,36 @@ def test_every_public_name_is_listed_and_documented():
 
 
 def test_a_round_text_is_checked_once_when_made():
-    text = RoundText(question="Q?", opinions=["a", "b"], previous_winner="W.", critiques=["c", "d"])
-    assert text.opinions == ("a", "b") and text.critiques == ("c", "d")
-    assert text.as_kwargs()["opinions"] == ["a", "b"]
+    text = RoundText(
+        question="Q?",
+        opinions=["a", "b"],
+        previous_winner="W.",
+        critiques=["c", ""],
+        affirming_statement="  ",
+        negating_statement="Not so.",
+        position_ratings=[7, None],
+    )
+    assert text.opinions == ("a", "b") and text.critiques == ("c", "")
+    assert text.is_critique and text.critique(1) == ""
+    assert text.affirming_statement is None and text.negating_statement == "Not so."
+    assert text.position_ratings == (7.0, None)
+    second = text.members([1])
+    assert second.opinions == ("b",) and second.critiques == ("",)
+    assert second.position_ratings == (None,) and second.previous_winner == "W."
     for bad in (
         {"question": " ", "opinions": ["a"]},
+        {"question": None, "opinions": ["a"]},
         {"question": "Q?", "opinions": []},
         {"question": "Q?", "opinions": "one opinion, not a list"},
         {"question": "Q?", "opinions": ["a", "  "]},
+        {"question": "Q?", "opinions": ["a"], "previous_winner": 3},
         {"question": "Q?", "opinions": ["a"], "critiques": ["c"]},
         {"question": "Q?", "opinions": ["a", "b"], "previous_winner": "W.", "critiques": ["c"]},
+        {"question": "Q?", "opinions": ["a"], "previous_winner": "W.", "critiques": [None]},
+        {"question": "Q?", "opinions": ["a"], "affirming_statement": 1},
+        {"question": "Q?", "opinions": ["a"], "position_ratings": [0]},
+        {"question": "Q?", "opinions": ["a"], "position_ratings": [True]},
+        {"question": "Q?", "opinions": ["a"], "position_ratings": [4, 4]},
     ):
         with pytest.raises(ValueError):
             RoundText(**bad)
@@ -77,7 +98,8 @@ def test_building_and_using_the_embedded_backends_leaves_the_environment_alone()
         "before = dict(os.environ)\n"
         "from inference import MediationConfig, build_generator, build_reward_model, mediate\n"
         "config = MediationConfig()\n"
-        "mediate(question='Q?', opinions=['Yes, because of the air.', 'No, the shops.'],\n"
+        "from inference import RoundText\n"
+        "mediate(RoundText(question='Q?', opinions=['Yes, because of the air.', 'No, the shops.']),\n"
         "        generator=build_generator(config.generator),\n"
         "        reward_model=build_reward_model(config.reward), n_candidates=2)\n"
         "changed = {k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k)}\n"

@@ -1,12 +1,13 @@
 """mediate() with the fake backends: shapes, the exclusion condition, Schulze, errors."""
 
+import dataclasses
 import json
 import math
 
 import numpy as np
 import pytest
 
-from inference.base import BackendUnavailable, BadModelOutput, Candidate
+from inference.base import BackendUnavailable, BadModelOutput, Candidate, RoundText
 from inference.config import BackendConfig, MediationConfig, build_generator, build_reward_model
 from inference.generators.fake import FakeGenerator
 from inference.mediation import MediationResult, mediate, mediate_with_config
@@ -29,16 +30,20 @@ CRITIQUES = [
 ]
 
 
+ROUND_FIELDS = {field.name for field in dataclasses.fields(RoundText)}
+
+
 def run(**overrides):
+    """`mediate` of the test round; overrides of `RoundText` fields change the round."""
+    text = {"question": QUESTION, "opinions": OPINIONS}
+    text.update({k: v for k, v in overrides.items() if k in ROUND_FIELDS})
     kwargs = {
-        "question": QUESTION,
-        "opinions": OPINIONS,
         "generator": FakeGenerator(),
         "reward_model": FakeRewardModel(),
         "n_candidates": 6,
     }
-    kwargs.update(overrides)
-    return mediate(**kwargs)
+    kwargs.update({k: v for k, v in overrides.items() if k not in ROUND_FIELDS})
+    return mediate(RoundText(**text), **kwargs)
 
 
 def test_result_has_every_candidate_prediction_and_score():
@@ -79,9 +84,9 @@ def test_exclusion_generator_sees_only_included_members():
     reward_model = FakeRewardModel()
     result = run(generator=generator, reward_model=reward_model, include=[3, 1])
     (call,) = generator.calls
-    assert call["opinions"] == [OPINIONS[1], OPINIONS[3]]
+    assert call["round_text"].opinions == (OPINIONS[1], OPINIONS[3])
     (predicted,) = reward_model.calls
-    assert predicted["opinions"] == OPINIONS
+    assert predicted["round_text"].opinions == tuple(OPINIONS)
     assert result.included == [1, 3]
     assert result.predictions.shape == (5, 6)
 
@@ -109,11 +114,14 @@ def test_critiques_are_passed_for_included_members_only():
         reward_model=reward_model,
         previous_winner="Young people deserve a voice.",
         critiques=CRITIQUES,
+        position_ratings=[1, 2, 3, 4, 5],
         include=[0, 4],
     )
-    assert generator.calls[0]["critiques"] == [CRITIQUES[0], CRITIQUES[4]]
-    assert generator.calls[0]["previous_winner"] == "Young people deserve a voice."
-    assert reward_model.calls[0]["critiques"] == CRITIQUES
+    seen = generator.calls[0]["round_text"]
+    assert seen.critiques == (CRITIQUES[0], CRITIQUES[4])
+    assert seen.position_ratings == (1.0, 5.0)
+    assert seen.previous_winner == "Young people deserve a voice."
+    assert reward_model.calls[0]["round_text"].critiques == tuple(CRITIQUES)
 
 
 def test_single_candidate_wins_without_reranking_but_is_still_predicted():
@@ -164,11 +172,6 @@ def test_bad_include_raises_before_any_backend_is_called(include):
 @pytest.mark.parametrize(
     "overrides",
     [
-        {"question": "  "},
-        {"opinions": []},
-        {"opinions": ["fine", ""]},
-        {"previous_winner": "A statement.", "critiques": CRITIQUES[:3]},
-        {"critiques": CRITIQUES},  # critiques without the statement they critique
         {"n_candidates": 0},
         {"n_candidates": True},
         {"aggregation": "borda"},
@@ -177,11 +180,44 @@ def test_bad_include_raises_before_any_backend_is_called(include):
         {"seed": "1"},
     ],
 )
-def test_bad_inputs_raise_value_error(overrides):
+def test_bad_settings_raise_value_error(overrides):
     generator = FakeGenerator()
     with pytest.raises(ValueError):
         run(generator=generator, **overrides)
     assert generator.calls == []
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ({"question": "  "}, "the question is empty"),
+        ({"opinions": []}, "there are no opinions"),
+        ({"opinions": ["fine", ""]}, "opinion 1 is empty"),
+        ({"opinions": ["fine", 3]}, "opinion 1 is int, not a string"),
+        ({"previous_winner": "A draft.", "critiques": CRITIQUES[:3]}, "3 critiques for 5"),
+        ({"critiques": CRITIQUES}, "without the previous winner"),
+        ({"position_ratings": [4, 4]}, "2 position ratings for 5 members"),
+        ({"position_ratings": [4, 4, 4, 4, 8]}, "outside 1-7"),
+    ],
+)
+def test_an_unusable_round_is_refused_once_at_the_entry(text, error):
+    """The round is checked where it is made (`RoundText`); `mediate` takes nothing else, and
+    the backends get the very object it was given, so nothing checks or rebuilds it again."""
+    with pytest.raises(ValueError, match=error):
+        RoundText(**{"question": QUESTION, "opinions": OPINIONS, **text})
+
+    generator, reward_model = FakeGenerator(), FakeRewardModel()
+    loose = {"question": QUESTION, "opinions": OPINIONS, **text}
+    with pytest.raises(TypeError, match="must be a RoundText"):
+        mediate(loose, generator=generator, reward_model=reward_model)
+    with pytest.raises(TypeError):
+        mediate(generator=generator, reward_model=reward_model, **loose)
+    assert generator.calls == [] and reward_model.calls == []
+
+    round_text = RoundText(question=QUESTION, opinions=OPINIONS)
+    mediate(round_text, generator=generator, reward_model=reward_model, n_candidates=2)
+    assert generator.calls[0]["round_text"] is round_text
+    assert reward_model.calls[0]["round_text"] is round_text
 
 
 @pytest.mark.parametrize(
@@ -210,8 +246,8 @@ def test_wrongly_shaped_predictions_are_bad_model_output():
 
 def test_wrong_number_of_candidates_is_bad_model_output():
     class ShortGenerator(FakeGenerator):
-        def generate(self, **kwargs):
-            return super().generate(**kwargs)[:-1]
+        def generate(self, round_text, *, n, seed):
+            return super().generate(round_text, n=n, seed=seed)[:-1]
 
     with pytest.raises(BadModelOutput):
         run(generator=ShortGenerator())
@@ -228,11 +264,10 @@ def test_mediate_with_config_uses_the_config():
         }
     )
     result = mediate_with_config(
+        RoundText(question=QUESTION, opinions=OPINIONS),
         config=config,
         generator=build_generator(config.generator),
         reward_model=build_reward_model(config.reward),
-        question=QUESTION,
-        opinions=OPINIONS,
         include=[0, 2, 4],
     )
     assert len(result.candidates) == 3
@@ -241,11 +276,10 @@ def test_mediate_with_config_uses_the_config():
     assert result.included == [0, 2, 4]
     with pytest.raises(TypeError):
         mediate_with_config(
+            RoundText(question=QUESTION, opinions=OPINIONS),
             config=config,
             generator=FakeGenerator(),
             reward_model=FakeRewardModel(),
-            question=QUESTION,
-            opinions=OPINIONS,
             n_candidates=3,
         )
 
@@ -266,15 +300,14 @@ def test_fakes_are_built_from_config_and_can_be_told_to_fail():
 
 
 def test_fake_generator_is_deterministic_and_seeded():
+    round_text = RoundText(question=QUESTION, opinions=OPINIONS)
+
     def texts(seed):
-        return [
-            c.text
-            for c in FakeGenerator().generate(question=QUESTION, opinions=OPINIONS, n=8, seed=seed)
-        ]
+        return [c.text for c in FakeGenerator().generate(round_text, n=8, seed=seed)]
 
     assert texts(1) == texts(1)
     assert texts(1) != texts(2)
-    candidate = FakeGenerator().generate(question=QUESTION, opinions=OPINIONS, n=1, seed=0)[0]
+    candidate = FakeGenerator().generate(round_text, n=1, seed=0)[0]
     assert isinstance(candidate, Candidate)
     for key in ("backend", "model", "template_version", "seed", "sample_index", "opinion_order"):
         assert key in candidate.provenance

@@ -1,6 +1,6 @@
 import pytest
 
-from inference.base import BadModelOutput, ConfigError
+from inference.base import BadModelOutput, ConfigError, RoundText
 from inference.prompts import (
     CRITIQUE_TEMPLATE_VERSION,
     OPINION_TEMPLATE_VERSION,
@@ -68,25 +68,23 @@ def test_critique_prompt_holds_previous_winner_and_every_critique_beside_its_opi
 
 def test_round_prompt_shows_members_in_the_given_order_with_their_critiques():
     order = [2, 0, 3, 1]
-    prompt = round_prompt(
-        question=QUESTION,
-        opinions=OPINIONS,
-        order=order,
-        previous_winner=WINNER,
-        critiques=CRITIQUES,
+    round_text = RoundText(
+        question=QUESTION, opinions=OPINIONS, previous_winner=WINNER, critiques=CRITIQUES
     )
+    prompt = round_prompt(round_text, order=order)
     shown = [OPINIONS[i].strip() for i in order]
     assert positions(prompt.user, shown) == sorted(positions(prompt.user, shown))
     critiques_shown = [CRITIQUES[i] for i in order]
     assert positions(prompt.user, critiques_shown) == sorted(
         positions(prompt.user, critiques_shown)
     )
-    assert round_prompt(question=QUESTION, opinions=OPINIONS, order=order).version == "opinion-v1"
+    opinions_only = RoundText(question=QUESTION, opinions=OPINIONS)
+    assert round_prompt(opinions_only, order=order).version == "opinion-v1"
 
 
 def test_round_prompt_refuses_an_order_that_is_not_a_permutation():
     with pytest.raises(ValueError, match="permutation"):
-        round_prompt(question=QUESTION, opinions=OPINIONS, order=[0, 0, 1, 2])
+        round_prompt(RoundText(question=QUESTION, opinions=OPINIONS), order=[0, 0, 1, 2])
 
 
 def test_unknown_template_version_is_a_config_error():

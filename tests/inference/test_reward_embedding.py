@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from inference.base import ConfigError, RewardModel
+from inference.base import ConfigError, RewardModel, RoundText
 from inference.config import BackendConfig, build_reward_model
 from inference.reward_models import embedding
 from inference.reward_models.embedding import (
@@ -39,6 +39,10 @@ CON_RESTATED = (
 )
 
 
+def predict(model, candidates, **round_fields):
+    return model.predict(RoundText(**round_fields), candidates)
+
+
 @pytest.fixture(scope="module")
 def model() -> EmbeddingRewardModel:
     return EmbeddingRewardModel()
@@ -60,7 +64,8 @@ def test_built_from_the_registry_and_described(tmp_path):
 
 
 def test_each_opinion_agrees_more_with_its_restatement_than_with_the_other_side(model, ai_question):
-    predictions = model.predict(
+    predictions = predict(
+        model,
         question=ai_question,
         opinions=[PRO, CON],
         candidates=[PRO_RESTATED, CON_RESTATED],
@@ -71,7 +76,8 @@ def test_each_opinion_agrees_more_with_its_restatement_than_with_the_other_side(
 
 def test_prior_predictions_lie_on_the_likert_scale(model, sample_questions):
     rows = sample_questions[:20]
-    predictions = model.predict(
+    predictions = predict(
+        model,
         question=rows[0]["question"],
         opinions=[r["affirming_statement"] for r in rows[:5]],
         candidates=[r["negating_statement"] for r in rows[:16]]
@@ -118,7 +124,8 @@ def test_a_member_is_predicted_to_agree_less_with_the_opposite_side(model, again
         "Most of us think the UK should build more nuclear power stations, while one of us "
         "disagrees. We agree that bills must come down."
     )
-    predictions = model.predict(
+    predictions = predict(
+        model,
         question=question,
         opinions=[member_for, against],
         candidates=[own, both, opposite],
@@ -141,12 +148,12 @@ def test_a_position_rating_before_the_round_decides_an_unclear_opinion(model):
         "affirming_statement": SHOULD_BUILD,
         "negating_statement": SHOULD_NOT_BUILD,
     }
-    rated_for = model.predict(**inputs, position_ratings=[7])
-    rated_against = model.predict(**inputs, position_ratings=[1])
+    rated_for = predict(model, **inputs, position_ratings=[7])
+    rated_against = predict(model, **inputs, position_ratings=[1])
     assert rated_for[0, 0] > rated_for[0, 1] + 1.5
     assert rated_against[0, 1] > rated_against[0, 0] + 1.5
     with pytest.raises(ValueError, match="position ratings"):
-        model.predict(**inputs, position_ratings=[7, 1])
+        predict(model, **inputs, position_ratings=[7, 1])
 
 
 def _synthetic_ratings(questions: list[dict], others: list[dict]) -> list[RatingExample]:
@@ -212,7 +219,7 @@ def test_a_saved_head_loads_back_to_identical_predictions(tmp_path, sample_quest
         "opinions": [PRO, CON],
         "candidates": [PRO_RESTATED, CON_RESTATED, "We should think about it."],
     }
-    np.testing.assert_array_equal(fitted.predict(**round_inputs), loaded.predict(**round_inputs))
+    np.testing.assert_array_equal(predict(fitted, **round_inputs), predict(loaded, **round_inputs))
     assert loaded.describe()["revision"] == "0.1.0+head:fitted-60"
 
 
@@ -225,8 +232,9 @@ def test_a_candidate_that_answers_the_critique_gains_in_the_critique_iteration(m
     )
     ignores = "The government should fund research into artificial intelligence generously."
     opinions = [PRO, CON]
-    plain = model.predict(question=ai_question, opinions=opinions, candidates=[answers, ignores])
-    revised = model.predict(
+    plain = predict(model, question=ai_question, opinions=opinions, candidates=[answers, ignores])
+    revised = predict(
+        model,
         question=ai_question,
         opinions=opinions,
         candidates=[answers, ignores],
@@ -235,29 +243,6 @@ def test_a_candidate_that_answers_the_critique_gains_in_the_critique_iteration(m
     )
     assert not np.allclose(plain, revised)
     assert revised[0, 0] - revised[0, 1] > plain[0, 0] - plain[0, 1]
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"question": " "},
-        {"opinions": []},
-        {"opinions": [PRO, ""]},
-        {"candidates": []},
-        {"candidates": [PRO_RESTATED, "  "]},
-        {"critiques": ["too vague", "fine"]},
-        {"previous_winner": "A statement.", "critiques": ["only one critique"]},
-    ],
-)
-def test_unusable_round_inputs_are_refused(model, change):
-    inputs = {
-        "question": "Should we?",
-        "opinions": [PRO, CON],
-        "candidates": [PRO_RESTATED],
-        **change,
-    }
-    with pytest.raises(ValueError):
-        model.predict(**inputs)
 
 
 @pytest.mark.parametrize(

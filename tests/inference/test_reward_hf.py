@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from inference.base import ConfigError, RewardModel
+from inference.base import ConfigError, RewardModel, RoundText
 from inference.config import BackendConfig, build_reward_model
 from inference.reward_models import formatting
 from inference.reward_models.hf import (
@@ -27,6 +27,7 @@ CANDIDATES = [
     "Keep cars in the centre.",
     "Ban them.",
 ]
+ROUND = RoundText(question=QUESTION, opinions=OPINIONS)
 WORDS = sorted(
     {
         w.strip(".,?:'").lower()
@@ -77,9 +78,9 @@ def likert_dir(tmp_path_factory):
     return directory
 
 
-def predict(model, **overrides):
-    inputs = {"question": QUESTION, "opinions": OPINIONS, "candidates": CANDIDATES, **overrides}
-    return model.predict(**inputs)
+def predict(model, candidates=CANDIDATES, **round_fields):
+    round_text = RoundText(**{"question": QUESTION, "opinions": OPINIONS, **round_fields})
+    return model.predict(round_text, candidates)
 
 
 def test_a_saved_model_directory_loads_through_the_registry(likert_dir):
@@ -96,9 +97,7 @@ def test_likert_output_is_the_models_raw_value_clipped(likert_dir):
     model = TransformersRewardModel(likert_dir, batch_size=4)
     predictions = predict(model)
     assert predictions.shape == (2, 3)
-    raw = model.raw_outputs(
-        formatting.round_inputs(question=QUESTION, opinions=OPINIONS, candidates=CANDIDATES)
-    )
+    raw = model.raw_outputs(formatting.round_inputs(ROUND, CANDIDATES))
     np.testing.assert_allclose(predictions.ravel(), np.clip(raw, 1, 7), rtol=1e-5)
     assert 1.0 <= predictions.min() and predictions.max() <= 7.0
     assert np.ptp(predictions) > 0
@@ -115,9 +114,7 @@ def test_logit_output_maps_through_one_plus_six_sigmoid(tmp_path):
     save_reward_model_metadata(tmp_path, output="logit")
     model = TransformersRewardModel(tmp_path)
     predictions = predict(model)
-    raw = model.raw_outputs(
-        formatting.round_inputs(question=QUESTION, opinions=OPINIONS, candidates=CANDIDATES)
-    )
+    raw = model.raw_outputs(formatting.round_inputs(ROUND, CANDIDATES))
     np.testing.assert_allclose(predictions.ravel(), 1 + 6 / (1 + np.exp(-raw)), rtol=1e-5)
 
 
@@ -133,11 +130,13 @@ def test_pair_input_format_feeds_context_and_candidate_as_two_segments(tmp_path)
     model = TransformersRewardModel(tmp_path)
     predictions = predict(model, previous_winner="Ban them.", critiques=["Too vague.", "No."])
     firsts, seconds = formatting.round_pairs(
-        question=QUESTION,
-        opinions=OPINIONS,
-        candidates=CANDIDATES,
-        previous_winner="Ban them.",
-        critiques=["Too vague.", "No."],
+        RoundText(
+            question=QUESTION,
+            opinions=OPINIONS,
+            previous_winner="Ban them.",
+            critiques=["Too vague.", "No."],
+        ),
+        CANDIDATES,
     )
     from transformers import AutoTokenizer, BertForSequenceClassification
 
@@ -224,7 +223,19 @@ def test_the_reward_input_template_is_stable():
         "Participant's critique: C\n"
         "Candidate statement: Cand."
     )
-    assert formatting.format_reward_pair(question="Q?", opinion="O", candidate="C") == (
-        "Question: Q?\nParticipant's opinion: O",
-        "Candidate statement: C",
+    assert formatting.round_pairs(RoundText(question="Q?", opinions=["O"]), ["C"]) == (
+        ["Question: Q?\nParticipant's opinion: O"],
+        ["Candidate statement: C"],
     )
+    critiqued = RoundText(
+        question="Q?", opinions=["My\nview."], previous_winner="Prev.", critiques=["C"]
+    )
+    assert formatting.round_inputs(critiqued, ["Cand."]) == [
+        formatting.format_reward_input(
+            question="Q?",
+            opinion="My\nview.",
+            candidate="Cand.",
+            previous_winner="Prev.",
+            critique="C",
+        )
+    ]

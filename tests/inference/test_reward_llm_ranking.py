@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from inference.base import BackendUnavailable, BadModelOutput, ConfigError, RewardModel
+from inference.base import BackendUnavailable, BadModelOutput, ConfigError, RewardModel, RoundText
 from inference.config import BackendConfig, build_reward_model
 from inference.http import JsonClient
 from inference.reward_models.llm_ranking import (
@@ -22,6 +22,7 @@ from tests.inference.vllm_fake_server import FakeOpenAIServer, Reply
 QUESTION = "Should cities ban cars from their centres?"
 OPINIONS = ["Yes, ban them.", "No, shops need cars.", "Only at weekends."]
 CANDIDATES = ["Ban cars.", "Keep cars.", "Ban cars at weekends."]
+ROUND = RoundText(question=QUESTION, opinions=OPINIONS)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +108,7 @@ def test_one_concurrent_request_per_participant_becomes_a_likert_matrix(chat):
     )
     assert isinstance(model, RewardModel)
 
-    predictions = model.predict(question=QUESTION, opinions=OPINIONS, candidates=CANDIDATES)
+    predictions = model.predict(ROUND, CANDIDATES)
 
     assert len(chat.requests) == 3
     assert chat.max_in_flight == 3
@@ -122,7 +123,7 @@ def test_one_concurrent_request_per_participant_becomes_a_likert_matrix(chat):
 
 def test_a_single_candidate_needs_no_request(chat):
     model = LLMRankingRewardModel(client=JsonClient(chat.url))
-    predictions = model.predict(question=QUESTION, opinions=OPINIONS, candidates=["Only one."])
+    predictions = model.predict(ROUND, ["Only one."])
     np.testing.assert_array_equal(predictions, np.full((3, 1), 4.0))
     assert chat.requests == []
 
@@ -131,16 +132,14 @@ def test_an_unreadable_answer_is_bad_model_output(chat):
     chat.rule = lambda request: Reply(content="I would rather not say.")
     model = LLMRankingRewardModel(client=JsonClient(chat.url, retries=0))
     with pytest.raises(BadModelOutput):
-        model.predict(question=QUESTION, opinions=OPINIONS, candidates=CANDIDATES)
+        model.predict(ROUND, CANDIDATES)
 
 
 def test_a_chat_server_that_keeps_failing_is_unavailable(chat):
     chat.rule = lambda request: Reply(kind="status", status=503)
     client = JsonClient(chat.url, retries=1, sleep=lambda _seconds: None)
     with pytest.raises(BackendUnavailable):
-        LLMRankingRewardModel(client=client).predict(
-            question=QUESTION, opinions=OPINIONS, candidates=CANDIDATES
-        )
+        LLMRankingRewardModel(client=client).predict(ROUND, CANDIDATES)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inference.base import BackendUnavailable, BadModelOutput, ConfigError, RewardModel
+from inference.base import BackendUnavailable, BadModelOutput, ConfigError, RewardModel, RoundText
 from inference.config import BackendConfig, build_reward_model
 from inference.http import JsonClient
 from inference.reward_models import formatting
@@ -16,6 +16,7 @@ from tests.inference.vllm_pooling_fake_server import FakePoolingServer, Reply
 QUESTION = "Should the government help in developing artificial intelligence?"
 OPINIONS = ["Yes, public money should fund AI.", "No, taxes should not pay for AI."]
 CANDIDATES = ["Fund it carefully. [score=5.5]", "Do not fund it. [score=2]", "Maybe. [score=9]"]
+ROUND = RoundText(question=QUESTION, opinions=OPINIONS)
 
 
 @pytest.fixture
@@ -35,9 +36,9 @@ def reward_model(server, *, retries=0, timeout=5.0, sleeps=None, **kwargs) -> VL
     return VLLMRewardModel(client=client, **kwargs)
 
 
-def predict(model, **overrides):
-    inputs = {"question": QUESTION, "opinions": OPINIONS, "candidates": CANDIDATES, **overrides}
-    return model.predict(**inputs)
+def predict(model, candidates=CANDIDATES, **round_fields):
+    round_text = RoundText(**{"question": QUESTION, "opinions": OPINIONS, **round_fields})
+    return model.predict(round_text, candidates)
 
 
 def test_one_classify_request_carries_every_pair_of_the_round_member_major(server):
@@ -50,9 +51,7 @@ def test_one_classify_request_carries_every_pair_of_the_round_member_major(serve
     assert request.path == "/classify"
     assert request.body["model"] == "org/reward-1b"
     assert request.body["use_activation"] is False
-    assert request.body["input"] == formatting.round_inputs(
-        question=QUESTION, opinions=OPINIONS, candidates=CANDIDATES
-    )
+    assert request.body["input"] == formatting.round_inputs(ROUND, CANDIDATES)
     assert request.body["input"][1] == (
         f"Question: {QUESTION}\n"
         f"Participant's opinion: {OPINIONS[0]}\n"
@@ -201,12 +200,3 @@ def test_describe_names_model_endpoint_and_rule(server):
 def test_bad_vllm_reward_configs_are_config_errors(config):
     with pytest.raises(ConfigError):
         build_reward_model(config)
-
-
-def test_unusable_round_inputs_are_refused_before_any_request(server):
-    model = reward_model(server)
-    with pytest.raises(ValueError):
-        predict(model, candidates=[])
-    with pytest.raises(ValueError):
-        predict(model, critiques=["one"])
-    assert server.requests == []

@@ -1,4 +1,5 @@
-"""Set up the local demo: a moderator account, a few questions, and one open deliberation.
+"""Set up the local demo: a moderator account, a few questions, an open demo deliberation, a
+whole-protocol study, and the demo deliberation in German (participant pages in German).
 
 Safe to run again: it creates only what is missing, and resets the demo moderator's password to
 the one it prints, so the printed login always works.
@@ -14,6 +15,7 @@ from deliberation.models import Deliberation, Question
 from deliberation.selectors.moderator import join_path
 from deliberation.services.deliberations import deliberation_create, question_create
 from deliberation.services.moderators import moderator_ensure
+from inference.base import RoundText
 from inference.generators.extractive import ExtractiveGenerator
 
 DEMO_USERNAME = "moderator"
@@ -21,6 +23,7 @@ DEMO_USERNAME = "moderator"
 DEMO_PASSWORD = "common-ground-demo"
 DEMO_TITLE = "Demo deliberation"
 STUDY_TITLE = "Demo study: two questions, a revision, two conditions"
+GERMAN_TITLE = "Demo-Diskussion (Deutsch)"
 DEMO_ADDR = "127.0.0.1:8000"
 
 # Written for this project (not taken from any published question bank).
@@ -93,6 +96,22 @@ DEMO_QUESTIONS = [
 ]
 
 
+# The German demo's question, written for this project; its bots write German too.
+GERMAN_QUESTION = {
+    "external_id": "demo-de-autofreie-innenstadt",
+    "topic": "Stadtplanung",
+    "text": "Sollen Innenstädte für private Autos gesperrt werden?",
+    "affirming_statement": (
+        "Innenstädte sollen für private Autos gesperrt werden: Die Straßen werden sicherer, "
+        "ruhiger und sauberer, und es entsteht Platz für Menschen, Fahrräder und Bäume."
+    ),
+    "negating_statement": (
+        "Innenstädte sollen für private Autos offen bleiben: Ältere und behinderte Menschen, "
+        "Handwerksbetriebe und Geschäfte sind darauf angewiesen, hineinfahren zu können."
+    ),
+}
+
+
 # Three groups, written for this project, on the first demo question: what the embedded mediator
 # makes of a split group, of an agreeing group, and of critiques of a winner. The statements are
 # generated afresh by the real extractive generator each time the demo is set up.
@@ -128,21 +147,17 @@ def example_statements(seed: int = 0) -> dict[str, str]:
     """The embedded mediator's first candidate for each example group, and a revision of the
     split group's statement after `EXAMPLE_CRITIQUES` (what the README shows)."""
     generator = ExtractiveGenerator()
-    positions = {k: v for k, v in EXAMPLE_QUESTION.items() if k != "question"}
-    question = EXAMPLE_QUESTION["question"]
     split, agreeing = (
-        generator.generate(question=question, opinions=ops, n=1, seed=seed, **positions)[0].text
+        generator.generate(RoundText(**EXAMPLE_QUESTION, opinions=ops), n=1, seed=seed)[0].text
         for ops in (EXAMPLE_SPLIT, EXAMPLE_AGREEING)
     )
-    revised = generator.generate(
-        question=question,
+    critiqued = RoundText(
+        **EXAMPLE_QUESTION,
         opinions=EXAMPLE_SPLIT,
-        n=1,
-        seed=seed,
         previous_winner=split,
         critiques=EXAMPLE_CRITIQUES,
-        **positions,
-    )[0].text
+    )
+    revised = generator.generate(critiqued, n=1, seed=seed)[0].text
     return {"split group": split, "agreeing group": agreeing, "after the critiques": revised}
 
 
@@ -160,7 +175,10 @@ def demo_base_url(addr: str) -> str:
 
 
 class Command(BaseCommand):
-    help = "Create the demo moderator, demo questions and an open demo deliberation (idempotent)."
+    help = (
+        "Create the demo moderator, demo questions and the open demo deliberations, one of them "
+        "in German (idempotent)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -219,6 +237,19 @@ class Command(BaseCommand):
                             },
                         ],
                     )
+                german = Deliberation.objects.filter(title=GERMAN_TITLE).first()
+                if german is None:
+                    german = deliberation_create(
+                        created_by=None,
+                        title=GERMAN_TITLE,
+                        description="Zum Ausprobieren auf Deutsch; Bots füllen die leeren Plätze.",
+                        questions=[self._question(GERMAN_QUESTION, source="demo-de")],
+                        group_size=5,
+                        min_group_size=3,
+                        n_candidates=16,
+                        fill_with_bots=True,
+                        language="de",
+                    )
         except DomainError as exc:
             raise CommandError(exc.message) from None
 
@@ -235,6 +266,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{state} the demo deliberation {DEMO_TITLE!r}.")
         self.stdout.write(f"Participant join link: {base_url}{join_path(deliberation)}")
         self.stdout.write(f"Whole-protocol study:  {base_url}{join_path(study)}")
+        self.stdout.write(f"German demo (Deutsch): {base_url}{join_path(german)}")
         self.stdout.write(f"Moderator login:       {base_url}/accounts/login/")
         self.stdout.write(f"  username: {DEMO_USERNAME}")
         self.stdout.write(f"  password: {password}")
@@ -245,8 +277,8 @@ class Command(BaseCommand):
         for kind, text in example_statements().items():
             self.stdout.write(f"  {kind}: {text}")
 
-    def _question(self, spec: dict) -> Question:
+    def _question(self, spec: dict, source: str = "demo") -> Question:
         existing = Question.objects.filter(external_id=spec["external_id"]).first()
         if existing is not None:
             return existing
-        return question_create(source="demo", **spec)
+        return question_create(source=source, **spec)
