@@ -13,26 +13,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from contextvars import ContextVar
 
+from django.db import connection
 from django.test import Client, TestCase
-
-_open: ContextVar[bool] = ContextVar("committed_open", default=False)
 
 
 @contextlib.contextmanager
 def committed() -> Iterator[None]:
-    """Run what the block hands on after its commit when the block ends. Nested blocks run it
-    once, at the outermost (the capture does not forget what it ran)."""
-    if _open.get():
-        yield
-        return
-    token = _open.set(True)
+    """Run what the block hands on after its commit when the block ends, then forget it, so that
+    an enclosing block (this one or `django_capture_on_commit_callbacks`) does not run it again."""
+    start = len(connection.run_on_commit)
     try:
         with TestCase.captureOnCommitCallbacks(execute=True):
             yield
     finally:
-        _open.reset(token)
+        del connection.run_on_commit[start:]
 
 
 class CommittingClient(Client):

@@ -152,7 +152,7 @@ def test_rating_and_ranking_pages_say_who_reads_the_answers_as_it_happens(
     deliberation = _make(
         created_by=moderator, conditions=[{"name": "best", "comparisons": ["best_opinion"]}]
     )
-    clients = [Client() for _ in range(3)]
+    clients = [CommittingClient() for _ in range(3)]
     for client in clients:
         _join(client, deliberation)
     for client, opinion in zip(clients, OPINIONS[:3], strict=True):
