@@ -141,6 +141,9 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The waiting page's poll answers "nothing changed" from versions kept in the cache
+# (deliberation.services.versions), which only a cache that every process shares can hold.
+CHEAP_POLL = env_bool("CHEAP_POLL", bool(REDIS_URL))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -6,9 +6,12 @@ the session of the browser that joined; they see only their own group's content.
 """
 
 from functools import wraps
+from typing import NamedTuple
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
@@ -26,6 +29,7 @@ from deliberation.models import (
     Round,
     Statement,
 )
+from deliberation.selectors.consent import with_current_consent
 
 MODERATE_PERMISSION = "deliberation.moderate"
 RESEARCH_PERMISSION = "deliberation.research"
@@ -57,15 +61,21 @@ def get_open_deliberation(public_id: UUID, *, light: bool = False) -> Deliberati
 
 
 def get_session_participant(request: HttpRequest, deliberation: Deliberation) -> Participant | None:
-    """The participant this browser joined `deliberation` as, or None."""
+    """The participant this browser joined `deliberation` as, or None; with their group and
+    whether they agreed to the current consent text, in one query."""
     raw = request.session.get(session_key(deliberation))
     if not raw:
         return None
-    return (
-        Participant.objects.select_related("deliberation", "group")
+    participant = (
+        with_current_consent(Participant.objects.select_related("group"))
         .filter(public_id=raw, deliberation=deliberation)
         .first()
     )
+    if participant is not None:
+        participant.deliberation = deliberation
+        if participant.group is not None:
+            participant.group.deliberation = deliberation
+    return participant
 
 
 def require_session_participant(request: HttpRequest, deliberation: Deliberation) -> Participant:
@@ -73,6 +83,55 @@ def require_session_participant(request: HttpRequest, deliberation: Deliberation
     if participant is None:
         raise PermissionDenied("Open the invitation link to join this deliberation first.")
     return participant
+
+
+class PollMember(NamedTuple):
+    """Who a poll token was given to (`poll_member`)."""
+
+    participant_id: int
+    group_id: int | None
+    deliberation_id: int
+
+
+def _poll_signer(public_id, session_cookie: str) -> signing.Signer:
+    return signing.Signer(salt=f"cg.poll:{public_id}:{session_cookie}")
+
+
+def poll_token(request: HttpRequest, participant: Participant) -> str:
+    """The token the waiting page's poll carries (`?t=`), so that the status endpoint can say
+    "nothing changed" without reading the session from the database (`poll_member`).
+
+    It names the participant, their group and deliberation, signed with the SECRET_KEY (HMAC,
+    `django.core.signing`) under a salt made of the deliberation's public id and this browser's
+    session key. So a token cannot be forged or altered (a changed id breaks the signature), it
+    is good for this deliberation only, and only beside the session cookie it was made for (an
+    HttpOnly cookie the page's scripts cannot read): a token copied out of a URL or a log is
+    useless in another browser. "" when the cheap poll is off or the session has no key yet."""
+    cookie = request.session.session_key
+    if not settings.CHEAP_POLL or not cookie:
+        return ""
+    value = f"{participant.pk}.{participant.group_id or 0}.{participant.deliberation_id}"
+    return _poll_signer(participant.deliberation.public_id, cookie).sign(value)
+
+
+def poll_member(request: HttpRequest, public_id: UUID) -> PollMember | None:
+    """Who the request's poll token (`poll_token`) was given to, when it is genuine, for this
+    deliberation and beside the session cookie it was made for; None otherwise (the caller then
+    asks the session, as every other page does). No query: the session is not loaded.
+
+    What a genuine token grants is narrow: the answer "nothing changed" (204, no content) about
+    the participant it names, and noting that they are still here. Anything with content is
+    decided from the session."""
+    token = request.GET.get("t")
+    cookie = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    if not settings.CHEAP_POLL or not token or not cookie:
+        return None
+    try:
+        value = _poll_signer(public_id, cookie).unsign(token)
+        participant_id, group_id, deliberation_id = (int(part) for part in value.split("."))
+    except (signing.BadSignature, ValueError):
+        return None
+    return PollMember(participant_id, group_id or None, deliberation_id)
 
 
 def _of_own_group(participant: Participant, found, what: str):

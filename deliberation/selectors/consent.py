@@ -10,7 +10,7 @@ The sentences are in English here and shown in the deliberation's language.
 
 import hashlib
 
-from django.db.models import Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import translation
 from django.utils.translation import gettext, gettext_noop
 
@@ -111,6 +111,18 @@ def consent_sha256(deliberation: Deliberation) -> str:
     return hashlib.sha256(shown.encode()).hexdigest()
 
 
+def with_current_consent(participants: QuerySet[Participant]) -> QuerySet[Participant]:
+    """`participants` with `has_current_consent` (each has agreed to their deliberation's current
+    consent version), which `consent_needed` then reads instead of asking the database."""
+    return participants.annotate(
+        has_current_consent=Exists(
+            ConsentRecord.objects.filter(
+                participant_id=OuterRef("pk"), version=OuterRef("deliberation__consent_version")
+            )
+        )
+    )
+
+
 def consent_needed(participant: Participant) -> bool:
     """Whether a person taking part has not yet agreed to the deliberation's current consent
     version (they joined before the text changed): they are asked again before their next step.
@@ -119,6 +131,9 @@ def consent_needed(participant: Participant) -> bool:
         return False
     if participant.status not in (Participant.Status.WAITING, Participant.Status.ACTIVE):
         return participant.status == Participant.Status.JOINED
+    known = getattr(participant, "has_current_consent", None)  # `with_current_consent`
+    if known is not None:
+        return not known
     return not ConsentRecord.objects.filter(
         participant_id=participant.pk,
         version=Subquery(

@@ -3,8 +3,9 @@ tab or a participant coming back after losing a tab always lands where the group
 
 import random
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from deliberation.models import (
@@ -33,6 +34,8 @@ ANSWER_STEPS = (
     "rank",
     *FOLLOWUPS,
 )
+# The steps whose page waits for the group and polls the status endpoint.
+WAITING_STEPS = ("waiting_group", "waiting", "mediating", "failed")
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # A mediation usually takes seconds; past this the waiting page says it is taking longer.
 SLOW_MEDIATION = timedelta(seconds=45)
@@ -55,6 +58,9 @@ class Step:
     message: str = ""
     # The mediation has taken much longer than usual (the waiting page says so, honestly).
     slow: bool = False
+    # When the step changes by time alone, with nobody doing anything (a deadline, the pool's
+    # wait, a mediation turning slow); None when it does not. The poll's snapshot holds until then.
+    changes_at: datetime | None = None
 
     @property
     def key(self) -> str:
@@ -89,6 +95,9 @@ class Step:
 
 
 def participant_step(participant: Participant) -> Step:
+    """The step `participant` is on now. A handful of queries whatever the phase (pinned per
+    phase in tests/deliberation/test_poll_version.py): the group's current iteration with its
+    round and question in one; the end-of-round questions only once a round has finished."""
     if consent_needed(participant):  # not yet agreed, or agreed to an older consent text
         return Step("consent", participant)
     if participant.status == Participant.Status.DROPPED:
@@ -97,37 +106,38 @@ def participant_step(participant: Participant) -> Step:
         return Step("released", participant)
     group = participant.group
     if group is None or group.status == Group.Status.FORMING:
-        step = Step("waiting_group", participant, group=group)
-        if group is not None:
-            step.done_count = group.members.count()
-            step.member_count = group.deliberation.group_size
-        return step
+        return _waiting_group(participant, group)
     if participant.status == Participant.Status.COMPLETED:
         return Step("ended" if group.status == Group.Status.ENDED else "done", participant, group)
     if group.status == Group.Status.ENDED:
         return Step("ended", participant, group=group)
-    owed = followups_pending(participant)
-    if owed:
-        round_, kind = owed[0]
-        step = Step(kind, participant, group=group, round=round_)
-        if kind == "final_ranking":
-            step.statements = round_winners(participant, round_)
-        return step
-    if group.status == Group.Status.DONE:
+    iteration = None if group.status == Group.Status.DONE else current_iteration(group)
+    # Rounds run one after another: while the first is active, none has finished yet.
+    if iteration is None or iteration.round.position > 0:
+        owed = followups_pending(participant)
+        if owed:
+            round_, kind = owed[0]
+            step = Step(kind, participant, group=group, round=round_)
+            if kind == "final_ranking":
+                step.statements = round_winners(participant, round_)
+            return step
+    if iteration is None:
         return Step("done", participant, group=group)
-    round_ = (
-        group.rounds.filter(status=Round.Status.ACTIVE)
-        .select_related("question")
-        .order_by("-position")
-        .first()
-    )
-    if round_ is None:
-        return Step("done", participant, group=group)
-    iteration = round_.iterations.order_by("-index").first()
+    round_ = iteration.round
     step = Step("waiting", participant, group=group, round=round_, iteration=iteration)
+    if iteration.state == Iteration.State.MEDIATING:
+        step.kind = "mediating"
+        waiting_since = iteration.mediation_queued_at or iteration.updated_at
+        slow_from = waiting_since + SLOW_MEDIATION
+        step.slow = slow_from < timezone.now()
+        step.changes_at = None if step.slow else slow_from
+        return step
+    if iteration.state == Iteration.State.FAILED:
+        step.kind = "failed"
+        return step
+    step.changes_at = iteration.deadline  # passing it closes the phase
     members = list(group.members.filter(status=Participant.Status.ACTIVE).order_by("seat"))
     step.member_count = len(members)
-
     if iteration.state == Iteration.State.COLLECTING:
         written = members_done(iteration, [m.pk for m in members] + [participant.pk])
         step.done_count = sum(m.pk in written for m in members)
@@ -145,16 +155,9 @@ def participant_step(participant: Participant) -> Step:
                     iteration__round=round_, iteration__index=iteration.index - 1, is_winner=True
                 ).first()
         return step
-    if iteration.state == Iteration.State.MEDIATING:
-        step.kind = "mediating"
-        waiting_since = iteration.mediation_queued_at or iteration.updated_at
-        step.slow = waiting_since < timezone.now() - SLOW_MEDIATION
-        return step
-    if iteration.state == Iteration.State.FAILED:
-        step.kind = "failed"
-        return step
     if iteration.state == Iteration.State.RATING:
         shown = statements_for(participant, iteration)
+        iteration.shown_count = len(shown)  # so that `members_done` does not count them again
         rated = set(
             Rating.objects.filter(participant=participant, iteration=iteration).values_list(
                 "statement_id", flat=True
@@ -177,6 +180,38 @@ def participant_step(participant: Participant) -> Step:
             step.kind = "rank"
         return step
     return step
+
+
+def _waiting_group(participant: Participant, group: Group | None) -> Step:
+    """Waiting in the pool: how many have joined the forming group, and when its first waiter
+    will have waited the deliberation's `pool_wait_seconds` (the group then forms or releases)."""
+    step = Step("waiting_group", participant, group=group)
+    if group is None:
+        return step
+    deliberation = participant.deliberation
+    pool = group.members.aggregate(
+        joined=Count("pk"),
+        first=Min("grouped_at", filter=Q(status=Participant.Status.WAITING)),
+    )
+    step.done_count = pool["joined"]
+    step.member_count = deliberation.group_size
+    if pool["first"] is not None:
+        step.changes_at = pool["first"] + timedelta(seconds=deliberation.pool_wait_seconds)
+    return step
+
+
+def current_iteration(group: Group) -> Iteration | None:
+    """The latest iteration of the group's active round, with its round (and the round's
+    question and group) loaded; None when no round is active."""
+    iteration = (
+        Iteration.objects.filter(round__group_id=group.pk, round__status=Round.Status.ACTIVE)
+        .select_related("round__question")
+        .order_by("-round__position", "-index")
+        .first()
+    )
+    if iteration is not None:
+        iteration.round.group = group
+    return iteration
 
 
 def position_statement(round_: Round) -> str:

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from deliberation.errors import DomainError
 from deliberation.models import AuditLog, Deliberation
+from deliberation.services.versions import member_views_changed
 
 CONSENT_TEXT_MAX = 10_000
 CONSENT_VERSION_MAX = 32
@@ -61,4 +62,5 @@ def consent_text_update(*, deliberation: Deliberation, text: str, actor) -> Deli
         current.consent_text = text
         current.consent_version = version
         current.save(update_fields=["consent_text", "consent_version"])
+        member_views_changed(deliberation_id=current.pk)  # every member is asked again
     return current

@@ -35,6 +35,7 @@ from deliberation.services.study_settings import (
     panel_settings_clean,
     survey_items_clean,
 )
+from deliberation.services.versions import member_views_changed
 from inference.aggregation import check_alpha
 
 GROUP_SIZE_MAX = 20
@@ -397,6 +398,7 @@ def deliberation_set_status(*, deliberation: Deliberation, status: str, actor) -
                 target_id=deliberation.pk,
                 data={"from": current, "to": status},
             )
+            member_views_changed(deliberation_id=deliberation.pk)
     deliberation.status = status
     return deliberation
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from deliberation.errors import DomainError
 from deliberation.models import AuditLog, Condition, Deliberation, DeliberationQuestion
 from deliberation.services.deliberations import TITLE_MAX
+from deliberation.services.versions import member_views_changed
 
 # Everything that defines the study; not its identity, owner, status, consent history or dates.
 COPIED_FIELDS = (
@@ -83,6 +84,7 @@ def deliberation_archive(*, deliberation: Deliberation, actor) -> Deliberation:
         if current.status == Deliberation.Status.OPEN:
             current.status = Deliberation.Status.CLOSED
         current.save(update_fields=["archived_at", "status"])
+        member_views_changed(deliberation_id=current.pk)
         AuditLog.objects.create(
             actor=actor,
             action="deliberation_archive",

@@ -49,6 +49,7 @@ from deliberation.services.conditions import BASELINE, BEST_OPINION, COMPARISONS
 from deliberation.services.enqueue import bots_enqueue
 from deliberation.services.leases import LeaseKept, holds_claim, mediation_claim
 from deliberation.services.rounds import iteration_fail
+from deliberation.services.versions import member_views_changed
 from deliberation.storable import storable_json, storable_text
 from inference.base import InferenceError, RewardModel, RoundText
 from inference.comparisons import BestOpinion, best_opinion
@@ -387,6 +388,7 @@ def _store(
         update_fields=["state", "failure_reason", "mediation_finished_at", "deadline", "updated_at"]
     )
     bots_enqueue(group=iteration.round.group)
+    member_views_changed(group_ids=[iteration.round.group_id])
     return candidate_set
 
 

@@ -28,6 +28,7 @@ from deliberation.models import (
 from deliberation.selectors.iterations import MediationStanding, mediation_standing
 from deliberation.services.enqueue import mediation_enqueue
 from deliberation.services.mediation import mediation_inputs
+from deliberation.services.versions import member_views_changed
 
 REASON_MAX = 500
 EXTEND_MIN_SECONDS = 60
@@ -103,6 +104,7 @@ def _text_save_hidden(
 ) -> None:
     """Save the text's hidden fields and write its audit row (hide and show alike)."""
     text.save(update_fields=["hidden", "hidden_reason", "hidden_at", "hidden_by"])
+    member_views_changed(group_ids=[text.iteration.round.group_id])
     _audit(
         actor=actor,
         action=action,
@@ -297,6 +299,7 @@ def iteration_retry(*, iteration: Iteration, actor) -> Iteration:
             },
         )
         mediation_enqueue(iteration_id=iteration.pk)
+        member_views_changed(group_ids=[iteration.round.group_id])
     return iteration
 
 
@@ -335,6 +338,7 @@ def iteration_extend_deadline(*, iteration: Iteration, actor, seconds) -> Iterat
                 "after": {"deadline": _iso(iteration.deadline)},
             },
         )
+        member_views_changed(group_ids=[iteration.round.group_id])  # the poll's time limit
     return iteration
 
 
@@ -412,4 +416,5 @@ def group_end(*, group: Group, actor, reason) -> Group:
                 },
             },
         )
+        member_views_changed(group_ids=[group.pk])
     return group

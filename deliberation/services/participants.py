@@ -18,6 +18,10 @@ from deliberation.services.conditions import condition_for_new_group
 from deliberation.services.panels import PanelIds, panel_identity_attach
 from deliberation.services.rounds import group_start
 from deliberation.services.setup_lock import setup_lock_for_join
+from deliberation.services.versions import member_views_changed
+
+# A member's presence is noted at most this often; a page view or poll in between writes nothing.
+TOUCH_SECONDS = 15
 
 
 def participant_join(
@@ -147,10 +151,21 @@ def _seat(participant: Participant, group: Group) -> None:
     participant.seat = next(i for i in range(len(taken) + 1) if i not in taken)
     participant.grouped_at = timezone.now()
     participant.save(update_fields=["group", "seat", "grouped_at"])
+    # The pool's count of who has joined changes for everyone waiting in the group.
+    member_views_changed(group_ids=[group.pk], participant_ids=[participant.pk])
 
 
 def participant_touch(*, participant: Participant) -> None:
-    """Note that the participant is still here (a cheap update, at most once every 15 s)."""
+    """Note that the participant is still here (a cheap update, at most once every
+    `TOUCH_SECONDS`); `participant.last_seen_at` is updated in place."""
     now = timezone.now()
-    if participant.last_seen_at is None or (now - participant.last_seen_at).total_seconds() > 15:
-        Participant.objects.filter(pk=participant.pk).update(last_seen_at=now)
+    last = participant.last_seen_at
+    if last is None or (now - last).total_seconds() > TOUCH_SECONDS:
+        participant_seen_at(participant_id=participant.pk, now=now)
+        participant.last_seen_at = now
+
+
+def participant_seen_at(*, participant_id: int, now) -> None:
+    """Note that the participant was here at `now`: one UPDATE, by id (the poll's cheap path has
+    no row loaded). Presence is not something a member sees: no version changes."""
+    Participant.objects.filter(pk=participant_id).update(last_seen_at=now)

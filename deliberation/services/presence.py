@@ -49,6 +49,7 @@ from deliberation.services.rounds import (
     iteration_close_if_complete,
     iteration_finish_if_rated,
 )
+from deliberation.services.versions import member_views_changed
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +160,7 @@ def iteration_drop_absent(*, iteration: Iteration, now=None) -> list[int]:
             dropout_seconds=group.deliberation.dropout_seconds,
         )
         logger.info("group %s: %d member(s) dropped out", group.pk, len(dropped))
+        member_views_changed(group_ids=[group.pk])
         _phase_recheck(iteration)
         return dropped
 
@@ -223,6 +225,7 @@ def participant_return(*, participant: Participant, now=None) -> bool:
             if participant.left_at
             else None,
         )
+        member_views_changed(group_ids=[participant.group_id], participant_ids=[participant.pk])
     participant.status = Participant.Status.ACTIVE
     participant.left_at = None
     participant.last_seen_at = now
@@ -272,6 +275,7 @@ def participant_leave(*, participant: Participant, now=None) -> Participant:
             fields += ["group", "seat"]
         locked.save(update_fields=fields)
         _audit(LEFT, "participant", [locked.pk], previous_status=was, group=group_id)
+        member_views_changed(group_ids=[group_id], participant_ids=[locked.pk])
     if was == Participant.Status.ACTIVE and group_id is not None:
         iteration = current_phase(group_id)
         if iteration is not None:
@@ -337,6 +341,7 @@ def group_form_if_waited(*, group: Group, now=None) -> str:
             min_group_size=deliberation.min_group_size,
             pool_wait_seconds=deliberation.pool_wait_seconds,
         )
+        member_views_changed(group_ids=[group.pk], participant_ids=overdue)
         logger.info("group %s: %d waiter(s) released from the pool", group.pk, len(overdue))
         return "released"
 

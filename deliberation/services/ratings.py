@@ -7,6 +7,7 @@ from deliberation.models import Iteration, Participant, Rating, Statement
 from deliberation.services.inputs import member_check, response_duration
 from deliberation.services.once import create_once
 from deliberation.services.rounds import iteration_finish_if_rated
+from deliberation.services.versions import member_views_changed
 
 AGREEMENT_LABELS = {
     1: gettext_lazy("Strongly disagree"),
@@ -105,5 +106,6 @@ def rating_submit(
         check=check,
     )
     if created:
+        member_views_changed(group_ids=[participant.group_id])  # the group's count of who is done
         iteration_finish_if_rated(iteration=iteration)
     return rating

@@ -25,6 +25,7 @@ from deliberation.selectors.iterations import mediations_to_recover
 from deliberation.selectors.participant import ANSWER_STEPS, participant_step
 from deliberation.services.enqueue import bots_enqueue, mediation_enqueue
 from deliberation.services.rounds import iteration_fail
+from deliberation.services.versions import member_views_changed
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ def mediations_recover(*, now=None) -> dict[str, int]:
                 update_fields=["mediation_queued_at", "mediation_lease_until", "mediation_resends"]
             )
             mediation_enqueue(iteration_id=locked.pk)
+            # The waiting page's "taking longer than usual" counts from the new queueing.
+            member_views_changed(group_ids=[locked.round.group_id])
             counts["resent"] += 1
             logger.warning(
                 "recovery: iteration %s sent again (%s)",

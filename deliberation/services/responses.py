@@ -28,6 +28,7 @@ from deliberation.services.inputs import already_sent, grouped, member_check
 from deliberation.services.once import create_once
 from deliberation.services.ratings import likert_value
 from deliberation.services.rounds import iteration_finish_if_rated, participant_complete_if_done
+from deliberation.services.versions import member_views_changed
 
 
 def position_rating_submit(
@@ -66,6 +67,7 @@ def position_rating_submit(
         check=check,
     )
     if created:
+        member_views_changed(participant_ids=[participant.pk])  # only their own next step
         participant_complete_if_done(participant=participant)
     return rating
 
@@ -166,6 +168,7 @@ def ranking_submit(*, participant: Participant, iteration: Iteration, places: di
         what="ranking",
     )
     if created:
+        member_views_changed(group_ids=[participant.group_id])  # the group's count of who is done
         iteration_finish_if_rated(iteration=iteration)
     return ranking
 
@@ -190,6 +193,7 @@ def final_ranking_submit(*, participant: Participant, round_: Round, places: dic
         what="final ranking",
     )
     if created:
+        member_views_changed(participant_ids=[participant.pk])
         participant_complete_if_done(participant=participant)
     return ranking
 
@@ -258,5 +262,6 @@ def survey_submit(*, participant: Participant, round_: Round, answers: dict) -> 
             )
     except IntegrityError:
         raise already_sent("survey") from None
+    member_views_changed(participant_ids=[participant.pk])
     participant_complete_if_done(participant=participant)
     return len(cleaned)

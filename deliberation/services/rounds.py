@@ -25,6 +25,7 @@ from deliberation.selectors.iterations import members_done, present_members, wri
 from deliberation.selectors.participant import followups_pending
 from deliberation.services.conditions import round_exclusion_choose
 from deliberation.services.enqueue import bots_enqueue, mediation_enqueue
+from deliberation.services.versions import member_views_changed
 from deliberation.storable import storable_text
 
 FAILURE_REASON_MAX = 2000
@@ -40,6 +41,7 @@ def group_start(*, group: Group) -> Group:
     group.save(update_fields=["status", "started_at"])
     group.members.filter(status=Participant.Status.WAITING).update(status=Participant.Status.ACTIVE)
     round_start(group=group, position=0)
+    member_views_changed(group_ids=[group.pk])
     return group
 
 
@@ -123,18 +125,25 @@ def iteration_close_if_complete(*, iteration: Iteration, force: bool = False) ->
             update_fields=["state", "mediation_queued_at", "mediation_lease_until", "updated_at"]
         )
         mediation_enqueue(iteration_id=iteration.pk)
+        member_views_changed(group_ids=[group.pk])
         return True
 
 
 def iteration_fail(*, iteration: Iteration, reason: str) -> None:
     """A visible failed state with the reason (made storable: a model's junk in an error message
     must not stop the failure being recorded); nothing already written is touched."""
-    Iteration.objects.filter(pk=iteration.pk).exclude(state=Iteration.State.DONE).update(
-        state=Iteration.State.FAILED,
-        failure_reason=storable_text(reason, limit=FAILURE_REASON_MAX),
-        mediation_finished_at=timezone.now(),
-        updated_at=timezone.now(),
+    failed = (
+        Iteration.objects.filter(pk=iteration.pk)
+        .exclude(state=Iteration.State.DONE)
+        .update(
+            state=Iteration.State.FAILED,
+            failure_reason=storable_text(reason, limit=FAILURE_REASON_MAX),
+            mediation_finished_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
     )
+    if failed:
+        member_views_changed(group_ids=[iteration.round.group_id])
 
 
 def iteration_finish_if_rated(*, iteration: Iteration, force: bool = False) -> bool:
@@ -156,6 +165,7 @@ def iteration_finish_if_rated(*, iteration: Iteration, force: bool = False) -> b
         iteration.state = Iteration.State.DONE
         iteration.save(update_fields=["state", "updated_at"])
         _advance(iteration)
+        member_views_changed(group_ids=[group.pk])
         return True
 
 
@@ -198,4 +208,6 @@ def participant_complete_if_done(*, participant: Participant) -> bool:
     updated = Participant.objects.filter(
         pk=participant.pk, status=Participant.Status.ACTIVE
     ).update(status=Participant.Status.COMPLETED, completed_at=timezone.now())
+    if updated:
+        member_views_changed(participant_ids=[participant.pk])
     return updated == 1

@@ -13,6 +13,7 @@ from deliberation.services.inputs import (
 )
 from deliberation.services.once import create_once
 from deliberation.services.rounds import iteration_close_if_complete
+from deliberation.services.versions import member_views_changed
 
 
 def _check_member_can_write(participant: Participant, iteration: Iteration) -> None:
@@ -90,5 +91,6 @@ def _text_submit(
         check=check,
     )
     if created:
+        member_views_changed(group_ids=[participant.group_id])  # the group's count of who wrote
         iteration_close_if_complete(iteration=iteration)
     return stored

@@ -30,6 +30,7 @@ from deliberation.selectors.consent import (
 from deliberation.selectors.health import health_check
 from deliberation.selectors.participant import (
     ANSWER_STEPS,
+    WAITING_STEPS,
     position_statement,
     round_winners,
     statements_for,
@@ -45,7 +46,11 @@ from deliberation.services.responses import (
     survey_submit,
 )
 from deliberation.services.texts import critique_submit, opinion_submit
-from deliberation.services.visits import participant_seen, participant_visit
+from deliberation.services.visits import (
+    participant_poll_unchanged,
+    participant_seen,
+    participant_visit,
+)
 
 STEP_TEMPLATE = "deliberation/participant/step.html"
 WRITE_STEPS = ("write_opinion", "write_critique")
@@ -173,6 +178,8 @@ def _step_context(request, deliberation, participant, **extra) -> dict:
         context["survey_form"] = SurveyForm(items=deliberation.survey_items)
     if step.kind in ("done", "ended", "released"):
         context["completion"] = panels.completion_for(participant)
+    if step.kind in WAITING_STEPS:
+        context["poll_token"] = access.poll_token(request, participant)
     context.update(extra)
     return context
 
@@ -192,21 +199,34 @@ def step(request: HttpRequest, public_id) -> HttpResponse:
 @require_GET
 def status(request: HttpRequest, public_id) -> HttpResponse:
     """The cheap endpoint the waiting page polls. When the participant's step has changed since
-    the page was drawn, htmx is told to load the step page; otherwise only the progress is drawn."""
+    the page was drawn, htmx is told to load the step page; otherwise only the progress is drawn.
+
+    The page's poll carries a signed token (`access.poll_token`): with it, "nothing changed" is
+    answered from one cache read, without the session or any query, while the versions of what
+    the member sees are unchanged (`services.versions`). Otherwise, or when anything changed,
+    the session decides who asks and the step is computed."""
+    key, seen = request.GET.get("key"), request.GET.get("seen")
+    poller = access.poll_member(request, public_id)
+    if poller is not None and participant_poll_unchanged(**poller._asdict(), key=key, seen=seen):
+        return HttpResponse(status=204)
     deliberation = access.get_open_deliberation(public_id, light=True)
     participant = access.require_session_participant(request, deliberation)
     current = participant_visit(participant=participant)
-    if request.GET.get("key") != current.key:
+    if key != current.key:
         response = HttpResponse(status=204)
         response["HX-Redirect"] = reverse("deliberation:step", kwargs={"public_id": public_id})
         return response
-    if request.GET.get("seen") == current.progress_key:
+    if seen == current.progress_key:
         # Nothing new: no swap, so screen readers are not told the same thing every 2 seconds.
         return HttpResponse(status=204)
     return render(
         request,
         "deliberation/participant/_progress.html",
-        {"deliberation": deliberation, "step": current},
+        {
+            "deliberation": deliberation,
+            "step": current,
+            "poll_token": access.poll_token(request, participant),
+        },
     )
 
 

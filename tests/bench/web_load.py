@@ -1,13 +1,15 @@
 """Web-tier load benchmark: simulated people run whole rounds over HTTP against gunicorn.
 
-    .venv/bin/python tests/bench/web_load.py [--burst] [--groups 200] [--size 5]
-                                             [--web-workers 3] [--backends fake|embedded] [--json]
+    .venv/bin/python tests/bench/web_load.py [--burst | --polls SECONDS] [--groups 200]
+                     [--size 5] [--web-workers 3] [--backends fake|embedded] [--json]
 
 It measures the DESIGN.md targets "1,000 simulated participants (200 groups of 5) running full
 rounds on one 2-core machine with PostgreSQL and Redis and the load generator beside them, p95
 under 250 ms, no error, no rating lost; an unchanged status poll under 1 ms of server CPU and no
-SQL" and, with `--burst`, "500 people arriving within 5 s without error, p95 under 1 s". The run
-is self-contained and leaves nothing behind:
+SQL" and, with `--burst`, "500 people arriving within 5 s without error, p95 under 1 s".
+`--polls SECONDS` measures waiting rooms instead: one member of each group keeps the writing page
+open (its heartbeat only), the others wait on the poll until SECONDS after the last arrival. The
+run is self-contained and leaves nothing behind:
 
 1. a fresh PostgreSQL database (`cg_bench_<random>`), migrated, holding one open deliberation
    (group size K, minimum K, a few candidates, no bots: every member is a simulated person);
@@ -70,7 +72,18 @@ TARGET_P95_MS = 250.0
 BURST_TARGET_P95_MS = 1000.0
 # DESIGN.md: "an unchanged status poll under 1 ms of server CPU and no SQL".
 TARGET_UNCHANGED_POLL_CPU_MS = 1.0
-KINDS = ("join", "static", "consent", "step", "opinion", "status", "rate", "answer", "done")
+KINDS = (
+    "join",
+    "static",
+    "consent",
+    "step",
+    "opinion",
+    "status",
+    "heartbeat",
+    "rate",
+    "answer",
+    "done",
+)
 # What each kind answers when all is well; anything else is an error.
 EXPECTED_STATUS = {
     "join": {200},
@@ -79,6 +92,7 @@ EXPECTED_STATUS = {
     "step": {200},
     "opinion": {302},
     "status": {200, 204},
+    "heartbeat": {204},
     "rate": {302},
     "answer": {302},
     "done": {200},
@@ -99,6 +113,8 @@ ANSWER_ACTION_RE = re.compile(r'action="(/j/[^"]+/(?:survey|position|rank|final)
 RADIO_RE = re.compile(r'type="radio" name="([^"]+)"')
 PLACE_RE = re.compile(r'<select name="(place_\d+)"')
 POLL_RE = re.compile(r'hx-get="([^"]+/status/[^"]*)"')
+HEARTBEAT_RE = re.compile(r'hx-get="([^"]+/here/)"')
+HEARTBEAT_SECONDS = 30.0  # hx-trigger="every 30s" in step.html
 STATIC_RE = re.compile(r'(?:href|src)="(/static/[^"]+\.(?:css|js))"')
 SERVER_TIMING_RE = re.compile(r'([\w-]+)((?:;[\w-]+=(?:"[^"]*"|[^,;]*))*)')
 SERVER_PARAM_RE = re.compile(r';([\w-]+)=("[^"]*"|[^,;]*)')
@@ -447,6 +463,9 @@ class Person:
             rate_action = RATE_ACTION_RE.search(body)
             answer_action = ANSWER_ACTION_RE.search(body)
             poll = POLL_RE.search(body)
+            if text_action and self.index in self.state.stalls:
+                await self.keep_writing(body)
+                return
             if text_action and token:
                 await self.think()
                 await self.request(
@@ -492,13 +511,30 @@ class Person:
                     headers=self.post_headers(step_path),
                 )
             elif poll:
-                await self.wait(html.unescape(poll.group(1)), step_path)
+                if not await self.wait(html.unescape(poll.group(1)), step_path):
+                    return
             else:
                 raise Abandon(f"a step page with nothing to do: {body[:200]!r}")
 
-    async def wait(self, poll_url: str, step_path: str) -> None:
+    def stopping(self) -> bool:
+        return self.state.stop_at is not None and time.monotonic() >= self.state.stop_at
+
+    async def keep_writing(self, body: str) -> None:
+        """The writing page left open until the run stops: only its heartbeat, every 30 s."""
+        heartbeat = HEARTBEAT_RE.search(body)
+        if heartbeat is None:
+            raise Abandon("a writing page without its heartbeat")
+        while True:
+            await asyncio.sleep(
+                min(HEARTBEAT_SECONDS, max(0.0, self.state.stop_at - time.monotonic()))
+            )
+            if self.stopping():
+                return
+            await self.request("heartbeat", "GET", html.unescape(heartbeat.group(1)))
+
+    async def wait(self, poll_url: str, step_path: str) -> bool:
         """Poll like htmx: every 2 s, swapping in the fragment (and its URL) until the server
-        answers HX-Redirect."""
+        answers HX-Redirect (True), or until the run stops (False)."""
         headers = {
             "HX-Request": "true",
             "HX-Current-URL": self.base_url + step_path,
@@ -507,11 +543,13 @@ class Person:
         }
         while True:
             await asyncio.sleep(POLL_SECONDS)
+            if self.stopping():
+                return False
             response = await self.request("status", "GET", poll_url, headers=headers)
             if response is None:
                 continue  # a failed poll is counted; htmx would simply poll again
             if response.headers.get("hx-redirect"):
-                return
+                return True
             fragment = POLL_RE.search(response.text)
             if fragment:
                 poll_url = html.unescape(fragment.group(1))
@@ -526,6 +564,10 @@ class RunState:
     recorder: Recorder
     deadline: float
     progress: tqdm
+    # --polls: when everyone stops (monotonic seconds), and which people never send their
+    # opinion (they keep the writing page open, as a slow writer does).
+    stop_at: float | None = None
+    stalls: frozenset[int] = frozenset()
 
 
 async def monitor_loop_lag(lags: list[float], stop: asyncio.Event) -> None:
@@ -537,15 +579,27 @@ async def monitor_loop_lag(lags: list[float], stop: asyncio.Event) -> None:
 
 
 async def drive(
-    *, base_url: str, join_path: str, participants: int, ramp_s: float, timeout_s: float
+    *,
+    base_url: str,
+    join_path: str,
+    participants: int,
+    ramp_s: float,
+    timeout_s: float,
+    polls_s: float | None = None,
+    size: int = 5,
 ) -> tuple[Recorder, float, list[float]]:
-    """Run every participant; they arrive at random over `ramp_s` seconds."""
+    """Run every participant; they arrive at random over `ramp_s` seconds. With `polls_s`, one
+    person in `size` never sends an opinion, so most groups wait: the others poll until
+    `polls_s` seconds after the last arrival, when everyone stops."""
     recorder = Recorder()
     progress = tqdm(total=participants, desc="participants done", unit="p", file=sys.stderr)
+    now = time.monotonic()
     state = RunState(
         recorder=recorder,
-        deadline=time.monotonic() + timeout_s,
+        deadline=now + timeout_s,
         progress=progress,
+        stop_at=None if polls_s is None else now + ramp_s + polls_s,
+        stalls=frozenset() if polls_s is None else frozenset(range(0, participants, size)),
     )
     rng = random.Random(0)
     arrivals = sorted(rng.uniform(0, ramp_s) for _ in range(participants))
@@ -938,7 +992,7 @@ def build_report(
     outside_ms = (1000 * cpu["gunicorn_s"] - inside_ms) / timed if timed else None
     service_ms = 1000 * service_s / requests if requests else None
     return {
-        "mode": "burst" if args.burst else "design",
+        "mode": "polls" if args.polls else "burst" if args.burst else "design",
         "participants": participants,
         "groups": args.groups,
         "size": args.size,
@@ -1129,6 +1183,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "p95 target 1 s (--groups and --ramp still change it)",
     )
     parser.add_argument(
+        "--polls",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="waiting rooms: one member in each group never sends an opinion (the writing page "
+        "stays open, with its heartbeat), so the others poll; everyone stops SECONDS after the "
+        "last arrival. Measures what the waiting page's polling costs",
+    )
+    parser.add_argument(
         "--groups", type=int, default=None, help="groups (default 200; with --burst 100)"
     )
     parser.add_argument("--size", type=int, default=5, help="members per group (default 5)")
@@ -1173,6 +1236,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.groups is None:
         args.groups = 100 if args.burst else 200
+    if args.polls is not None and args.burst:
+        parser.error("--polls and --burst are separate runs")
     if not 1 <= args.groups <= 1000 or not 1 <= args.size <= 20:
         parser.error("--groups must be from 1 to 1000 and --size from 1 to 20")
     if args.ramp is None:
@@ -1278,6 +1343,8 @@ def main(argv: list[str] | None = None) -> int:
                 participants=participants,
                 ramp_s=args.ramp,
                 timeout_s=args.timeout,
+                polls_s=args.polls,
+                size=args.size,
             )
         )
         busy_after, total_after = cpu_busy()
