@@ -1,7 +1,13 @@
-"""The one exception type for broken business rules, mapped to HTTP in one place:
-`deliberation.middleware.DomainErrorMiddleware` turns any `DomainError` a view lets through into
-a page with the error's `status`. A view that shows the message beside the form field it is
-about catches it and answers with that same `status`."""
+"""The one exception type for broken business rules, and where it becomes an answer:
+
+- a page: `deliberation.middleware.DomainErrorMiddleware` turns any `DomainError` a view lets
+  through into the error page with the error's `status` (views do not render it themselves);
+- the API: `deliberation.api.errors.exception_handler` gives it the API's error format, with the
+  same `status`;
+- a form: a view that shows the message beside the form or field it is about catches it and
+  answers with the form again and that same `status`;
+- a button that posts and goes back (the moderators' and researchers' actions): the view catches
+  it and shows the message on the page it redirects to (`messages.error`)."""
 
 
 class DomainError(Exception):

@@ -14,7 +14,9 @@ from pathlib import Path
 import hypothesis
 import pytest
 from django.conf import settings
+from django.test import override_settings
 
+from tests.commits import CommittingClient
 from tests.faults import RedisServer
 
 # Property tests check properties, not speed: a busy CI machine must not fail them on
@@ -26,6 +28,17 @@ hypothesis.settings.load_profile("commonground")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_QUESTIONS = REPO_ROOT / "tests" / "fixtures" / "questions.json"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Users made by the tests get passwords hashed in one round instead of PBKDF2's million
+    (about half a second each on a shared CPU, in every test with a moderator). The tests are
+    about who may sign in and do what, which no hasher changes; production keeps Django's, and
+    hashes made with it still check."""
+    fast = "django.contrib.auth.hashers.MD5PasswordHasher"
+    with override_settings(PASSWORD_HASHERS=[fast, *settings.PASSWORD_HASHERS]):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +73,10 @@ def private_redis():
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def client() -> CommittingClient:
+    """Django's test client, whose requests run what they hand on after their commit even in a
+    test inside one transaction (tests.commits)."""
+    return CommittingClient()

@@ -21,10 +21,10 @@ from deliberation.access import (
 )
 from deliberation.api import serializers as s
 from deliberation.api.pagination import IdCursorPagination
-from deliberation.models import ExportJob
 from deliberation.selectors.question_bank import question_search
 from deliberation.selectors.research import (
     deliberations_for_api,
+    export_jobs_started_by,
     groups_for_api,
     iteration_detail_for_api,
     iterations_for_api,
@@ -190,14 +190,7 @@ class ExportListCreate(APIView):
 
     @extend_schema(responses={200: s.ExportOut(many=True)})
     def get(self, request):
-        jobs = (
-            ExportJob.objects.filter(
-                created_by=request.user,
-                deliberation__in=research_deliberations(request.user),
-            )
-            .select_related("deliberation")
-            .order_by("-created_at", "-id")[:100]
-        )
+        jobs = export_jobs_started_by(request.user, research_deliberations(request.user))[:100]
         return Response(s.ExportOut(jobs, many=True, context={"request": request}).data)
 
     @extend_schema(request=s.ExportIn, responses={202: s.ExportOut})

@@ -14,6 +14,7 @@ from django.db.models import Count, Prefetch, QuerySet
 from deliberation.models import (
     Deliberation,
     DeliberationQuestion,
+    ExportJob,
     Group,
     Iteration,
     Prediction,
@@ -161,3 +162,13 @@ def rankings_for_api(readable: QuerySet[Deliberation], **filters) -> QuerySet[Ra
         "participant", "round__group__deliberation", "round__group__condition"
     )
     return _responses(rankings, group_path="round__group", **filters)
+
+
+def export_jobs_started_by(user, deliberations) -> QuerySet[ExportJob]:
+    """The exports `user` started of `deliberations` (a QuerySet or a list), newest first, with
+    their deliberation: the Data page's list and the API's."""
+    return (
+        ExportJob.objects.filter(created_by=user, deliberation__in=deliberations)
+        .select_related("deliberation")
+        .order_by("-created_at", "-id")
+    )

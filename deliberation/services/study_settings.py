@@ -21,6 +21,7 @@ from deliberation.models import SURVEY_KINDS, Deliberation, default_survey_items
 from deliberation.selectors.model_versions import PIN_KEY, reward_version_get
 from inference.aggregation import check_alpha
 from inference.base import ConfigError
+from inference.comparisons import baseline_config as baseline_mediation_config
 from inference.config import GENERATOR_BACKENDS, REWARD_BACKENDS, MediationConfig
 
 N_CANDIDATES_MAX = 64
@@ -271,7 +272,7 @@ def _condition(raw: Mapping[str, Any], base: MediationConfig) -> dict:
     baseline_config = _mediation_overrides(
         raw.get("baseline_config"),
         "baseline_config",
-        condition_config.merged({"n_candidates": 1}),
+        baseline_mediation_config(condition_config, None),
     )
     if baseline_config and "baseline" not in comparisons:
         raise _Invalid(

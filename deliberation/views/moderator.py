@@ -74,6 +74,7 @@ def deliberation_create(request: HttpRequest) -> HttpResponse:
     submission = request.POST.get("submission", "")
     if not SUBMISSION_RE.match(submission):
         submission = uuid4().hex
+    status = 400 if setup.form.is_bound else 200  # a save that comes back is a refusal
     if setup.form.is_bound and setup.is_valid():
         # The page carries a submission id, so that a double click creates one deliberation.
         try:
@@ -82,9 +83,10 @@ def deliberation_create(request: HttpRequest) -> HttpResponse:
             )
         except DomainError as exc:
             setup.add_domain_error(exc)
+            status = exc.status
         else:
             return redirect("moderator:deliberation_detail", public_id=created)
-    return _render_setup(request, setup, submission=submission)
+    return _render_setup(request, setup, submission=submission, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -108,15 +110,17 @@ def deliberation_edit(request: HttpRequest, public_id: UUID) -> HttpResponse:
     else:
         setup = _posted_setup(request)
     locked = ""
+    status = 400 if setup.form.is_bound else 200  # a save that comes back is a refusal
     if setup.form.is_bound and setup.is_valid():
         try:
             deliberation_setup_update(
                 deliberation=deliberation, actor=request.user, **setup.service_kwargs()
             )
         except SetupLocked as exc:
-            locked = exc.message
+            locked, status = exc.message, exc.status
         except DomainError as exc:
             setup.add_domain_error(exc)
+            status = exc.status
         else:
             messages.success(request, "The new set-up is saved.")
             return redirect("moderator:deliberation_detail", public_id=public_id)
@@ -125,7 +129,7 @@ def deliberation_edit(request: HttpRequest, public_id: UUID) -> HttpResponse:
         setup,
         editing=deliberation,
         locked=locked,
-        status=SetupLocked.status if locked else 200,
+        status=status,
     )
 
 

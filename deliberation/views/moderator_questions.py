@@ -20,14 +20,17 @@ SKIPPED_SHOWN = 50
 @require_http_methods(["GET", "POST"])
 @moderator_required
 def questions(request: HttpRequest) -> HttpResponse:
-    """GET lists the questions; POST imports a file and shows its report above the list.
+    """GET lists the questions; POST imports a file and shows its report above the list, or
+    the file refused with why (400, or the refusal's status) and nothing imported.
 
     Posting the same file again is harmless: the import creates nothing twice."""
-    report = None
+    report, status = None, 200
     form = QuestionImportForm()
     if request.method == "POST":
         form = QuestionImportForm(request.POST, request.FILES)
-        if form.is_valid():
+        if not form.is_valid():
+            status = 400
+        else:
             data = form.cleaned_data
             try:
                 report = questions_import(
@@ -38,6 +41,7 @@ def questions(request: HttpRequest) -> HttpResponse:
                 )
             except DomainError as exc:
                 form.add_error("file", f"{exc.message} Nothing was imported.")
+                status = exc.status
             else:
                 form = QuestionImportForm()
 
@@ -64,4 +68,5 @@ def questions(request: HttpRequest) -> HttpResponse:
             # The bank's licence asks for credit wherever its questions are shown.
             "bank_shown": any(question.source == BANK_SOURCE for question in page),
         },
+        status=status,
     )

@@ -22,8 +22,9 @@ from deliberation.access import (
 )
 from deliberation.errors import DomainError
 from deliberation.forms_research import ExportForm, TokenForm
-from deliberation.models import ApiToken, ExportJob
+from deliberation.models import ApiToken
 from deliberation.selectors.moderator import deliberation_list
+from deliberation.selectors.research import export_jobs_started_by
 from deliberation.services.api_tokens import api_token_create, api_token_revoke
 from deliberation.services.export_jobs import export_job_create, export_job_open
 
@@ -74,9 +75,7 @@ def data(request: HttpRequest, public_id: UUID) -> HttpResponse:
             return redirect("research:data", public_id=public_id)
     elif request.method == "POST":
         status = 400
-    jobs = ExportJob.objects.filter(deliberation=deliberation, created_by=request.user).order_by(
-        "-created_at", "-id"
-    )[:20]
+    jobs = export_jobs_started_by(request.user, [deliberation])[:20]
     return render(
         request,
         "deliberation/research/data.html",

@@ -1,6 +1,8 @@
 import pytest
 from django.conf import settings
 
+from tests.commits import committed
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _real_postgres():
@@ -67,7 +69,8 @@ def make_group(fake_model_servers, eager_tasks, request):
         members = []
         for _ in range(size):
             participant = participant_join(deliberation=deliberation)
-            participant_consent(participant=participant, version=deliberation.consent_version)
+            with committed():
+                participant_consent(participant=participant, version=deliberation.consent_version)
             members.append(participant.pk)
         return deliberation, [Participant.objects.get(pk=pk) for pk in members]
 

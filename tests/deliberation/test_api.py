@@ -29,8 +29,9 @@ from deliberation.models import (
 )
 from deliberation.services.ratings import rating_submit
 from deliberation.services.texts import opinion_submit
+from tests.commits import CommittingClient, committed
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 OPINIONS = [
     "Buses should be free for everyone under eighteen. It keeps cars off the school run.",
@@ -54,10 +55,12 @@ def rated(make_group, moderator, researcher):
     DeliberationShare.objects.create(deliberation=deliberation, user=researcher, role="researcher")
     iteration = Iteration.objects.get(round__group=members[0].group)
     for member, text in zip(members, OPINIONS, strict=True):
-        opinion_submit(participant=member, iteration=iteration, text=text)
+        with committed():
+            opinion_submit(participant=member, iteration=iteration, text=text)
     winner = Statement.objects.get(iteration=iteration, is_winner=True)
     for member, agreement in zip(members, (2, 5, 7), strict=True):
-        rating_submit(participant=member, statement=winner, agreement=agreement, quality=6)
+        with committed():
+            rating_submit(participant=member, statement=winner, agreement=agreement, quality=6)
     bot = Participant.objects.create(
         deliberation=deliberation,
         group=members[0].group,
@@ -72,7 +75,7 @@ def rated(make_group, moderator, researcher):
 
 
 def _token(user, client: Client | None = None) -> str:
-    client = client or Client()
+    client = client or CommittingClient()
     client.force_login(user)
     response = client.post("/research/tokens/", {"name": "notebook"})
     assert "no-store" in response["Cache-Control"]  # the secret stays out of caches
@@ -88,7 +91,7 @@ def _api(secret: str) -> Client:
 
 def test_a_token_is_shown_once_stored_hashed_works_and_stops_when_revoked(rated, researcher):
     deliberation = rated[0]
-    page = Client()
+    page = CommittingClient()
     secret = _token(researcher, page)
     token = ApiToken.objects.get(user=researcher)
     assert token.key_sha256 == hashlib.sha256(secret.encode()).hexdigest()
@@ -104,7 +107,7 @@ def test_a_token_is_shown_once_stored_hashed_works_and_stops_when_revoked(rated,
 
     # Another user cannot revoke it; its owner can, and then it is refused.
     other = researcher.__class__.objects.create_user("other", password="pw-for-tests-only")
-    intruder = Client()
+    intruder = CommittingClient()
     intruder.force_login(other)
     intruder.post(f"/research/tokens/{token.pk}/revoke/")
     assert _api(secret).get("/api/v1/deliberations/").status_code == 200
@@ -116,7 +119,7 @@ def test_a_token_is_shown_once_stored_hashed_works_and_stops_when_revoked(rated,
 
 
 def test_errors_have_one_format(rated, researcher):
-    client = Client()
+    client = CommittingClient()
     client.force_login(researcher)
     bad = client.get("/api/v1/ratings/?deliberation=not-a-uuid&since=yesterday").json()
     assert bad["error"]["code"] == "invalid"
@@ -125,7 +128,7 @@ def test_errors_have_one_format(rated, researcher):
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
     moderator = rated[0].created_by
-    mod = Client()
+    mod = CommittingClient()
     mod.force_login(moderator)
     empty = SimpleUploadedFile("bank.csv", b"question,topic\n", content_type="text/csv")
     domain = mod.post("/api/v1/questions/import/", {"file": empty})
@@ -186,7 +189,7 @@ def test_ratings_come_by_cursor_once_each_with_pseudonyms_and_bots_apart(
 
 def test_an_iteration_comes_with_its_statements_predictions_scores_and_winner(rated, researcher):
     deliberation, iteration, members, _ = rated
-    client = Client()
+    client = CommittingClient()
     client.force_login(researcher)
     body = client.get(f"/api/v1/iterations/{iteration.pk}/").json()
     statements = Statement.objects.filter(iteration=iteration)
@@ -202,7 +205,7 @@ def test_an_iteration_comes_with_its_statements_predictions_scores_and_winner(ra
 
 def test_moderators_import_questions_and_everyone_allowed_searches_them(rated, researcher):
     moderator = rated[0].created_by
-    mod = Client()
+    mod = CommittingClient()
     mod.force_login(moderator)
     csv = b"question,topic,split\nShould night buses run every hour?,transport,train\n"
     upload = SimpleUploadedFile("night.csv", csv, content_type="text/csv")
@@ -210,7 +213,7 @@ def test_moderators_import_questions_and_everyone_allowed_searches_them(rated, r
     assert response.status_code == 201, response.content
     assert response.json()["created"] == 1
     assert Question.objects.filter(text="Should night buses run every hour?").exists()
-    reader = Client()
+    reader = CommittingClient()
     reader.force_login(researcher)
     found = reader.get("/api/v1/questions/?search=night+buses&split=train").json()
     assert [q["text"] for q in found["results"]] == ["Should night buses run every hour?"]

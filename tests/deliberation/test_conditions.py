@@ -37,8 +37,9 @@ from deliberation.services.rounds import iteration_finish_if_rated
 from deliberation.services.texts import critique_submit, opinion_submit
 from inference.base import RoundText
 from inference.reward_models.fake import FakeRewardModel
+from tests.commits import committed
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 QUESTION = "Should towns close their centres to private cars on Saturdays?"
 # Distinct first sentences, so that a candidate of the fake generator (first sentences of the
@@ -72,7 +73,8 @@ def make_study(fake_model_servers, eager_tasks):
             Condition.objects.create(deliberation=deliberation, **fields)
         for _ in range(size * groups):
             participant = participant_join(deliberation=deliberation)
-            participant_consent(participant=participant, version=deliberation.consent_version)
+            with committed():
+                participant_consent(participant=participant, version=deliberation.consent_version)
         return deliberation, list(Group.objects.filter(deliberation=deliberation))
 
     return make
@@ -89,7 +91,8 @@ def iteration_of(group: Group, index: int = 0) -> Iteration:
 def write_opinions(group: Group) -> Iteration:
     iteration = iteration_of(group)
     for member in members_of(group):
-        opinion_submit(participant=member, iteration=iteration, text=OPINIONS[member.seat])
+        with committed():
+            opinion_submit(participant=member, iteration=iteration, text=OPINIONS[member.seat])
     iteration.refresh_from_db()
     return iteration
 
@@ -193,7 +196,8 @@ def test_exclusion_leaves_members_out_of_the_mediation_but_predicts_for_and_asks
     (winner,) = Statement.objects.filter(iteration=iteration, shown=True)
     for member in members:
         assert [s.pk for s in statements_for(member, iteration)] == [winner.pk]
-        rating_submit(participant=member, statement=winner, agreement=5, quality=4)
+        with committed():
+            rating_submit(participant=member, statement=winner, agreement=5, quality=4)
     assert set(
         Rating.objects.filter(statement=winner).values_list("participant_id", flat=True)
     ) == {m.pk for m in members}
@@ -272,7 +276,8 @@ def test_the_best_opinion_is_the_argmax_of_predicted_welfare_and_is_shown(make_s
     for member in members:
         assert {s.pk for s in statements_for(member, iteration)} == {s.pk for s in shown}
         for statement in shown:
-            rating_submit(participant=member, statement=statement, agreement=4, quality=4)
+            with committed():
+                rating_submit(participant=member, statement=statement, agreement=4, quality=4)
     assert Rating.objects.filter(iteration=iteration).count() == 6
 
 
@@ -335,7 +340,8 @@ def test_the_baseline_is_stored_shown_and_predicted_for_everyone(make_study):
         assert {s.pk for s in mine} == {s.pk for s in shown}
         orders.add(tuple(s.pk for s in mine))
         for statement in shown:
-            rating_submit(participant=member, statement=statement, agreement=6, quality=5)
+            with committed():
+                rating_submit(participant=member, statement=statement, agreement=6, quality=5)
     assert Rating.objects.filter(iteration=iteration).count() == 9
 
 
@@ -350,9 +356,10 @@ def test_in_a_critique_iteration_only_the_baseline_is_made_and_it_revises_the_wi
     assert iteration_finish_if_rated(iteration=first, force=True)
     second = iteration_of(group, 1)
     for member in members_of(group):
-        critique_submit(
-            participant=member, iteration=second, text=f"Say more about seat {member.seat}."
-        )
+        with committed():
+            critique_submit(
+                participant=member, iteration=second, text=f"Say more about seat {member.seat}."
+            )
     second.refresh_from_db()
     assert second.state == Iteration.State.RATING
     roles = sorted(

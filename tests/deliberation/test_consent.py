@@ -19,8 +19,9 @@ from deliberation.selectors import consent as claims
 from deliberation.selectors.consent import consent_sha256
 from deliberation.selectors.participant import participant_step
 from deliberation.services.deliberations import deliberation_create
+from tests.commits import CommittingClient
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 QUESTION = "Should the town centre be closed to cars on Saturdays?"
 OPINIONS = [
@@ -81,7 +82,7 @@ def test_consent_page_says_who_sees_what_as_the_settings_make_it(client):
         ],
         exclusion_count=1,
     )
-    html = _page(Client().get(f"/j/{full.public_id}/?PROLIFIC_PID={'a' * 24}"))
+    html = _page(CommittingClient().get(f"/j/{full.public_id}/?PROLIFIC_PID={'a' * 24}"))
     for claim in (
         claims.QUOTED,
         claims.WHOLE_OPINION_SOME_GROUPS,
@@ -98,7 +99,7 @@ def test_opinion_page_visibility_matches_the_group_condition_and_what_is_shown(
     deliberation = _make(
         conditions=[{"name": "control"}, {"name": "best", "comparisons": ["best_opinion"]}]
     )
-    clients = [Client() for _ in OPINIONS]
+    clients = [CommittingClient() for _ in OPINIONS]
     for client in clients:
         _join(client, deliberation)
     pages = {}
@@ -151,7 +152,7 @@ def test_rating_and_ranking_pages_say_who_reads_the_answers_as_it_happens(
     deliberation = _make(
         created_by=moderator, conditions=[{"name": "best", "comparisons": ["best_opinion"]}]
     )
-    clients = [Client() for _ in range(3)]
+    clients = [CommittingClient() for _ in range(3)]
     for client in clients:
         _join(client, deliberation)
     for client, opinion in zip(clients, OPINIONS[:3], strict=True):
@@ -212,7 +213,7 @@ def test_a_changed_consent_text_is_a_new_version_and_members_are_asked_again(
     fake_model_servers, eager_tasks, mod_client, moderator
 ):
     deliberation = _make(created_by=moderator)
-    clients = [Client() for _ in range(3)]
+    clients = [CommittingClient() for _ in range(3)]
     for client in clients:
         _join(client, deliberation)
     member = clients[0]

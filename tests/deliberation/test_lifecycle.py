@@ -8,8 +8,9 @@ from deliberation.selectors.participant import participant_step
 from deliberation.services.deliberations import deliberation_create
 from deliberation.services.participants import participant_consent, participant_join
 from deliberation.services.texts import opinion_submit
+from tests.commits import committed
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -75,7 +76,8 @@ def test_archived_deliberation_leaves_the_lists_is_closed_and_keeps_its_data(
     for member in members:
         member.refresh_from_db()
     step = participant_step(members[0])
-    opinion_submit(participant=members[0], iteration=step.iteration, text="Keep this opinion.")
+    with committed():
+        opinion_submit(participant=members[0], iteration=step.iteration, text="Keep this opinion.")
     link = f'href="/moderate/d/{study.public_id}/"'
     assert link in mod_client.get("/moderate/").content.decode()
 

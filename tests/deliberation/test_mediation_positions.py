@@ -8,8 +8,9 @@ from deliberation.services.deliberations import question_create
 from deliberation.services.mediation import mediation_inputs
 from deliberation.services.responses import position_rating_submit
 from deliberation.services.texts import opinion_submit
+from tests.commits import committed
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 AFFIRMING = "Towns should close their centres to private cars on Saturdays."
 NEGATING = "Towns should NOT close their centres to private cars on Saturdays."
@@ -30,11 +31,13 @@ def test_position_statements_and_ratings_before_the_round_reach_the_mediator(mak
     iteration = Iteration.objects.filter(round__group=members[0].group).get()
     # Member 2 skips the rating: the mediator gets None for them, not a made-up value.
     for member, agreement in zip(members[:2], (7, 2), strict=True):
-        position_rating_submit(
-            participant=member, round_=iteration.round, index=0, agreement=agreement
-        )
+        with committed():
+            position_rating_submit(
+                participant=member, round_=iteration.round, index=0, agreement=agreement
+            )
     for member, text in zip(members, OPINIONS, strict=True):
-        opinion_submit(participant=member, iteration=iteration, text=text)
+        with committed():
+            opinion_submit(participant=member, iteration=iteration, text=text)
 
     inputs = mediation_inputs(iteration)
 
@@ -48,7 +51,8 @@ def test_without_ratings_the_mediator_gets_none(make_group):
     deliberation, members = make_group(3)
     iteration = Iteration.objects.filter(round__group=members[0].group).get()
     for member, text in zip(members, OPINIONS, strict=True):
-        opinion_submit(participant=member, iteration=iteration, text=text)
+        with committed():
+            opinion_submit(participant=member, iteration=iteration, text=text)
     inputs = mediation_inputs(iteration)
     assert inputs.position_ratings is None
     assert inputs.affirming_statement == ""

@@ -10,10 +10,11 @@ import pytest
 from deliberation.models import CandidateSet, Iteration, Opinion, Statement
 from deliberation.services.mediation import iteration_mediate
 from deliberation.storable import storable_json, storable_text
+from tests.commits import committed
 from tests.deliberation.test_round_flow import OPINIONS, current_iteration, write_all
 from tests.inference.vllm_fake_server import FakeOpenAIServer, Reply
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 JUNK = "\x00\x00<html>\x00 upstream \x1b[31mexploded\x00 \ud800"
 
@@ -101,7 +102,8 @@ def test_a_repeat_after_failure_finds_nothing_to_do(make_group, model_server):
     model_server.rule = lambda request: Reply("malformed", content=JUNK)
     _use_generator(deliberation, model_server.url, timeout=5, retries=0)
     iteration = write_all(members)
-    assert iteration_mediate(iteration_id=iteration.pk) is None
+    with committed():
+        assert iteration_mediate(iteration_id=iteration.pk) is None
     assert current_iteration(members[0]).state == Iteration.State.FAILED
 
 

@@ -42,8 +42,9 @@ from deliberation.services.moderation import (
     member_text_unhide,
 )
 from deliberation.services.texts import opinion_submit
+from tests.commits import CommittingClient, committed
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 OPINIONS = [
     "Closing the centre on Saturdays would make it safer for children. Shops might gain walkers.",
@@ -56,7 +57,7 @@ FAILING_GENERATOR = {"generator": {"backend": "fake", "options": {"fail": "unava
 
 @pytest.fixture
 def mod_client(moderator):
-    client = Client()
+    client = CommittingClient()
     client.force_login(moderator)
     return client
 
@@ -72,7 +73,8 @@ def current_iteration(members) -> Iteration:
 def write(members, iteration=None, texts=OPINIONS):
     iteration = iteration or current_iteration(members)
     for member, text in zip(members, texts, strict=False):
-        opinion_submit(participant=member, iteration=iteration, text=text)
+        with committed():
+            opinion_submit(participant=member, iteration=iteration, text=text)
     iteration.refresh_from_db()
     return iteration
 
@@ -151,17 +153,21 @@ def test_a_critique_hidden_before_its_mediation_is_left_out_of_the_revision(make
     opinion_iteration = write(members)
     winner = Statement.objects.get(iteration=opinion_iteration, is_winner=True)
     for member in members:
-        rating_submit(participant=member, statement=winner, agreement=4, quality=4)
+        with committed():
+            rating_submit(participant=member, statement=winner, agreement=4, quality=4)
     critique_iteration = current_iteration(members)
     assert (critique_iteration.index, critique_iteration.state) == (1, "collecting")
     critiques = ["Say who pays for it.", "Mention the village buses.", "Add the summer trial."]
     for member, text in zip(members[:2], critiques, strict=False):
-        critique_submit(participant=member, iteration=critique_iteration, text=text)
+        with committed():
+            critique_submit(participant=member, iteration=critique_iteration, text=text)
     hidden = critique_iteration.critiques.get(participant=members[0])
 
-    outcome = member_text_hide(text=hidden, actor=moderator, reason="Mocks another member.")
+    with committed():
+        outcome = member_text_hide(text=hidden, actor=moderator, reason="Mocks another member.")
     assert outcome.mediation == "not_yet"
-    critique_submit(participant=members[2], iteration=critique_iteration, text=critiques[2])
+    with committed():
+        critique_submit(participant=members[2], iteration=critique_iteration, text=critiques[2])
 
     critique_iteration.refresh_from_db()
     assert critique_iteration.state == Iteration.State.RATING
@@ -207,12 +213,15 @@ def test_hide_service_refuses_a_reason_that_is_not_text_and_a_second_hide(make_g
     _, members = make_group(3)
     opinion = write(members[:1]).opinions.get()
     with pytest.raises(DomainError) as refused:
-        member_text_hide(text=opinion, actor=moderator, reason=42)
+        with committed():
+            member_text_hide(text=opinion, actor=moderator, reason=42)
     assert refused.value.code == "reason_invalid"
 
-    member_text_hide(text=opinion, actor=moderator, reason="Personal data.")
+    with committed():
+        member_text_hide(text=opinion, actor=moderator, reason="Personal data.")
     with pytest.raises(WrongPhase) as refused:
-        member_text_hide(text=opinion, actor=moderator, reason="Again.")
+        with committed():
+            member_text_hide(text=opinion, actor=moderator, reason="Again.")
     assert refused.value.code == "already_hidden"
     opinion.refresh_from_db()
     assert opinion.hidden_reason == "Personal data."
@@ -246,7 +255,8 @@ def test_a_hidden_text_can_be_shown_again_once(make_group, mod_client, moderator
     """Bad input: showing a text that is not hidden."""
     _, members = make_group(3)
     opinion = write(members[:1]).opinions.get()
-    member_text_hide(text=opinion, actor=moderator, reason="Mistake.")
+    with committed():
+        member_text_hide(text=opinion, actor=moderator, reason="Mistake.")
 
     response = mod_client.post(text_url(opinion, "text_unhide"), follow=True)
     assert "shown again" in flash(response)
@@ -311,7 +321,8 @@ def test_retry_of_an_iteration_that_has_not_failed_is_refused(make_group, mod_cl
     assert (iteration.state, iteration.mediation_attempts) == (Iteration.State.COLLECTING, 0)
     iteration = write(members)
     with pytest.raises(WrongPhase) as refused:
-        iteration_retry(iteration=iteration, actor=moderator)
+        with committed():
+            iteration_retry(iteration=iteration, actor=moderator)
     assert refused.value.code == "not_failed"
     assert not AuditLog.objects.exists()
 
@@ -321,12 +332,14 @@ def test_retry_after_too_few_members_wrote_mediates_from_those_who_did(make_grou
     _, members = make_group(3, min_group_size=3)
     iteration = write(members[:2])
     Iteration.objects.filter(pk=iteration.pk).update(deadline=timezone.now() - timedelta(seconds=1))
-    iterations_advance_overdue()
+    with committed():
+        iterations_advance_overdue()
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.FAILED
     assert "Only 2 member(s) wrote" in iteration.failure_reason
 
-    iteration_retry(iteration=iteration, actor=moderator)
+    with committed():
+        iteration_retry(iteration=iteration, actor=moderator)
 
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.RATING
@@ -341,14 +354,17 @@ def test_retry_with_no_visible_text_left_is_refused(make_group, moderator):
     """Bad input: the only opinion written is hidden, so there is nothing to mediate from."""
     _, members = make_group(3)
     iteration = write(members[:1])
-    member_text_hide(text=iteration.opinions.get(), actor=moderator, reason="Spam.")
+    with committed():
+        member_text_hide(text=iteration.opinions.get(), actor=moderator, reason="Spam.")
     Iteration.objects.filter(pk=iteration.pk).update(deadline=timezone.now() - timedelta(seconds=1))
-    iterations_advance_overdue()
+    with committed():
+        iterations_advance_overdue()
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.FAILED
 
     with pytest.raises(DomainError) as refused:
-        iteration_retry(iteration=iteration, actor=moderator)
+        with committed():
+            iteration_retry(iteration=iteration, actor=moderator)
     assert refused.value.code == "nothing_to_mediate"
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.FAILED
@@ -408,10 +424,12 @@ def test_a_phase_that_waits_for_nobody_has_no_deadline_to_extend(make_group, mod
     deliberation, members = make_group(3)
     iteration = fail_mediation(deliberation, members)
     with pytest.raises(WrongPhase) as refused:
-        iteration_extend_deadline(iteration=iteration, actor=moderator, seconds=600)
+        with committed():
+            iteration_extend_deadline(iteration=iteration, actor=moderator, seconds=600)
     assert refused.value.code == "wrong_phase"
     with pytest.raises(DomainError) as refused:
-        iteration_extend_deadline(iteration=iteration, actor=moderator, seconds=600.0)
+        with committed():
+            iteration_extend_deadline(iteration=iteration, actor=moderator, seconds=600.0)
     assert refused.value.code == "extend_invalid"
     assert not AuditLog.objects.exists()
 
@@ -467,7 +485,8 @@ def test_an_ended_group_completes_its_members_and_starts_no_further_round(make_g
 
     # Nothing moves the group on: not the deadline sweep, not a late rating.
     Iteration.objects.filter(pk=iteration.pk).update(deadline=timezone.now() - timedelta(hours=1))
-    assert iterations_advance_overdue() == 0
+    with committed():
+        assert iterations_advance_overdue() == 0
     from deliberation.services.rounds import iteration_finish_if_rated
 
     assert not iteration_finish_if_rated(iteration=iteration, force=True)
@@ -481,19 +500,22 @@ def test_a_collecting_phase_of_an_ended_group_takes_no_more_text(make_group, mod
     group = group_of(members)
     iteration = write(members[:1])
     with pytest.raises(DomainError) as refused:
-        group_end(group=group, actor=moderator, reason="")
+        with committed():
+            group_end(group=group, actor=moderator, reason="")
     assert refused.value.code == "reason_empty"
     group.refresh_from_db()
     assert group.status == Group.Status.ACTIVE
 
-    group_end(group=group, actor=moderator, reason="Study stopped.")
+    with committed():
+        group_end(group=group, actor=moderator, reason="Study stopped.")
 
     members[1].refresh_from_db()  # as the participant's next request would load them
     iteration.refresh_from_db()
     with pytest.raises(WrongPhase):
         opinion_submit(participant=members[1], iteration=iteration, text=OPINIONS[1])
     with pytest.raises(WrongPhase) as refused:
-        group_end(group=group, actor=moderator, reason="Again.")
+        with committed():
+            group_end(group=group, actor=moderator, reason="Again.")
     assert refused.value.code == "group_not_active"
     with pytest.raises(WrongPhase):
         iteration_extend_deadline(iteration=iteration, actor=moderator, seconds=600)
@@ -506,10 +528,12 @@ def test_a_collecting_phase_of_an_ended_group_takes_no_more_text(make_group, mod
 def test_a_failed_iteration_of_an_ended_group_is_not_retried(make_group, moderator):
     deliberation, members = make_group(3)
     iteration = fail_mediation(deliberation, members)
-    group_end(group=group_of(members), actor=moderator, reason="Server trouble, stopping.")
+    with committed():
+        group_end(group=group_of(members), actor=moderator, reason="Server trouble, stopping.")
     fix_generator(deliberation)
     with pytest.raises(WrongPhase) as refused:
-        iteration_retry(iteration=iteration, actor=moderator)
+        with committed():
+            iteration_retry(iteration=iteration, actor=moderator)
     assert refused.value.code == "group_not_active"
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.FAILED
@@ -548,16 +572,16 @@ def test_people_who_are_not_moderators_cannot_act(make_group, django_user_model)
     opinion = iteration.opinions.get()
     deadline = iteration.deadline
 
-    plain_user = Client()
+    plain_user = CommittingClient()
     plain_user.force_login(django_user_model.objects.create_user("someone", password="x-long-pw"))
-    participant = Client()
+    participant = CommittingClient()
     session = participant.session
     session[session_key(deliberation)] = str(members[0].public_id)
     session.save()
 
     for url, data in action_posts(group, iteration, opinion):
         assert plain_user.post(url, data).status_code == 403, url
-        for client in (participant, Client()):
+        for client in (participant, CommittingClient()):
             response = client.post(url, data)
             assert response.status_code == 302 and response.url.startswith("/accounts/login/"), url
     for url in (group_url(group, "group_now"), text_url(opinion), group_url(group, "group_end")):
@@ -626,8 +650,6 @@ def test_a_moderator_closes_a_deliberation_to_new_people_and_opens_it_again(
     """Closing stops new joins (the page says so, a POST is refused and stores nothing) while
     members already in go on; reopening lets people join again. Tried: GET on the action (405),
     an unknown status (refused, nothing changed), a user without the permission (403)."""
-    from django.test import Client
-
     from deliberation.models import AuditLog, Deliberation, Participant
 
     deliberation, members = make_group(2)
@@ -646,7 +668,7 @@ def test_a_moderator_closes_a_deliberation_to_new_people_and_opens_it_again(
         == 1
     )
 
-    visitor = Client()
+    visitor = CommittingClient()
     page = visitor.get(f"/j/{deliberation.public_id}/")
     assert "closed to new participants" in page.content.decode()
     refused = visitor.post(
@@ -664,6 +686,6 @@ def test_a_moderator_closes_a_deliberation_to_new_people_and_opens_it_again(
     assert joined.status_code == 302
     assert Participant.objects.filter(deliberation=deliberation).count() == 3
 
-    outsider = Client()
+    outsider = CommittingClient()
     outsider.force_login(django_user_model.objects.create_user("plain", password="x"))
     assert outsider.post(url, {"status": "closed"}).status_code == 403

@@ -188,7 +188,7 @@ def test_a_service_refusal_comes_back_on_the_edit_page_with_everything_typed(mod
     fields.update({"completion_url": ["javascript:alert(1)"], "action": ["save"]})
     response = mod_client.post(edit_url(study), fields)
     html = response.content.decode()
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "The set-up was not saved" in html and 'id="id_completion_url_error"' in html
     assert 'value="javascript:alert(1)"' in html
     assert _setup(study) == before

@@ -169,7 +169,7 @@ def test_invalid_input_rerenders_with_clear_errors_and_creates_nothing(
     mod_client, overrides, field, message
 ):
     response = mod_client.post(CREATE_URL, valid_form(**overrides))
-    assert response.status_code == 200
+    assert response.status_code == 400
     form = response.context["form"]
     assert message in " ".join(form.errors[field])
     html = response.content.decode()

@@ -202,7 +202,7 @@ def test_errors_show_next_to_their_field_and_keep_everything_typed(mod_client):
             }
         ),
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     html = response.content.decode()
     assert "The deliberation was not created" in html
     assert 'id="id_condition-1-n_candidates_error"' in html
@@ -229,7 +229,7 @@ def test_two_conditions_with_one_name_are_refused_on_the_second_row(mod_client):
     even while another field's error keeps the service from being asked (the service refuses
     it too, for its other callers)."""
     response = mod_client.post(CREATE_URL, study_form(**{"condition-1-name": "exclusion"}))
-    assert response.status_code == 200
+    assert response.status_code == 400
     form_row = response.context["setup"].conditions[1]
     assert "names must be unique" in " ".join(form_row.errors["name"])
     assert 'id="id_condition-1-name_error"' in response.content.decode()
@@ -266,7 +266,7 @@ def test_bad_condition_rows_are_refused_on_their_row(mod_client, overrides, fiel
     aggregation or backend, N out of range or not a number, baseline settings without the
     baseline comparison. The error is on the row (and field); nothing is created."""
     response = mod_client.post(CREATE_URL, study_form(**overrides))
-    assert response.status_code == 200
+    assert response.status_code == 400
     row = response.context["setup"].conditions[0]
     errors = row.errors.get(field or "__all__", [])
     assert message in " ".join(errors), row.errors
@@ -287,7 +287,7 @@ def test_a_bad_survey_line_is_shown_on_the_survey_field(mod_client, survey, mess
     """Bad survey text: too few parts, unknown kind, neither required nor optional, a key that
     is not a lower-case slug, a key twice."""
     response = mod_client.post(CREATE_URL, study_form(survey_text=survey))
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in " ".join(response.context["form"].errors["survey_text"])
     assert Deliberation.objects.count() == 0
 
@@ -367,7 +367,7 @@ def test_the_htmx_picker_returns_only_the_list(mod_client):
 
 def test_a_picked_question_that_no_longer_exists_is_reported(mod_client):
     response = mod_client.post(CREATE_URL, study_form(picked_questions=["999999"]))
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "No question with id 999999" in " ".join(
         response.context["form"].errors["picked_questions"]
     )
@@ -387,7 +387,7 @@ def test_a_double_submission_creates_one_deliberation(mod_client):
     assert Deliberation.objects.count() == 1
 
     refused = mod_client.post(CREATE_URL, study_form(title="", submission="b" * 32))
-    assert refused.status_code == 200
+    assert refused.status_code == 400
     assert 'name="submission" value="' + "b" * 32 + '"' in refused.content.decode()
     forged = mod_client.post(CREATE_URL, study_form(title="", submission="x' onload=1"))
     assert "onload" not in forged.content.decode().split('name="submission"')[1][:60]
@@ -425,7 +425,7 @@ def test_a_tampered_row_count_is_refused_and_nothing_is_created(mod_client, over
     management form (a forged post): refused with the reason over the rows, nothing made."""
     data = {k: v for k, v in {**study_form(), **overrides}.items() if v is not None}
     response = mod_client.post(CREATE_URL, data)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in " ".join(response.context["setup"].conditions.non_form_errors())
     assert 'id="conditions_error"' in response.content.decode()
     assert Deliberation.objects.count() == 0

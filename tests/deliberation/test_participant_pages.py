@@ -11,8 +11,9 @@ import pytest
 from django.test import Client
 
 from deliberation.models import Iteration, Opinion, Participant, Rating, Statement
+from tests.commits import CommittingClient
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 OPINION = (
     "Saturday closures would make the centre calmer and safer. Traders worry, but people who "
@@ -109,7 +110,7 @@ def test_a_participant_completes_a_round_through_the_pages(client, bot_deliberat
 def test_reload_and_a_second_tab_land_on_the_current_step(client, bot_deliberation):
     deliberation = bot_deliberation()
     participant = join(client, deliberation)
-    second_tab = Client()
+    second_tab = CommittingClient()
     second_tab.cookies = client.cookies
 
     assert "What do you think?" in page(second_tab, deliberation)
@@ -184,7 +185,7 @@ def test_double_post_of_an_opinion_and_a_rating_stores_each_once(client, bot_del
 
 def test_a_participant_cannot_read_or_post_to_another_group(bot_deliberation):
     deliberation = bot_deliberation()
-    alice, bob = Client(), Client()
+    alice, bob = CommittingClient(), CommittingClient()
     alice_p = join(alice, deliberation)
     bob_p = join(bob, deliberation)
     assert alice_p.group_id != bob_p.group_id  # alice's group filled with bots before bob came
@@ -216,7 +217,7 @@ def test_a_participant_cannot_read_or_post_to_another_group(bot_deliberation):
     assert bob_winner.text[:40] not in alice_page
 
     # Without a session there is nothing to read or post.
-    stranger = Client()
+    stranger = CommittingClient()
     assert stranger.get(f"/j/{deliberation.public_id}/status/").status_code == 403
     assert (
         stranger.post(
@@ -275,7 +276,7 @@ def test_the_waiting_page_polls_a_cheap_status_that_redirects_when_the_step_chan
         min_group_size=2,
         n_candidates=3,
     )
-    first, second = Client(), Client()
+    first, second = CommittingClient(), CommittingClient()
     first_p = join(first, deliberation)
     waiting = page(first, deliberation)
     assert "Waiting for your group to form" in waiting
@@ -302,7 +303,7 @@ def test_joining_too_often_from_one_address_is_rate_limited(settings, bot_delibe
     settings.RATE_LIMIT_JOIN_PER_MINUTE = 2
     deliberation = bot_deliberation()
     codes = [
-        Client()
+        CommittingClient()
         .post(
             f"/j/{deliberation.public_id}/",
             {"agree": "on", "version": deliberation.consent_version},
@@ -325,7 +326,7 @@ def test_polling_with_nothing_new_swaps_nothing(fake_model_servers, eager_tasks)
         min_group_size=2,
         n_candidates=3,
     )
-    first, second = Client(), Client()
+    first, second = CommittingClient(), CommittingClient()
     first_p = join(first, deliberation)
     join(second, deliberation)
     first.post(
@@ -355,7 +356,7 @@ def test_a_passed_deadline_moves_the_group_on_when_a_member_polls_without_any_be
         min_group_size=2,
         n_candidates=3,
     )
-    clients = [Client(), Client(), Client()]
+    clients = [CommittingClient(), CommittingClient(), CommittingClient()]
     members = [join(c, deliberation) for c in clients]
     for client, member in zip(clients[:2], members[:2], strict=True):
         client.post(

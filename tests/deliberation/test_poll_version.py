@@ -183,7 +183,7 @@ def _poll_ids(participant: Participant) -> dict:
 
 
 def test_the_snapshot_ends_when_the_phase_deadline_passes(make_group):
-    deliberation, (first, *_) = make_group(3, opinion_seconds=30)
+    deliberation, (first, *_) = make_group(3, opinion_seconds=50)
     act(first)
     browser(deliberation, first).get(f"/j/{deliberation.public_id}/go/")
     deadline = current_iteration(fresh(first).group).deadline
@@ -211,7 +211,7 @@ def test_the_snapshot_ends_when_the_pool_has_waited_long_enough(fake_model_serve
         questions=["Q?"],
         group_size=3,
         min_group_size=2,
-        pool_wait_seconds=20,
+        pool_wait_seconds=40,
     )
     waiter = participants.participant_join(deliberation=deliberation)
     participants.participant_consent(participant=waiter, version=deliberation.consent_version)
@@ -219,7 +219,7 @@ def test_the_snapshot_ends_when_the_pool_has_waited_long_enough(fake_model_serve
     ids = _poll_ids(waiter)
     assert ids["key"] == "waiting_group"
     due = fresh(waiter).grouped_at + timedelta(seconds=deliberation.pool_wait_seconds)
-    assert participant_poll_unchanged(**ids, now=timezone.now() + timedelta(seconds=10))
+    assert participant_poll_unchanged(**ids, now=timezone.now() + timedelta(seconds=5))
     assert not participant_poll_unchanged(**ids, now=due + timedelta(seconds=1))
 
 

@@ -41,8 +41,9 @@ from deliberation.services.presence import (
 )
 from deliberation.services.ratings import rating_submit
 from deliberation.services.texts import critique_submit, opinion_submit
+from tests.commits import CommittingClient, committed
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 OPINIONS = [
     "Closing the centre on Saturdays would make it safer for children and calmer for everyone.",
@@ -75,7 +76,7 @@ def seen_now(*participants) -> None:
 
 def browser_of(participant: Participant) -> Client:
     """A browser whose session is this participant's (as after following the join link)."""
-    client = Client()
+    client = CommittingClient()
     session = client.session
     session[access.session_key(participant.deliberation)] = str(participant.public_id)
     session.save()
@@ -84,7 +85,8 @@ def browser_of(participant: Participant) -> Client:
 
 def rate_winner(member: Participant, iteration: Iteration) -> Rating:
     winner = Statement.objects.get(iteration=iteration, is_winner=True)
-    return rating_submit(participant=fresh(member), statement=winner, agreement=5, quality=5)
+    with committed():
+        return rating_submit(participant=fresh(member), statement=winner, agreement=5, quality=5)
 
 
 def dropped_rows(participant: Participant) -> int:
@@ -100,11 +102,13 @@ def test_a_member_silent_mid_opinion_is_dropped_and_the_others_go_on(make_group)
     group_id = members[0].group_id
     iteration = current_iteration(group_id)
     for member, text in zip(members[:2], OPINIONS, strict=False):
-        opinion_submit(participant=member, iteration=iteration, text=text)
+        with committed():
+            opinion_submit(participant=member, iteration=iteration, text=text)
     go_silent(members[0], members[2])  # members[0] wrote; members[2] did not
     seen_now(members[1], members[3])
 
-    assert presence_sweep() == {"dropped": 1, "started": 0, "released": 0}
+    with committed():
+        assert presence_sweep() == {"dropped": 1, "started": 0, "released": 0}
 
     statuses = dict(Participant.objects.filter(group_id=group_id).values_list("pk", "status"))
     assert statuses == {
@@ -119,7 +123,8 @@ def test_a_member_silent_mid_opinion_is_dropped_and_the_others_go_on(make_group)
     # Still waiting for members[3], who is here.
     assert current_iteration(group_id).state == Iteration.State.COLLECTING
 
-    opinion_submit(participant=members[3], iteration=iteration, text=OPINIONS[3])
+    with committed():
+        opinion_submit(participant=members[3], iteration=iteration, text=OPINIONS[3])
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.RATING
     assert CandidateSet.objects.get(iteration=iteration).member_ids == [
@@ -139,18 +144,21 @@ def test_when_the_last_writer_goes_silent_the_phase_moves_on_without_the_deadlin
     deliberation, members = make_group(3, min_group_size=2)
     iteration = current_iteration(members[0].group_id)
     for member, text in zip(members[:2], OPINIONS, strict=False):
-        opinion_submit(participant=member, iteration=iteration, text=text)
+        with committed():
+            opinion_submit(participant=member, iteration=iteration, text=text)
     go_silent(members[2])
     assert iteration.deadline > timezone.now()
 
-    presence_sweep()
+    with committed():
+        presence_sweep()
 
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.RATING
     # Rating: a member silent before rating drops too, and the others' ratings finish it.
     go_silent(members[1])
     seen_now(members[0])
-    assert presence_sweep()["dropped"] == 1
+    with committed():
+        assert presence_sweep()["dropped"] == 1
     rate_winner(members[0], iteration)
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.DONE
@@ -162,12 +170,14 @@ def test_a_dropped_member_returns_where_the_group_is_and_takes_part_again(make_g
     group_id = members[0].group_id
     opinion_iteration = current_iteration(group_id)
     for member, text in zip(members, OPINIONS, strict=False):
-        opinion_submit(participant=member, iteration=opinion_iteration, text=text)
+        with committed():
+            opinion_submit(participant=member, iteration=opinion_iteration, text=text)
     opinion_iteration.refresh_from_db()
     assert opinion_iteration.state == Iteration.State.RATING
     seen_now(members[0], members[1])
     go_silent(members[2])
-    assert presence_sweep()["dropped"] == 1
+    with committed():
+        assert presence_sweep()["dropped"] == 1
     for member in members[:2]:
         rate_winner(member, opinion_iteration)
     critique_iteration = current_iteration(group_id)
@@ -186,12 +196,14 @@ def test_a_dropped_member_returns_where_the_group_is_and_takes_part_again(make_g
     # The group now waits for them, and they take part in the rest of the round.
     winner = Statement.objects.get(iteration=opinion_iteration, is_winner=True)
     for member in members[:2]:
-        critique_submit(
-            participant=fresh(member), iteration=critique_iteration, text="Mention the buses."
-        )
+        with committed():
+            critique_submit(
+                participant=fresh(member), iteration=critique_iteration, text="Mention the buses."
+            )
     critique_iteration.refresh_from_db()
     assert critique_iteration.state == Iteration.State.COLLECTING
-    critique_submit(participant=back, iteration=critique_iteration, text="Say who pays for it.")
+    with committed():
+        critique_submit(participant=back, iteration=critique_iteration, text="Say who pays for it.")
     assert Critique.objects.get(participant=back).statement == winner
     critique_iteration.refresh_from_db()
     assert critique_iteration.state == Iteration.State.RATING
@@ -210,9 +222,11 @@ def test_a_dropped_member_of_a_finished_group_is_not_made_active_again(make_grou
     group_id = members[0].group_id
     iteration = current_iteration(group_id)
     for member, text in zip(members[:2], OPINIONS, strict=False):
-        opinion_submit(participant=member, iteration=iteration, text=text)
+        with committed():
+            opinion_submit(participant=member, iteration=iteration, text=text)
     go_silent(members[2])
-    presence_sweep()
+    with committed():
+        presence_sweep()
     for member in members[:2]:
         rate_winner(member, iteration)
     assert Group.objects.get(pk=group_id).status == Group.Status.DONE
@@ -239,7 +253,7 @@ def test_a_member_who_leaves_does_not_count_and_the_group_finishes(make_group):
     assert b'name="confirm" value="yes"' in response.content
     assert leaver.post(leave_url, {}).status_code == 200
     assert fresh(members[2]).status == Participant.Status.ACTIVE
-    assert Client().post(leave_url, {"confirm": "yes"}).status_code == 403
+    assert CommittingClient().post(leave_url, {"confirm": "yes"}).status_code == 403
 
     response = leaver.post(leave_url, {"confirm": "yes"})
     assert response.status_code == 302
@@ -255,7 +269,8 @@ def test_a_member_who_leaves_does_not_count_and_the_group_finishes(make_group):
     ) == {"active"}
 
     for member, text in zip(members[:2], OPINIONS, strict=False):
-        opinion_submit(participant=member, iteration=iteration, text=text)
+        with committed():
+            opinion_submit(participant=member, iteration=iteration, text=text)
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.RATING
 
@@ -276,9 +291,11 @@ def test_when_the_last_member_left_to_answer_leaves_the_phase_closes_at_once(mak
     deliberation, members = make_group(3, min_group_size=2)
     iteration = current_iteration(members[0].group_id)
     for member, text in zip(members[:2], OPINIONS, strict=False):
-        opinion_submit(participant=member, iteration=iteration, text=text)
+        with committed():
+            opinion_submit(participant=member, iteration=iteration, text=text)
 
-    participant_leave(participant=fresh(members[2]))
+    with committed():
+        participant_leave(participant=fresh(members[2]))
 
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.RATING
@@ -291,7 +308,8 @@ def test_a_passing_deadline_drops_the_silent_and_keeps_the_present_who_had_not_w
     group_id = members[0].group_id
     iteration = current_iteration(group_id)
     for member, text in zip(members[:2], OPINIONS, strict=False):
-        opinion_submit(participant=member, iteration=iteration, text=text)
+        with committed():
+            opinion_submit(participant=member, iteration=iteration, text=text)
     seen_now(*members[:2], members[3])
     # members[2] has been gone for 3 minutes, members[3] for 1: dropout_seconds is 120.
     Participant.objects.filter(pk=members[2].pk).update(
@@ -302,7 +320,8 @@ def test_a_passing_deadline_drops_the_silent_and_keeps_the_present_who_had_not_w
     )
     Iteration.objects.filter(pk=iteration.pk).update(deadline=timezone.now() - timedelta(seconds=1))
 
-    assert iterations_advance_overdue() == 1
+    with committed():
+        assert iterations_advance_overdue() == 1
 
     assert fresh(members[2]).status == Participant.Status.DROPPED
     assert fresh(members[3]).status == Participant.Status.ACTIVE
@@ -316,12 +335,14 @@ def test_when_everyone_goes_silent_the_deadline_fails_the_iteration_with_its_rea
     iteration = current_iteration(members[0].group_id)
     go_silent(*members)
 
-    assert presence_sweep()["dropped"] == 3
+    with committed():
+        assert presence_sweep()["dropped"] == 3
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.COLLECTING  # a member may still come back
 
     Iteration.objects.filter(pk=iteration.pk).update(deadline=timezone.now() - timedelta(seconds=1))
-    iterations_advance_overdue()
+    with committed():
+        iterations_advance_overdue()
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.FAILED
     assert "Only 0 member(s) wrote" in iteration.failure_reason
@@ -332,7 +353,8 @@ def test_bots_never_drop_out(make_group):
     Participant.objects.filter(pk=members[0].pk).update(provenance="bot_citizen")
     go_silent(*members)
 
-    assert presence_sweep()["dropped"] == 2
+    with committed():
+        assert presence_sweep()["dropped"] == 2
     assert fresh(members[0]).status == Participant.Status.ACTIVE
 
 
@@ -343,15 +365,18 @@ def test_the_heartbeat_keeps_a_slow_writer_from_being_dropped(make_group):
     response = browser_of(members[0]).get(f"/j/{deliberation.public_id}/here/")
 
     assert response.status_code == 204
-    assert presence_sweep()["dropped"] == 2
+    with committed():
+        assert presence_sweep()["dropped"] == 2
     assert fresh(members[0]).status == Participant.Status.ACTIVE
 
 
+@pytest.mark.django_db(transaction=True)  # two threads, each on its own connection
 def test_the_sweep_twice_and_two_sweeps_at_once_drop_each_member_once(make_group):
     deliberation, members = make_group(3, min_group_size=2)
     iteration = current_iteration(members[0].group_id)
     for member, text in zip(members[:2], OPINIONS, strict=False):
-        opinion_submit(participant=member, iteration=iteration, text=text)
+        with committed():
+            opinion_submit(participant=member, iteration=iteration, text=text)
     go_silent(members[2])
     barrier = threading.Barrier(2)
 
@@ -366,7 +391,8 @@ def test_the_sweep_twice_and_two_sweeps_at_once_drop_each_member_once(make_group
         results = list(pool.map(lambda _: sweep(), range(2)))
 
     assert sorted(results) == [0, 1]
-    assert presence_sweep()["dropped"] == 0
+    with committed():
+        assert presence_sweep()["dropped"] == 0
     assert dropped_rows(members[2]) == 1
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.RATING
@@ -414,17 +440,19 @@ def test_a_lone_waiter_is_released_with_the_code_after_the_pool_wait(pool_delibe
     """Tried: a poll before the wait is over (nothing happens), and leaving after release
     (refused, nothing changes)."""
     deliberation = pool_deliberation(pool_wait_seconds=60)
-    client = Client()
+    client = CommittingClient()
     waiter = join(client, deliberation)
     group = waiter.group
     assert waiter.status == Participant.Status.WAITING
     waited(waiter, seconds=30)
-    assert presence_sweep() == {"dropped": 0, "started": 0, "released": 0}
+    with committed():
+        assert presence_sweep() == {"dropped": 0, "started": 0, "released": 0}
     assert client.get(f"/j/{deliberation.public_id}/go/").status_code == 200
     assert fresh(waiter).status == Participant.Status.WAITING
 
     waited(waiter, seconds=61)
-    assert presence_sweep() == {"dropped": 0, "started": 0, "released": 1}
+    with committed():
+        assert presence_sweep() == {"dropped": 0, "started": 0, "released": 1}
 
     released = fresh(waiter)
     assert released.status == Participant.Status.RELEASED
@@ -439,12 +467,12 @@ def test_a_lone_waiter_is_released_with_the_code_after_the_pool_wait(pool_delibe
         participant_leave(participant=released)
     assert fresh(waiter).status == Participant.Status.RELEASED
     # The empty group is reused by the next person to arrive.
-    assert join(Client(), deliberation).group_id == group.pk
+    assert join(CommittingClient(), deliberation).group_id == group.pk
 
 
 def test_a_waiter_polling_after_the_wait_releases_themselves_without_a_beat(pool_deliberation):
     deliberation = pool_deliberation(group_size=4, min_group_size=3, pool_wait_seconds=60)
-    early, late = Client(), Client()
+    early, late = CommittingClient(), CommittingClient()
     first, second = join(early, deliberation), join(late, deliberation)
     waited(first, seconds=90)
     waited(second, seconds=10)
@@ -460,8 +488,8 @@ def test_a_waiter_polling_after_the_wait_releases_themselves_without_a_beat(pool
 
 def test_a_forming_group_with_the_minimum_starts_with_who_is_there(pool_deliberation):
     deliberation = pool_deliberation(group_size=4, min_group_size=2, pool_wait_seconds=60)
-    first_browser = Client()
-    first, second = join(first_browser, deliberation), join(Client(), deliberation)
+    first_browser = CommittingClient()
+    first, second = join(first_browser, deliberation), join(CommittingClient(), deliberation)
     waited(first, seconds=61)
 
     response = first_browser.get(f"/j/{deliberation.public_id}/go/")
@@ -476,12 +504,13 @@ def test_a_forming_group_with_the_minimum_starts_with_who_is_there(pool_delibera
     row = AuditLog.objects.get(action="group_started_from_pool")
     assert (row.target_id, row.data["members"]) == (group.pk, 2)
     # A newcomer goes to a new group, not into the started one.
-    assert join(Client(), deliberation).group_id != group.pk
+    assert join(CommittingClient(), deliberation).group_id != group.pk
 
 
+@pytest.mark.django_db(transaction=True)  # two threads, each on its own connection
 def test_two_pool_resolutions_at_once_start_the_group_once(pool_deliberation):
     deliberation = pool_deliberation(group_size=4, min_group_size=2, pool_wait_seconds=60)
-    first, second = join(Client(), deliberation), join(Client(), deliberation)
+    first, second = join(CommittingClient(), deliberation), join(CommittingClient(), deliberation)
     waited(first, second, seconds=61)
     group = Group.objects.get(pk=first.group_id)
     barrier = threading.Barrier(2)
@@ -504,7 +533,7 @@ def test_two_pool_resolutions_at_once_start_the_group_once(pool_deliberation):
 
 def test_a_waiter_who_leaves_gives_up_their_seat(pool_deliberation):
     deliberation = pool_deliberation(group_size=2, min_group_size=2)
-    browser = Client()
+    browser = CommittingClient()
     waiter = join(browser, deliberation)
     group_id = waiter.group_id
 
@@ -512,7 +541,7 @@ def test_a_waiter_who_leaves_gives_up_their_seat(pool_deliberation):
 
     left = fresh(waiter)
     assert left.status == Participant.Status.DROPPED and left.group_id is None
-    newcomer = join(Client(), deliberation)
+    newcomer = join(CommittingClient(), deliberation)
     assert newcomer.group_id == group_id
     assert fresh(newcomer).status == Participant.Status.WAITING  # one member, not yet full
 
@@ -522,14 +551,15 @@ def test_a_waiter_who_closed_the_page_does_not_count_when_the_pool_times_out(poo
     starts with the two who are here and the third is released, not seated as a ghost. With only
     one of two present, nobody starts and the overdue waiters are released."""
     deliberation = pool_deliberation(group_size=4, min_group_size=2, pool_wait_seconds=60)
-    here, also_here, gone = (join(Client(), deliberation) for _ in range(3))
+    here, also_here, gone = (join(CommittingClient(), deliberation) for _ in range(3))
     waited(here, also_here, gone, seconds=61)
     Participant.objects.filter(pk=gone.pk).update(
         last_seen_at=timezone.now() - timedelta(seconds=deliberation.dropout_seconds + 60)
     )
     Participant.objects.filter(pk__in=[here.pk, also_here.pk]).update(last_seen_at=timezone.now())
 
-    assert presence_sweep()["started"] == 1
+    with committed():
+        assert presence_sweep()["started"] == 1
 
     group = Group.objects.get(pk=here.group_id)
     assert group.status == Group.Status.ACTIVE
@@ -538,10 +568,11 @@ def test_a_waiter_who_closed_the_page_does_not_count_when_the_pool_times_out(poo
     assert AuditLog.objects.filter(action="participant_released", target_id=gone.pk).exists()
 
     other = pool_deliberation(group_size=4, min_group_size=2, pool_wait_seconds=60)
-    present, absent = join(Client(), other), join(Client(), other)
+    present, absent = join(CommittingClient(), other), join(CommittingClient(), other)
     waited(present, absent, seconds=61)
     Participant.objects.filter(pk=absent.pk).update(
         last_seen_at=timezone.now() - timedelta(seconds=other.dropout_seconds + 60)
     )
-    assert presence_sweep()["released"] == 1
+    with committed():
+        assert presence_sweep()["released"] == 1
     assert {fresh(present).status, fresh(absent).status} == {Participant.Status.RELEASED}

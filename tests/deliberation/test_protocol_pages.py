@@ -29,8 +29,9 @@ from deliberation.models import (
     SurveyResponse,
 )
 from deliberation.selectors.participant import participant_step, statements_for
+from tests.commits import CommittingClient, committed
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 QUESTIONS = [
     {
@@ -55,8 +56,8 @@ OPINIONS = [
 def study(fake_model_servers, eager_tasks):
     from deliberation.services.deliberations import deliberation_create, question_create
 
-    def make(**options):
-        questions = [question_create(**q) for q in QUESTIONS]
+    def make(questions=QUESTIONS, **options):
+        questions = [question_create(**q) for q in questions]
         deliberation = deliberation_create(
             created_by=None,
             title="Town and library",
@@ -134,7 +135,7 @@ def answer_step(client: Client, deliberation, participant: Participant, seat: in
 
 def test_two_rounds_of_two_iterations_with_rankings_position_ratings_and_surveys(study):
     deliberation = study()
-    clients = [Client() for _ in range(3)]
+    clients = [CommittingClient() for _ in range(3)]
     members = [join(c, deliberation) for c in clients]
     group = Group.objects.get(deliberation=deliberation)
     assert group.condition.name == "with-best-opinion"
@@ -200,7 +201,7 @@ def test_bad_rankings_are_refused_with_a_message_and_nothing_is_stored(study):
 
     deliberation = study()
     # Two groups of three, so that there is another group's statement to name.
-    clients = [Client() for _ in range(6)]
+    clients = [CommittingClient() for _ in range(6)]
     members = [join(c, deliberation) for c in clients]
     # Everyone answers up to the ranking of the opinion iteration.
     for _ in range(6):
@@ -218,9 +219,12 @@ def test_bad_rankings_are_refused_with_a_message_and_nothing_is_stored(study):
     foreign = other_step.statements[0]
 
     with pytest.raises(DomainError) as refused:
-        ranking_submit(
-            participant=member, iteration=step.iteration, places={a.pk: 1, b.pk: 2, foreign.pk: 3}
-        )
+        with committed():
+            ranking_submit(
+                participant=member,
+                iteration=step.iteration,
+                places={a.pk: 1, b.pk: 2, foreign.pk: 3},
+            )
     assert refused.value.code == "ranking_incomplete"
     post(client, deliberation, url, {f"place_{a.pk}": "1", f"place_{foreign.pk}": "2"}, status=400)
     assert not Ranking.objects.filter(participant=member).exists()
@@ -245,7 +249,7 @@ def test_bad_rankings_are_refused_with_a_message_and_nothing_is_stored(study):
 
 def test_another_groups_round_and_iteration_are_out_of_reach(study):
     deliberation = study()
-    clients = [Client() for _ in range(6)]
+    clients = [CommittingClient() for _ in range(6)]
     members = [join(c, deliberation) for c in clients]
     group_a, group_b = members[0].group_id, members[3].group_id
     assert group_a != group_b
@@ -261,7 +265,7 @@ def test_another_groups_round_and_iteration_are_out_of_reach(study):
 
 def test_position_rating_and_survey_are_stored_once_and_checked(study):
     deliberation = study()
-    clients = [Client() for _ in range(3)]
+    clients = [CommittingClient() for _ in range(3)]
     members = [join(c, deliberation) for c in clients]
     client, member = clients[0], members[0]
     round_ = Round.objects.get(group=member.group)
@@ -306,8 +310,9 @@ def prolific_query(pid: str = "5f8a1c2b3d4e5f6a7b8c9d0e") -> str:
 
 
 def test_prolific_ids_are_stored_apart_and_the_redirect_comes_only_after_completion(study):
-    deliberation = study(panel="prolific", completion_code="C1A2B3")
-    clients = [Client() for _ in range(3)]
+    # One question: every step of a round is tried for the way to the code; two rounds add none.
+    deliberation = study(panel="prolific", completion_code="C1A2B3", questions=QUESTIONS[:1])
+    clients = [CommittingClient() for _ in range(3)]
     pids = [f"5f8a1c2b3d4e5f6a7b8c9d0{i}" for i in range(3)]
     members = [join(c, deliberation, prolific_query(p)) for c, p in zip(clients, pids, strict=True)]
     identity = PanelIdentity.objects.get(participant=members[0])
@@ -323,7 +328,7 @@ def test_prolific_ids_are_stored_apart_and_the_redirect_comes_only_after_complet
     assert "C1A2B3" not in client.get(f"/j/{deliberation.public_id}/go/").content.decode()
 
     # The same Prolific member opening the link again, in another browser, resumes.
-    again = Client()
+    again = CommittingClient()
     response = again.get(f"/j/{deliberation.public_id}/{prolific_query(pids[0])}")
     assert response.status_code == 302
     assert response["Location"] == f"/j/{deliberation.public_id}/go/"
@@ -353,7 +358,7 @@ def test_prolific_ids_are_stored_apart_and_the_redirect_comes_only_after_complet
 )
 def test_a_prolific_link_without_a_valid_id_is_refused_clearly(study, query):
     deliberation = study(panel="prolific", completion_code="C1A2B3")
-    client = Client()
+    client = CommittingClient()
     response = client.get(f"/j/{deliberation.public_id}/{query}")
     assert response.status_code == 400
     assert "Prolific ID" in response.content.decode()
@@ -367,7 +372,7 @@ def test_a_prolific_link_without_a_valid_id_is_refused_clearly(study, query):
 
 def test_a_member_reopening_the_link_without_its_ids_resumes(study):
     deliberation = study(panel="prolific", completion_code="C1A2B3")
-    client = Client()
+    client = CommittingClient()
     member = join(client, deliberation, prolific_query())
     response = client.get(f"/j/{deliberation.public_id}/")
     assert response.status_code == 302
@@ -377,7 +382,7 @@ def test_a_member_reopening_the_link_without_its_ids_resumes(study):
 
 def test_mturk_and_generic_ids(study):
     mturk = study(panel="mturk", completion_code="MT-1")
-    client = Client()
+    client = CommittingClient()
     preview = client.get(f"/j/{mturk.public_id}/?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE")
     assert preview.status_code == 400 and "preview" in preview.content.decode()
     foreign = client.get(
@@ -398,7 +403,7 @@ def test_mturk_and_generic_ids(study):
         completion_url="https://survey.example/back?code={code}",
         completion_code="G1",
     )
-    other = Client()
+    other = CommittingClient()
     assert other.get(f"/j/{generic.public_id}/").status_code == 400
     member = join(other, generic, "?xid=abc-123")
     assert member.panel_identity.external_id == "abc-123"

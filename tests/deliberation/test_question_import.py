@@ -433,7 +433,7 @@ def test_the_page_refuses_a_malformed_or_unknown_or_too_big_file_with_a_clear_me
     ]
     for file, format, message in cases:
         response = mod_client.post(QUESTIONS_URL, {"file": file, "format": format})
-        assert response.status_code == 200
+        assert response.status_code == 400
         assert response.context["report"] is None
         html = response.content.decode()
         assert message in html, message

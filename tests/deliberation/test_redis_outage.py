@@ -7,14 +7,14 @@ import contextlib
 import logging
 
 import pytest
-from django.test import Client
 
 from config.cache import FailOpenRedisCache
 from deliberation.models import Iteration, Opinion, Participant
 from deliberation.services.deliberations import deliberation_create
+from tests.commits import CommittingClient
 from tests.faults import celery_broker_at
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 OPINIONS = [
     "Closing the centre on Saturdays would make it calmer and safer for children and walkers.",
@@ -62,13 +62,13 @@ def test_pages_answer_and_nothing_is_lost_while_redis_is_down(
     with redis_everywhere(settings, private_redis):
         assert client.get("/healthz/").status_code == 200
         # With Redis up the join limit (1 a minute from one address) holds...
-        assert _join(Client(), deliberation).status_code == 302
-        assert _join(Client(), deliberation).status_code == 429
+        assert _join(CommittingClient(), deliberation).status_code == 302
+        assert _join(CommittingClient(), deliberation).status_code == 429
         Participant.objects.filter(deliberation=deliberation).delete()
 
         private_redis.stop()
         caplog.set_level(logging.WARNING)
-        people = [Client(), Client()]
+        people = [CommittingClient(), CommittingClient()]
         for person in people:
             assert person.get(f"/j/{deliberation.public_id}/").status_code == 200
             # ...and with Redis down it admits everyone rather than turning them away.

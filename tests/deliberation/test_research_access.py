@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from deliberation.access import session_key
 from deliberation.models import (
@@ -24,8 +23,9 @@ from deliberation.models import (
 from deliberation.services.api_tokens import api_token_create
 from deliberation.services.ratings import rating_submit
 from deliberation.services.texts import opinion_submit
+from tests.commits import CommittingClient, committed
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 VISITORS = [
     "anonymous",
@@ -98,10 +98,12 @@ def study(make_group, moderator, django_user_model):
     deliberation, members = make_group(3, n_candidates=3)
     iteration = Iteration.objects.get(round__group=members[0].group)
     for member, text in zip(members, OPINIONS, strict=True):
-        opinion_submit(participant=member, iteration=iteration, text=text)
+        with committed():
+            opinion_submit(participant=member, iteration=iteration, text=text)
     winner = Statement.objects.get(iteration=iteration, is_winner=True)
     for member in members:
-        rating_submit(participant=member, statement=winner, agreement=5, quality=6)
+        with committed():
+            rating_submit(participant=member, statement=winner, agreement=5, quality=6)
     users = {
         "owner": moderator,
         "shared_moderator": _user(django_user_model, "shared-mod", "moderate"),
@@ -121,14 +123,14 @@ def study(make_group, moderator, django_user_model):
         DeliberationShare.objects.create(
             deliberation=deliberation, user=users[name], role=role, created_by=moderator
         )
-    clients = {"anonymous": Client()}
-    participant = Client()
+    clients = {"anonymous": CommittingClient()}
+    participant = CommittingClient()
     session = participant.session
     session[session_key(deliberation)] = str(members[0].public_id)
     session.save()
     clients["participant"] = participant
     for name, user in users.items():
-        clients[name] = Client()
+        clients[name] = CommittingClient()
         clients[name].force_login(user)
     response = clients["identifiers_researcher"].post(
         "/api/v1/exports/",
@@ -267,7 +269,7 @@ def test_a_share_grants_nothing_without_the_roles_permission(study, django_user_
     deliberation, _, _, clients = study
     plain = _user(django_user_model, "plain")
     DeliberationShare.objects.create(deliberation=deliberation, user=plain, role="researcher")
-    client = Client()
+    client = CommittingClient()
     client.force_login(plain)
     assert client.get(f"/research/d/{deliberation.public_id}/data/").status_code == 404
     assert client.get(f"/api/v1/deliberations/{deliberation.public_id}/").status_code == 404

@@ -30,8 +30,9 @@ from deliberation.services.mediation import iteration_mediate
 from deliberation.services.ratings import rating_submit
 from deliberation.services.responses import survey_submit
 from deliberation.services.texts import opinion_submit
+from tests.commits import committed
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 OPINIONS = [
     "Closing the centre on Saturdays would make it safer for children. Shops might even gain "
@@ -50,7 +51,8 @@ def current_iteration(participant: Participant) -> Iteration:
 def write_all(members, texts=OPINIONS):
     iteration = current_iteration(members[0])
     for member, text in zip(members, texts, strict=False):
-        opinion_submit(participant=member, iteration=iteration, text=text)
+        with committed():
+            opinion_submit(participant=member, iteration=iteration, text=text)
     iteration.refresh_from_db()
     return iteration
 
@@ -92,9 +94,10 @@ def test_a_whole_opinion_round_stores_candidates_predictions_winner_and_ratings(
 
     for member, (agreement, quality) in zip(members, [(6, 5), (3, 4), (7, 7)], strict=True):
         assert participant_step(member).kind == "rate"
-        rating_submit(
-            participant=member, statement=winners[0], agreement=agreement, quality=quality
-        )
+        with committed():
+            rating_submit(
+                participant=member, statement=winners[0], agreement=agreement, quality=quality
+            )
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.DONE
     assert Rating.objects.filter(iteration=iteration).count() == 3
@@ -104,11 +107,12 @@ def test_a_whole_opinion_round_stores_candidates_predictions_winner_and_ratings(
     assert set(group.members.values_list("status", flat=True)) == {"active"}
     for member in members:
         assert participant_step(member).kind == "survey"
-        survey_submit(
-            participant=member,
-            round_=iteration.round,
-            answers={"helpful": 5, "represented": 4, "comment": ""},
-        )
+        with committed():
+            survey_submit(
+                participant=member,
+                round_=iteration.round,
+                answers={"helpful": 5, "represented": 4, "comment": ""},
+            )
     assert set(group.members.values_list("status", flat=True)) == {"completed"}
     assert participant_step(Participant.objects.get(pk=members[0].pk)).kind == "done"
 
@@ -250,12 +254,14 @@ def test_deadline_with_enough_opinions_mediates_without_the_missing_member(make_
     _, members = make_group(3, min_group_size=2)
     iteration = current_iteration(members[0])
     for member, text in zip(members[:2], OPINIONS, strict=False):
-        opinion_submit(participant=member, iteration=iteration, text=text)
+        with committed():
+            opinion_submit(participant=member, iteration=iteration, text=text)
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.COLLECTING
 
     Iteration.objects.filter(pk=iteration.pk).update(deadline=timezone.now() - timedelta(seconds=1))
-    assert iterations_advance_overdue() == 1
+    with committed():
+        assert iterations_advance_overdue() == 1
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.RATING
     assert len(CandidateSet.objects.get(iteration=iteration).member_ids) == 2
@@ -264,9 +270,11 @@ def test_deadline_with_enough_opinions_mediates_without_the_missing_member(make_
 def test_deadline_with_too_few_opinions_fails_with_the_reason(make_group):
     _, members = make_group(3, min_group_size=3)
     iteration = current_iteration(members[0])
-    opinion_submit(participant=members[0], iteration=iteration, text=OPINIONS[0])
+    with committed():
+        opinion_submit(participant=members[0], iteration=iteration, text=OPINIONS[0])
     Iteration.objects.filter(pk=iteration.pk).update(deadline=timezone.now() - timedelta(seconds=1))
-    iterations_advance_overdue()
+    with committed():
+        iterations_advance_overdue()
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.FAILED
     assert "Only 1 member(s) wrote" in iteration.failure_reason
@@ -292,7 +300,8 @@ def test_services_run_several_rounds_with_a_critique_iteration_each(
     )
     for _ in range(3):
         bot = participant_join(deliberation=deliberation, provenance="bot_citizen")
-        participant_consent(participant=bot, version=deliberation.consent_version)
+        with committed():
+            participant_consent(participant=bot, version=deliberation.consent_version)
 
     group = Group.objects.get(deliberation=Deliberation.objects.get(pk=deliberation.pk))
     assert group.status == Group.Status.DONE

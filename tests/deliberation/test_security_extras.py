@@ -12,9 +12,10 @@ from django.test import Client
 
 from config.log_filters import RefusalsOnOneLine
 from deliberation.services.deliberations import deliberation_create
+from tests.commits import CommittingClient
 from tests.conftest import REPO_ROOT
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)
 EVENT_HANDLER = re.compile(r"\son[a-z]+\s*=", re.I)
@@ -68,7 +69,7 @@ def test_htmx_is_told_not_to_inject_its_indicator_styles(client):
 
 def test_hsts_is_sent_over_https_when_not_debugging(settings):
     settings.SECURE_HSTS_SECONDS = 31_536_000
-    response = Client().get("/", secure=True)
+    response = CommittingClient().get("/", secure=True)
     assert response["Strict-Transport-Security"] == "max-age=31536000"
 
 
@@ -96,7 +97,7 @@ def test_hsts_is_on_in_production_and_off_when_debugging(debug, expected):
 def test_login_is_paused_after_repeated_failures_with_a_clear_message(django_user_model, settings):
     settings.AXES_FAILURE_LIMIT = 3
     django_user_model.objects.create_user("mod", password="the-right-password-1")
-    client = Client()
+    client = CommittingClient()
     for _ in range(2):
         response = client.post("/accounts/login/", {"username": "mod", "password": "wrong"})
         assert response.status_code == 200  # the form again, with its error

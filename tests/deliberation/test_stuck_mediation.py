@@ -21,6 +21,7 @@ from deliberation.services.moderation import iteration_retry
 from deliberation.services.participants import participant_consent, participant_join
 from deliberation.services.recovery import bots_recover, mediations_recover
 from deliberation.services.workers import worker_beat
+from tests.commits import committed
 from tests.deliberation.test_moderation import (
     fail_mediation,
     fix_generator,
@@ -28,7 +29,7 @@ from tests.deliberation.test_moderation import (
     group_url,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def _left_behind(iteration: Iteration, **fields) -> Iteration:
@@ -57,12 +58,14 @@ def stuck(make_group):
 
 def test_the_sweep_sends_a_stuck_mediation_again_and_it_finishes_once(stuck):
     _, members, iteration = stuck
-    assert mediations_recover() == {"resent": 1, "failed": 0}
+    with committed():
+        assert mediations_recover() == {"resent": 1, "failed": 0}
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.RATING, iteration.failure_reason
     assert CandidateSet.objects.filter(iteration=iteration).count() == 1
     assert iteration.mediation_resends == 1  # a worker was lost once
-    assert mediations_recover() == {"resent": 0, "failed": 0}
+    with committed():
+        assert mediations_recover() == {"resent": 0, "failed": 0}
 
 
 def test_the_sweep_sends_an_unclaimed_mediation_again(make_group, settings):
@@ -77,7 +80,8 @@ def test_the_sweep_sends_an_unclaimed_mediation_again(make_group, settings):
         # No worker was lost: however often it was sent, an unclaimed one is sent again.
         mediation_resends=settings.MEDIATION_MAX_RESENDS,
     )
-    assert mediations_recover()["resent"] == 1
+    with committed():
+        assert mediations_recover()["resent"] == 1
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.RATING
 
@@ -86,9 +90,11 @@ def test_a_running_or_freshly_queued_mediation_is_left_alone(make_group):
     deliberation, members = make_group(3)
     iteration = fail_mediation(deliberation, members)
     running = _left_behind(iteration, mediation_lease_until=timezone.now() + timedelta(seconds=30))
-    assert mediations_recover() == {"resent": 0, "failed": 0}
+    with committed():
+        assert mediations_recover() == {"resent": 0, "failed": 0}
     _left_behind(running, mediation_lease_until=None, mediation_queued_at=timezone.now())
-    assert mediations_recover() == {"resent": 0, "failed": 0}
+    with committed():
+        assert mediations_recover() == {"resent": 0, "failed": 0}
 
 
 def test_the_sweep_gives_up_with_a_reason_after_the_last_resend(stuck, settings):
@@ -96,7 +102,8 @@ def test_the_sweep_gives_up_with_a_reason_after_the_last_resend(stuck, settings)
     Iteration.objects.filter(pk=iteration.pk).update(
         mediation_resends=settings.MEDIATION_MAX_RESENDS
     )
-    assert mediations_recover() == {"resent": 0, "failed": 1}
+    with committed():
+        assert mediations_recover() == {"resent": 0, "failed": 1}
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.FAILED
     assert f"sent again {settings.MEDIATION_MAX_RESENDS} times" in iteration.failure_reason
@@ -109,7 +116,8 @@ def test_the_live_page_says_stuck_and_the_moderator_retries_it(stuck, mod_client
     assert "Retry the mediation" in page
     assert "No worker is running" in page
 
-    iteration_retry(iteration=iteration, actor=moderator)
+    with committed():
+        iteration_retry(iteration=iteration, actor=moderator)
     iteration.refresh_from_db()
     assert iteration.state == Iteration.State.RATING  # (eager tasks: it ran at once)
     assert CandidateSet.objects.filter(iteration=iteration).count() == 1
@@ -186,12 +194,14 @@ def test_bots_whose_turn_was_lost_are_told_again_to_act(fake_model_servers, sett
         fill_with_bots=True,
     )
     human = participant_join(deliberation=deliberation)
-    participant_consent(participant=human, version=deliberation.consent_version)
+    with committed():
+        participant_consent(participant=human, version=deliberation.consent_version)
     human.refresh_from_db()
     iteration = Iteration.objects.get(round__group=human.group, index=0)
     bots = Opinion.objects.filter(iteration=iteration, participant__provenance="bot_citizen")
     assert not bots.exists()  # their task went to a queue no worker reads
-    assert bots_recover() == 0  # within the grace time: not yet
+    with committed():
+        assert bots_recover() == 0  # within the grace time: not yet
 
     Iteration.objects.filter(pk=iteration.pk).update(
         updated_at=timezone.now() - timedelta(seconds=settings.MEDIATION_QUEUE_GRACE_SECONDS + 5)
@@ -199,8 +209,10 @@ def test_bots_whose_turn_was_lost_are_told_again_to_act(fake_model_servers, sett
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
     try:
-        assert bots_recover() == 1
+        with committed():
+            assert bots_recover() == 1
         assert bots.count() == 2
-        assert bots_recover() == 0  # the bots owe nothing more; only the human is left
+        with committed():
+            assert bots_recover() == 0  # the bots owe nothing more; only the human is left
     finally:
         celery_app.conf.task_always_eager = previous

@@ -4,18 +4,18 @@ sending, a second tab) is refused with 409 and the page says so and gives the te
 writing page carries what the draft script needs and no inline script of its own."""
 
 import pytest
-from django.test import Client
 
 from deliberation.access import session_key
 from deliberation.models import Opinion
 from deliberation.selectors.participant import participant_step
+from tests.commits import CommittingClient
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def _writing_member(make_group):
     deliberation, members = make_group(3)
-    client = Client()
+    client = CommittingClient()
     session = client.session
     session[session_key(deliberation)] = str(members[0].public_id)
     session.save()
