@@ -22,6 +22,7 @@ from deliberation.services.study_settings import (
     N_CANDIDATES_MAX,
 )
 from inference.aggregation import check_alpha
+from inference.comparisons import BASELINE_N_CANDIDATES
 from inference.config import GENERATOR_BACKENDS, REWARD_BACKENDS
 
 AGGREGATION_LABELS = {
@@ -114,7 +115,7 @@ class ConditionForm(forms.Form):
         required=False,
         min_value=1,
         max_value=N_CANDIDATES_MAX,
-        help_text="Empty: 1.",
+        help_text=f"Empty: {BASELINE_N_CANDIDATES}.",
     )
     baseline_generator_backend = forms.ChoiceField(
         label="Baseline generator backend",

@@ -117,6 +117,10 @@ def comparison_seed(seed: int, name: str) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFF_FFFF
 
 
+# The baseline mediator samples one candidate: no reranking.
+BASELINE_N_CANDIDATES = 1
+
+
 def baseline_config(
     config: MediationConfig, overrides: Mapping[str, Any] | None
 ) -> MediationConfig:
@@ -127,7 +131,7 @@ def baseline_config(
     Raises `ConfigError` for overrides that do not make a valid config.
     """
     overrides = dict(overrides or {})
-    merged = config.merged({"n_candidates": 1}).merged(overrides)
+    merged = config.merged({"n_candidates": BASELINE_N_CANDIDATES}).merged(overrides)
     if "seed" in overrides:
         return merged
     return merged.with_seed(comparison_seed(config.seed, "baseline"))
